@@ -1,0 +1,1 @@
+"""Hardware cost models with cited sources (importable as `edgeq.hw_models`)."""

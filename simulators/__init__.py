@@ -1,0 +1,1 @@
+"""Analog in-memory-computing simulators (importable as `edgeq.simulators`)."""
