@@ -222,3 +222,44 @@ def macro_throughput_tops(cfg: TileConfig) -> float:
     """Return a tile's peak throughput in TOPS (2 x rows x cols ops per read, reads at the clock)."""
     read = tile_read(cfg)
     return 2.0 * cfg.rows * cfg.cols * cfg.clock_hz / read.cycles / 1e12
+
+
+@dataclass(frozen=True)
+class ReadoutCost:
+    """Energy (pJ) and cycles to turn one column output into an activated digital value."""
+
+    scheme: str
+    bits: int
+    energy_pj: dict
+    cycles: int
+
+    @property
+    def total_pj(self) -> float:
+        return float(sum(self.energy_pj.values()))
+
+    def to_dict(self) -> dict:
+        """Return a JSON-ready dict."""
+        return {"scheme": self.scheme, "bits": self.bits, "energy_pj": self.total_pj,
+                "energy_breakdown_pj": dict(self.energy_pj), "cycles": self.cycles}
+
+
+def activation_readout_cost(bits: int, scheme: str = "nl_ramp", tech: str | float = "16nm",
+                            clock_hz: float = 1e9, ramp_conductances_s: np.ndarray | None = None,
+                            lut_bits: int = 8) -> ReadoutCost:
+    """Return the cost of one activated output (e.g. sigmoid/tanh of an LSTM gate) per column and step.
+
+    'nl_ramp': a memristor-ramp ADC whose ramp samples the inverse activation, so the count *is* the activated
+    value (Yang et al. 2025): one conversion, 2^bits cycles. 'sar_lut' / 'ramp_lut': a linear SAR or ramp ADC, then
+    a digital activation as a lookup-table read of a lut_bits-wide word from SRAM (Horowitz SRAM energy per bit,
+    scaled to `tech`), one extra cycle.
+    """
+    from .memory import memory_energy  # local: memory imports nothing from here, but keep the API module light
+
+    if scheme == "nl_ramp":
+        adc = adc_cost(bits, "memristor_ramp", clock_hz=clock_hz, ramp_conductances_s=ramp_conductances_s)
+        return ReadoutCost(scheme, bits, {"adc": adc.energy_pj}, adc.cycles)
+    if scheme not in ("sar_lut", "ramp_lut"):
+        raise ValueError("scheme must be 'nl_ramp', 'sar_lut' or 'ramp_lut'")
+    adc = adc_cost(bits, "sar" if scheme == "sar_lut" else "ramp", clock_hz=clock_hz)
+    lut = lut_bits * memory_energy(tech).sram_pj_per_bit
+    return ReadoutCost(scheme, bits, {"adc": adc.energy_pj, "digital activation": lut}, adc.cycles + 1)

@@ -44,9 +44,16 @@ class Operand:
         return self.exp_bits > 0
 
 
+def resolve_format(fmt):
+    """Return the edgeq format for a name, also accepting 'fp32'/'float32' (IEEE single, 8-bit exponent)."""
+    if isinstance(fmt, str) and fmt.strip().lower() in ("fp32", "float32", "float"):
+        return FP32
+    return get_format(fmt)
+
+
 def operand(fmt) -> Operand:
     """Return the datapath view of a scalar format (int or minifloat); block formats use their element."""
-    fmt = get_format(fmt)
+    fmt = resolve_format(fmt)
     if isinstance(fmt, BlockFormat):
         fmt = fmt.element
     if isinstance(fmt, IntFormat):
@@ -92,7 +99,7 @@ def parse_accumulator(acc) -> Accumulator:
 
 def default_accumulator(weight_fmt, act_fmt) -> str:
     """Return the usual accumulator: int32 for integer pairs, fp32 when either side is a float or MX format."""
-    kinds = {get_format(weight_fmt).kind, get_format(act_fmt).kind}
+    kinds = {resolve_format(weight_fmt).kind, resolve_format(act_fmt).kind}
     return "int32" if kinds == {"int"} else "fp32"
 
 
@@ -157,7 +164,7 @@ def float_adder_blocks(sig_in: int, exp_in: int, acc: Accumulator, int_input: bo
 
 def mac_blocks(weight_fmt, act_fmt, acc) -> list[Block]:
     """Return every block of a MAC (per-block MX costs already divided by the block size)."""
-    wf, af = get_format(weight_fmt), get_format(act_fmt)
+    wf, af = resolve_format(weight_fmt), resolve_format(act_fmt)
     a, b = operand(wf), operand(af)
     acc = parse_accumulator(acc)
     blocks = multiplier_blocks(a, b)
@@ -249,7 +256,7 @@ def mac_cost(weight_fmt, act_fmt=None, acc_fmt=None, tech: str | float = "45nm")
     if scale.to_nm != scale.from_nm:
         sources.append(entry("scaling", "s7_energy_ratio").source.citation)
     return MacCost(
-        weight_fmt=get_format(weight_fmt).name, act_fmt=get_format(act_fmt).name,
+        weight_fmt=resolve_format(weight_fmt).name, act_fmt=resolve_format(act_fmt).name,
         acc_fmt=parse_accumulator(acc_fmt).name, tech_nm=scale.to_nm, gates=total,
         energy_pj=total * per_gate.energy_pj * scale.energy, area_um2=total * per_gate.area_um2 * scale.area,
         blocks=tuple(merged.items()), scaling=scale, derivation=per_gate.derivation, sources=tuple(sources),

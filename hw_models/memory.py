@@ -31,9 +31,9 @@ class TensorBits:
 
 def tensor_bits(n_elements: int, fmt, n_scales: int = 1) -> TensorBits:
     """Return the bits to store n_elements in fmt with n_scales fp32 scales (floats at 32 bits need none)."""
-    fmt = get_format(fmt) if not _is_float32(fmt) else None
-    if fmt is None:
+    if _is_float32(fmt):
         return TensorBits(32.0 * n_elements, 0.0)
+    fmt = get_format(fmt)
     payload = float(fmt.bits) * n_elements
     scales = float(SCALE_BITS * n_scales)
     if isinstance(fmt, BlockFormat):

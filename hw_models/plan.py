@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeq.errors import UserError
-from edgeq.formats import get_format
-
-from .mac import default_accumulator, parse_accumulator
+from .mac import default_accumulator, parse_accumulator, resolve_format
 
 _WEIGHT_KEYS = ("weight", "weight_fmt", "w_fmt", "weight_format", "w")
 _ACT_KEYS = ("act", "act_fmt", "a_fmt", "activation", "activation_fmt", "act_format", "a")
@@ -53,7 +51,7 @@ def make_precision(weight, act=None, acc=None) -> LayerPrecision:
     """Return a validated LayerPrecision (act defaults to weight, acc to int32 / fp32); UserError if unknown."""
     act = weight if act is None else act
     try:
-        w, a = get_format(weight).name, get_format(act).name
+        w, a = resolve_format(weight).name, resolve_format(act).name
         acc = default_accumulator(w, a) if acc is None else acc
         c = parse_accumulator(acc).name
     except ValueError as err:
