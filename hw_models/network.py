@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from edgeq.errors import UserError
 
 from . import gates as g
-from .analog import TileConfig, tile_area_um2, tile_preset, tile_read, tiles_for_matrix
+from .analog import TileConfig, adc_cost, tile_area_um2, tile_preset, tile_read, tiles_for_matrix
 from .loader import entry
 from .mac import gate_cost_45nm, mac_cost
 from .memory import memory_energy, tensor_bits
@@ -155,8 +155,8 @@ def _digital(layers: list[Layer], plan: PrecisionPlan, tech: float, hw: DigitalC
         energy = {"compute": layer.macs * mac.energy_pj,
                   "sram": (w_bits + in_bits + out_bits) * mem.sram_pj_per_bit}
         latency = math.ceil(layer.macs / hw.macs_per_cycle) / hw.clock_hz * 1e9
-        costs.append(LayerCost(layer.name, layer.op, p.label(), layer.macs, layer.weight_elems, energy, latency,
-                               hw.macs_per_cycle * mac.area_um2))
+        # the MAC array is shared by all layers: its area is counted once, in the total
+        costs.append(LayerCost(layer.name, layer.op, p.label(), layer.macs, layer.weight_elems, energy, latency))
     notes = list(mem.notes)
     if weight_bits_total / 8 > hw.sram_kib * 1024:
         # weights do not fit on chip: each inference streams them once from DRAM
@@ -220,6 +220,11 @@ def _analog(layers: list[Layer], plan: PrecisionPlan, tech: float, tile: TileCon
                  f" {tile.dac_bits}-bit DAC, {tile.adc_bits}-bit {tile.adc_kind} ADC per {tile.cols_per_adc} column(s),"
                  f" {tile.clock_hz / 1e9:g} GHz; weight-stationary, one tile per weight block, tiles of a layer run in"
                  " parallel, layers in sequence")
+    notes.append(adc_cost(tile.adc_bits, tile.adc_kind).notes[0])
+    notes.append(f"cells {tile.cell}: {entry('analog', 'cell_1t1r_area' if tile.cell == '1t1r' else 'cell_passive_area').cite()}"
+                 f"; ADC area from {entry('analog', 'isaac_adc8_area').cite()}, x2^(bits-8), node-scaled")
+    notes.append("the plan's formats set digital layers only: on the analog target weights are conductances and "
+                 "inputs/outputs take the tile's DAC/ADC bits")
     notes.append("crossbar energy uses the mean device conductance and uniform inputs unless data is given "
                  "(edgeq.hw_models.analog.tile_read with conductances/voltages)")
     if digital_fallback:

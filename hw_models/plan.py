@@ -31,8 +31,9 @@ class LayerPrecision:
     acc: str
 
     def label(self) -> str:
-        """Return 'w x a -> acc' for tables."""
-        return self.weight if self.weight == self.act else f"{self.weight}x{self.act}"
+        """Return 'w x a -> acc' for tables (w alone when weights and activations share a format)."""
+        operands = self.weight if self.weight == self.act else f"{self.weight}x{self.act}"
+        return f"{operands}->{self.acc}"
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ def test_mixed_plan_dict_and_json_report(tmp_path):
     mixed = network_cost(CNN, plan, tech="7nm")
     all8 = network_cost(CNN, "int8", tech="7nm")
     fc1 = {c.name: c for c in mixed.layers}["fc1"]
-    assert fc1.precision == "int4xint8" and mixed.energy_pj < all8.energy_pj
+    assert fc1.precision == "int4xint8->int32" and mixed.energy_pj < all8.energy_pj
     report = tmp_path / "report.json"
     report.write_text(json.dumps({"fmt": "int8", "layers": [{"name": "fc1", "weight_fmt": "int4", "act_fmt": "int8"}]}))
     assert network_cost(CNN, str(report), tech="7nm").energy_pj == pytest.approx(mixed.energy_pj)
