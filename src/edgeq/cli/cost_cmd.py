@@ -13,6 +13,7 @@ EXAMPLES = """\b
 Examples:
   edgeq cost --mac fp8_e4m3 --acc fp16              gates, energy and area of one MAC
   edgeq cost --mac int4 --act int8 --tech 7nm       a W4A8 MAC at 7 nm
+  edgeq cost --mac int8 --mac fp8_e4m3 --mac mxint8 a table of MACs
   edgeq cost --fig3                                 our MAC gate counts beside van Baalen et al. Fig. 3
   edgeq cost model.onnx --fmt int8 --fmt fp8_e4m3   compare formats on a digital accelerator
   edgeq cost model.onnx --fmt int8 --target analog --hw nl-ramp5 --tech 16nm
@@ -29,13 +30,13 @@ Examples:
 @click.option("--target", type=click.Choice(["digital", "analog"]), default="digital", show_default=True)
 @click.option("--hw", default=None, help="Preset: digital edge-npu|mcu|datacenter; analog sar8|sar5|ramp5|nl-ramp5|isaac-like.")
 @click.option("--batch", default=1, show_default=True, help="Batch size for dynamic batch dimensions.")
-@click.option("--mac", "mac_fmt", default=None, help="Cost one MAC with this weight format instead of a model.")
+@click.option("--mac", "mac_fmts", multiple=True, help="Cost a MAC with this weight format (repeat for a table).")
 @click.option("--act", "act_fmt", default=None, help="Activation format for --mac (default: same as --mac).")
 @click.option("--fig3", is_flag=True, help="Print our reproduction of van Baalen et al. Fig. 3.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON result to this file.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a per-layer energy PNG.")
-def command(model, fmts, plan_path, acc, tech, target, hw, batch, mac_fmt, act_fmt, fig3, as_json, out, plot) -> int:
+def command(model, fmts, plan_path, acc, tech, target, hw, batch, mac_fmts, act_fmt, fig3, as_json, out, plot) -> int:
     """Energy, area, latency and TOPS/W of a MAC or an ONNX model, with the sources of every number."""
     from edgeq.hw_models import mac_cost, network_cost
     from edgeq.hw_models import report
@@ -46,9 +47,21 @@ def command(model, fmts, plan_path, acc, tech, target, hw, batch, mac_fmt, act_f
         _emit(payload, as_json, out, lambda: _table("van Baalen et al. Fig. 3: gates per MAC",
                                                      ("MAC", "edgeq", "paper", "error"), rows))
         return 0
-    if mac_fmt:
+    if len(mac_fmts) > 1:
         try:
-            cost = mac_cost(mac_fmt, act_fmt, acc, tech=tech)
+            macs = [mac_cost(f, act_fmt, acc, tech=tech) for f in mac_fmts]
+        except ValueError as err:
+            raise UserError(str(err)) from None
+        rows = [(f"{c.weight_fmt} x {c.act_fmt}", c.acc_fmt, f"{c.gates:.0f}", f"{c.energy_pj:.4g}",
+                 f"{c.area_um2:.4g}") for c in macs]
+        _emit([c.to_dict() for c in macs], as_json, out,
+              lambda: (_table(f"MACs at {macs[0].tech_nm:g} nm", ("MAC", "accumulator", "gates", "energy pJ",
+                                                                 "area um^2"), rows),
+                       _footer([macs[0].scaling.describe(), macs[0].derivation])))
+        return 0
+    if mac_fmts:
+        try:
+            cost = mac_cost(mac_fmts[0], act_fmt, acc, tech=tech)
         except ValueError as err:
             raise UserError(str(err)) from None
         title = (f"MAC {cost.weight_fmt} x {cost.act_fmt} -> {cost.acc_fmt} at {cost.tech_nm:g} nm: "
