@@ -79,3 +79,35 @@ def test_bad_target_and_missing_model():
         network_cost("/nonexistent/model.onnx", "int8")
     with pytest.raises(UserError):
         network_cost(CNN, "int8", hw="no-such-preset")
+
+
+def test_analog_crossbar_energy_from_simulator_data():
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    g = rng.uniform(1e-6, 1e-4, size=(512, 128))  # fc1: 512 inputs, 64 outputs as differential pairs
+    v = rng.uniform(0, 0.2, size=(3, 512))
+    base = network_cost(CNN, "int8", target="analog", hw="sar8", tech="16nm")
+    data = network_cost(CNN, "int8", target="analog", hw="sar8", tech="16nm", crossbar_data={"fc1": (g, v)})
+    fc1 = {c.name: c for c in data.layers}["fc1"]
+    expected = float(np.sum((v**2) @ g.sum(axis=1))) * 1e-9 * 1e12 / 3  # SAR: one 1 ns read, one vector
+    assert fc1.energy_pj["crossbar"] == pytest.approx(expected)
+    assert {c.name: c for c in base.layers}["conv2"].total_pj == pytest.approx(
+        {c.name: c for c in data.layers}["conv2"].total_pj)
+    with pytest.raises(UserError):
+        network_cost(CNN, "int8", target="analog", crossbar_data={"fc1": (g[:10], v)})
+
+
+def test_memory_bits_include_scales_and_mx_block_scales():
+    from edgeq.hw_models import tensor_bits
+
+    assert tensor_bits(1000, "int8", n_scales=10).total_bits == 8000 + 320
+    assert tensor_bits(64, "mxfp4").total_bits == 64 * 4 + 2 * 8  # two blocks of 32, one E8M0 scale each
+    assert tensor_bits(10, "fp32").total_bits == 320
+
+
+def test_summary_line_for_other_reports():
+    from edgeq.hw_models.report import summary_line
+
+    line = summary_line(CNN, "int8", tech="7nm")
+    assert "uJ/inference" in line and "1x INT8" in line
