@@ -20,6 +20,9 @@ from .scaling import parse_node, scaling
 from .workload import Layer, extract_layers
 
 
+ACTIVATION_LUT_BITS = 8  # a digital activation is one 8-bit word read from a lookup table
+
+
 @dataclass(frozen=True)
 class DigitalConfig:
     """A digital accelerator: `macs_per_cycle` MAC units at `clock_hz`, `sram_kib` of on-chip buffer. Weights that
@@ -132,10 +135,18 @@ class NetworkCost:
         }
 
 
-def _elementwise_pj(layer: Layer, tech: float) -> float:
-    # Non-MAC ops (ReLU, pooling, BN, add) as one 8-bit add per output element (Horowitz 8b add, scaled).
+def _side_ops_pj(layer: Layer, tech: float, nl_absorbed: bool = False) -> dict:
+    """Return the energy of a layer's non-MAC work: simple elementwise ops as one 8-bit add each (Horowitz 8b add,
+    scaled), activation functions as one 8-bit lookup-table read from SRAM each, except those a nonlinear ramp
+    ADC already produced (nl_absorbed)."""
     add = entry("digital", "add_int8_energy")
-    return layer.out_elems * add.value * scaling(add.node, tech).energy
+    out = {}
+    if layer.elementwise:
+        out["elementwise"] = layer.elementwise * add.value * scaling(add.node, tech).energy
+    lut_evals = layer.nl_other + (0 if nl_absorbed else layer.nl_on_mvm)
+    if lut_evals:
+        out["activation LUT"] = lut_evals * ACTIVATION_LUT_BITS * memory_energy(tech).sram_pj_per_bit
+    return out
 
 
 def _digital(layers: list[Layer], plan: PrecisionPlan, tech: float, hw: DigitalConfig) -> tuple[list, float, list]:
@@ -144,7 +155,7 @@ def _digital(layers: list[Layer], plan: PrecisionPlan, tech: float, hw: DigitalC
     costs, mac_area = [], 0.0
     for layer in layers:
         if not layer.is_matrix:
-            costs.append(LayerCost(layer.name, layer.op, "-", 0, 0, {"elementwise": _elementwise_pj(layer, tech)},
+            costs.append(LayerCost(layer.name, layer.op, "-", 0, 0, _side_ops_pj(layer, tech),
                                    math.ceil(layer.out_elems / hw.macs_per_cycle) / hw.clock_hz * 1e9))
             continue
         p = plan.for_layer(layer.name)
@@ -155,7 +166,7 @@ def _digital(layers: list[Layer], plan: PrecisionPlan, tech: float, hw: DigitalC
         out_bits = tensor_bits(layer.out_elems, p.act).total_bits
         weight_bits_total += w_bits
         energy = {"compute": layer.macs * mac.energy_pj,
-                  "sram": (w_bits + in_bits + out_bits) * mem.sram_pj_per_bit}
+                  "sram": (w_bits + in_bits + out_bits) * mem.sram_pj_per_bit, **_side_ops_pj(layer, tech)}
         latency = math.ceil(layer.macs / hw.macs_per_cycle) / hw.clock_hz * 1e9
         # the MAC array is shared by all layers: its area is counted once, in the total
         costs.append(LayerCost(layer.name, layer.op, p.label(), layer.macs, layer.weight_elems, energy, latency))
@@ -198,8 +209,7 @@ def _analog(layers: list[Layer], plan: PrecisionPlan, tech: float, tile: TileCon
     digital_fallback, measured = [], []
     for layer in layers:
         if not layer.is_matrix:
-            costs.append(LayerCost(layer.name, layer.op, "-", 0, 0, {"elementwise": _elementwise_pj(layer, tech)},
-                                   0.0))
+            costs.append(LayerCost(layer.name, layer.op, "-", 0, 0, _side_ops_pj(layer, tech), 0.0))
             continue
         if not layer.static_weights:
             # activation x activation products cannot live in a crossbar: they run on digital MACs
@@ -207,7 +217,8 @@ def _analog(layers: list[Layer], plan: PrecisionPlan, tech: float, tile: TileCon
                            plan.for_layer(layer.name).acc, tech)
             digital_fallback.append(layer.name)
             costs.append(LayerCost(layer.name, layer.op, "digital", layer.macs, 0,
-                                   {"compute": layer.macs * mac.energy_pj}, layer.macs / tile.clock_hz * 1e9))
+                                   {"compute": layer.macs * mac.energy_pj, **_side_ops_pj(layer, tech)},
+                                   layer.macs / tile.clock_hz * 1e9))
             continue
         row_tiles, col_tiles = tiles_for_matrix(tile, layer.k_rows, layer.n_cols)
         n_tiles = row_tiles * col_tiles * layer.groups
@@ -230,6 +241,7 @@ def _analog(layers: list[Layer], plan: PrecisionPlan, tech: float, tile: TileCon
         energy["partial sums"] = adds * g.ripple_adder(add_bits, "psum").gates() * gate.energy_pj * gate_scale.energy
         io_bits = (layer.in_elems * tile.dac_bits + layer.out_elems * tile.adc_bits)
         energy["sram"] = io_bits * mem.sram_pj_per_bit
+        energy.update(_side_ops_pj(layer, tech, nl_absorbed=tile.adc_kind == "memristor_ramp"))
         latency = layer.vectors * cycles / tile.clock_hz * 1e9
         total_tiles += n_tiles
         costs.append(LayerCost(layer.name, layer.op, f"analog {tile.adc_bits}b {tile.adc_kind}", layer.macs,

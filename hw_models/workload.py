@@ -13,13 +13,20 @@ from onnx import shape_inference
 
 from edgeq.errors import UserError
 
-MATRIX_OPS = ("Conv", "Gemm", "MatMul", "ConvTranspose")
+MATRIX_OPS = ("Conv", "Gemm", "MatMul", "ConvTranspose", "LSTM", "GRU", "RNN")
+ACTIVATION_OPS = ("Sigmoid", "Tanh", "Exp", "Softmax", "Gelu", "Erf", "HardSigmoid", "Softplus", "Log", "Elu",
+                  "Selu", "LogSoftmax", "HardSwish", "Mish")
+# per hidden unit and step: (gates' count, activations on MVM outputs, other activations, elementwise ops)
+_RECURRENT = {"LSTM": (4, 4, 1, 4), "GRU": (3, 2, 1, 4), "RNN": (1, 1, 0, 0)}
 
 
 @dataclass(frozen=True)
 class Layer:
     """One node's work: MACs, weight elements, input/output activation elements, and for matrix ops the weight
-    matrix it needs as k_rows x n_cols per group and how many input vectors pass through it."""
+    matrix it needs as k_rows x n_cols per group and how many input vectors pass through it. nl_on_mvm counts
+    activation-function evaluations applied straight to MVM outputs (what a nonlinear ramp ADC can absorb, e.g.
+    LSTM gates), nl_other the remaining activation evaluations, elementwise the other simple ops (adds, products,
+    ReLU, pooling) per inference."""
 
     name: str
     op: str
@@ -32,6 +39,9 @@ class Layer:
     groups: int = 1
     vectors: int = 0
     static_weights: bool = True
+    nl_on_mvm: int = 0
+    nl_other: int = 0
+    elementwise: int = 0
 
     @property
     def is_matrix(self) -> bool:
@@ -115,11 +125,31 @@ def extract_layers(model_or_path, batch: int = 1) -> list[Layer]:
             macs = vectors * k * int(np.prod(w[1:]))
             layers.append(Layer(name, "ConvTranspose", macs, _n(w), in_elems, out_elems, k,
                                 int(np.prod(w[1:])), 1, vectors, node.input[1] in inits))
+        elif node.op_type in _RECURRENT:
+            layers.append(_recurrent(name, node, ins, in_elems, out_elems, node.input[1] in inits))
+        elif node.op_type in ACTIVATION_OPS:
+            layers.append(Layer(name, node.op_type, 0, 0, in_elems, out_elems, nl_other=out_elems))
         else:
-            layers.append(Layer(name, node.op_type, 0, 0, in_elems, out_elems))
+            layers.append(Layer(name, node.op_type, 0, 0, in_elems, out_elems, elementwise=out_elems))
     if not any(layer.is_matrix for layer in layers):
         raise UserError("the model has no Conv/Gemm/MatMul node; nothing for a MAC cost model to count")
     return layers
+
+
+def _recurrent(name: str, node, ins, in_elems: int, out_elems: int, static: bool) -> Layer:
+    """Return the Layer of an ONNX LSTM/GRU/RNN: per step and direction one [x, h] x [gates*H] MVM."""
+    gates, on_mvm, other, elementwise = _RECURRENT[node.op_type]
+    layout = next((a.i for a in node.attribute if a.name == "layout"), 0)
+    x, w = ins[0], ins[1]
+    seq, batch = (x[1], x[0]) if layout else (x[0], x[1])
+    dirs, hidden, inputs = w[0], w[1] // gates, w[2]
+    vectors = seq * batch
+    k = inputs + hidden
+    macs = dirs * vectors * gates * hidden * k
+    weights = _n(w) + _n(ins[2]) + (_n(ins[3]) if len(ins) > 3 and ins[3] is not None else 0)
+    steps = dirs * vectors * hidden
+    return Layer(name, node.op_type, macs, weights, in_elems, out_elems, k, gates * hidden, dirs, vectors, static,
+                 nl_on_mvm=steps * on_mvm, nl_other=steps * other, elementwise=steps * elementwise)
 
 
 def total_macs(layers: list[Layer]) -> int:

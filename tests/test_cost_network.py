@@ -111,3 +111,30 @@ def test_summary_line_for_other_reports():
 
     line = summary_line(CNN, "int8", tech="7nm")
     assert "uJ/inference" in line and "1x INT8" in line
+
+
+def _lstm_model(seq=10, batch=1, inputs=40, hidden=32):
+    import numpy as np
+    from onnx import numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((1, 4 * hidden, inputs)).astype("float32"), "W")
+    r = numpy_helper.from_array(rng.standard_normal((1, 4 * hidden, hidden)).astype("float32"), "R")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [seq, batch, inputs])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    node = helper.make_node("LSTM", ["x", "W", "R"], ["y"], name="lstm", hidden_size=hidden)
+    graph = helper.make_graph([node], "g", [x], [y], initializer=[w, r])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_lstm_macs_and_nonlinear_ramp_absorbs_gate_activations():
+    model = _lstm_model()
+    (layer,) = extract_layers(model)
+    assert layer.macs == 10 * 4 * 32 * (40 + 32)
+    assert (layer.k_rows, layer.n_cols, layer.vectors) == (72, 128, 10)
+    assert layer.nl_on_mvm == 10 * 32 * 4 and layer.nl_other == 10 * 32
+    nl = network_cost(model, "int8", target="analog", hw="nl-ramp5", tech="16nm").layers[0]
+    linear = network_cost(model, "int8", target="analog", hw="ramp5", tech="16nm").layers[0]
+    assert nl.energy_pj["activation LUT"] == pytest.approx(linear.energy_pj["activation LUT"] / 5)
+    digital = network_cost(model, "int8", target="digital", tech="16nm").layers[0]
+    assert digital.energy_pj["activation LUT"] == pytest.approx(linear.energy_pj["activation LUT"])
