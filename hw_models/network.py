@@ -11,14 +11,21 @@ import numpy as np
 from edgeq.errors import UserError
 
 from . import gates as g
-from .analog import TileConfig, adc_cost, crossbar_read_energy_pj, tile_area_um2, tile_preset, tile_read, tiles_for_matrix
+from .analog import (
+    TileConfig,
+    adc_cost,
+    crossbar_read_energy_pj,
+    tile_area_um2,
+    tile_preset,
+    tile_read,
+    tiles_for_matrix,
+)
 from .loader import entry
 from .mac import gate_cost_45nm, mac_cost
 from .memory import memory_energy, tensor_bits
 from .plan import PrecisionPlan, parse_plan
 from .scaling import parse_node, scaling
 from .workload import Layer, extract_layers
-
 
 ACTIVATION_LUT_BITS = 8  # a digital activation is one 8-bit word read from a lookup table
 

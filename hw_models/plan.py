@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeq.errors import UserError
+
 from .mac import default_accumulator, parse_accumulator, resolve_format
 
 _WEIGHT_KEYS = ("weight", "weight_fmt", "w_fmt", "weight_format", "w")

@@ -3,7 +3,6 @@ from the graph after ONNX shape inference (dynamic batch dimensions taken as `ba
 
 from __future__ import annotations
 
-
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -2,8 +2,9 @@
 
 import json
 
-from edgeq.cli import main
 from edgeq.examples import example_path
+
+from edgeq.cli import main
 
 CNN = str(example_path("digits_cnn.onnx"))
 

@@ -1,7 +1,6 @@
 """The gate-level MAC model against van Baalen et al. Fig. 3, and its energy/area/scaling behaviour."""
 
 import pytest
-
 from edgeq.hw_models import entry, fig3_table, mac_cost
 from edgeq.hw_models.gates import array_multiplier
 

@@ -2,13 +2,12 @@
 
 import json
 
-import onnx
 import pytest
+from edgeq.examples import example_path
+from edgeq.hw_models import extract_layers, mac_cost, network_cost
 from onnx import TensorProto, helper
 
 from edgeq.errors import UserError
-from edgeq.examples import example_path
-from edgeq.hw_models import extract_layers, mac_cost, network_cost
 
 CNN = str(example_path("digits_cnn.onnx"))
 
