@@ -23,7 +23,7 @@ from .analog import (
 from .loader import entry
 from .mac import gate_cost_45nm, mac_cost
 from .memory import memory_energy, tensor_bits
-from .plan import PrecisionPlan, parse_plan
+from .plan import PrecisionPlan, parse_plan, plan_from_graph
 from .scaling import parse_node, scaling
 from .workload import Layer, extract_layers
 
@@ -274,7 +274,8 @@ def network_cost(model_or_path, plan="int8", target: str = "digital", tech: str 
                  hw: str | DigitalConfig | TileConfig | None = None, acc: str | None = None,
                  batch: int = 1, crossbar_data: dict | None = None) -> NetworkCost:
     """Return the NetworkCost of one inference of an ONNX model (path or ModelProto) under a precision plan
-    (format name, dict, PrecisionPlan or `edgeq quantize` JSON report) on a 'digital' or 'analog' target at `tech`.
+    (format name, dict, PrecisionPlan, `edgeq quantize` JSON report, or 'auto': the formats of the model's own
+    QuantizeLinear/DequantizeLinear pairs, fp32 where it has none) on a 'digital' or 'analog' target at `tech`.
     `hw` is a preset name or config (digital: edge-npu, mcu, datacenter; analog: sar8, sar5, ramp5, nl-ramp5,
     isaac-like); `acc` sets the accumulator of every layer the plan does not set. On the analog target,
     crossbar_data maps a layer name to (conductances [K, N] in S, input voltages [reads, K] in V) from a simulator
@@ -286,7 +287,10 @@ def network_cost(model_or_path, plan="int8", target: str = "digital", tech: str 
     if batch < 1:
         raise UserError("batch must be at least 1")
     layers = extract_layers(model_or_path, batch=batch)
-    plan = parse_plan(plan, acc=acc, layer_names=[layer.name for layer in layers])
+    if plan is None or (isinstance(plan, str) and plan.lower() in ("auto", "qdq")):
+        plan = plan_from_graph(layers, acc)
+    else:
+        plan = parse_plan(plan, acc=acc, layer_names=[layer.name for layer in layers])
     name = model_or_path if isinstance(model_or_path, str) else getattr(model_or_path, "name", "<model>")
     if target == "digital":
         config = digital_preset(hw if not isinstance(hw, TileConfig) else None)

@@ -137,3 +137,36 @@ def test_lstm_macs_and_nonlinear_ramp_absorbs_gate_activations():
     assert nl.energy_pj["activation LUT"] == pytest.approx(linear.energy_pj["activation LUT"] / 5)
     digital = network_cost(model, "int8", target="digital", tech="16nm").layers[0]
     assert digital.energy_pj["activation LUT"] == pytest.approx(linear.energy_pj["activation LUT"])
+
+
+def _qdq_gemm(dtype, zero):
+    import numpy as np
+    from onnx import numpy_helper
+
+    w = numpy_helper.from_array(np.ones((8, 4), dtype="float32"), "W")
+    w_q = helper.make_tensor("Wq", dtype, [8, 4], [zero] * 32)
+    scale = numpy_helper.from_array(np.array(0.1, dtype="float32"), "s")
+    zp = helper.make_tensor("zp", dtype, [], [zero])
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["xq"], name="q_x"),
+        helper.make_node("DequantizeLinear", ["xq", "s", "zp"], ["xd"], name="dq_x"),
+        helper.make_node("DequantizeLinear", ["Wq", "s", "zp"], ["Wd"], name="dq_w"),
+        helper.make_node("MatMul", ["xd", "Wd"], ["y"], name="mm"),
+    ]
+    graph = helper.make_graph(nodes, "g", [x], [y], initializer=[w, w_q, scale, zp])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+
+
+@pytest.mark.parametrize("dtype,fmt", [(TensorProto.INT8, "int8"), (TensorProto.FLOAT8E4M3FN, "fp8_e4m3")])
+def test_qdq_graph_gives_its_own_plan_and_static_weights(dtype, fmt):
+    model = _qdq_gemm(dtype, 0)
+    (mm,) = [layer for layer in extract_layers(model) if layer.macs]
+    assert mm.static_weights and (mm.weight_fmt, mm.act_fmt) == (fmt, fmt) and mm.weight_elems == 32
+    auto = network_cost(model, "auto")
+    assert {c.name: c for c in auto.layers}["mm"].precision.startswith(fmt)
+    qdq_nodes = [c for c in auto.layers if c.op in ("QuantizeLinear", "DequantizeLinear")]
+    assert qdq_nodes and all(c.total_pj == 0 for c in qdq_nodes)
+    analog = network_cost(model, "auto", target="analog")
+    assert {c.name: c for c in analog.layers}["mm"].tiles == 1  # DQ(W) is a constant: it maps to a crossbar

@@ -19,12 +19,14 @@ Examples:
   edgeq cost model.onnx --fmt int8 --fmt fp8_e4m3   compare formats on a digital accelerator
   edgeq cost model.onnx --fmt int8 --target analog --hw nl-ramp5 --tech 16nm
   edgeq cost model.onnx --plan report.json --json   a per-layer precision plan (or an `edgeq quantize` report)
+  edgeq cost model_qdq.onnx --fmt auto              the formats a quantized (QDQ) model carries
 """
 
 
 @click.command(epilog=EXAMPLES)
 @click.argument("model", required=False, type=click.Path(dir_okay=False))
-@click.option("--fmt", "fmts", multiple=True, help="Format of weights and activations (repeat to compare).")
+@click.option("--fmt", "fmts", multiple=True,
+              help="Format of weights and activations (repeat to compare); 'auto' reads a QDQ model's own formats.")
 @click.option("--plan", "plan_path", type=click.Path(dir_okay=False), help="Precision plan or quantize report JSON.")
 @click.option("--acc", default=None, help="Accumulator: int32, kulisch, fp16, bf16, fp32 (default int32 / fp32).")
 @click.option("--tech", default="45nm", show_default=True, help="CMOS node, 7nm-180nm.")
