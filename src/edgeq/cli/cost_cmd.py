@@ -111,7 +111,8 @@ def command(model, fmts, plan_path, acc, tech, target, hw, batch, mac_fmts, act_
     def show():
         first = next(iter(costs.values()))
         for label, cost in costs.items():
-            _table(f"{label} on {cost.target} ({cost.hw.get('name')}) at {cost.tech_nm:g} nm: "
+            who = label if cost.target == "digital" else f"analog tiles (digital layers {label})"
+            _table(f"{who} on {cost.target} ({cost.hw.get('name')}) at {cost.tech_nm:g} nm: "
                    f"{cost.energy_uj:.4g} uJ/inference, {cost.latency_ns / 1e3:.4g} us, "
                    f"{cost.area_um2 / 1e6:.4g} mm^2, {cost.tops_per_w:.3g} TOPS/W",
                    ("layer", "op", "precision", "MACs", "energy nJ", "latency ns", "area mm^2", "energy split"),
