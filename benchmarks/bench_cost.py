@@ -9,7 +9,6 @@ import statistics
 import time
 
 import numpy as np
-
 from edgeq.examples import example_path
 from edgeq.hw_models import crossbar_read_energy_pj, network_cost
 
