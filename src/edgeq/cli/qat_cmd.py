@@ -1,0 +1,47 @@
+"""`edgeq qat`: quantization-aware training of a torch model defined in Python."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+EXAMPLES = """\b
+Examples:
+  edgeq qat model.py:build --data train.npz --eval eval.npz --fmt fp8_e4m3 --epochs 3
+  edgeq qat model.py:build --data train.npz --weights int4 --acts int8 --learn-scales --out qat_out
+"""
+
+
+@click.command(epilog=EXAMPLES)
+@click.argument("model")
+@click.option("--data", required=True, help=".npz with one input array and 'labels' (training set).")
+@click.option("--eval", "eval_data", default=None, help="Held-out .npz like --data (default: the training data).")
+@click.option("--fmt", default="int8", show_default=True, help="Format of weights and activations (`edgeq formats`).")
+@click.option("--weights", default=None, help="Weight format (overrides --fmt).")
+@click.option("--acts", default=None, help="Activation format (overrides --fmt; 'float' keeps them float).")
+@click.option("--granularity", default="channel", show_default=True, type=click.Choice(["tensor", "channel"]))
+@click.option("--epochs", default=3, show_default=True, type=int)
+@click.option("--lr", default=1e-3, show_default=True, type=float)
+@click.option("--batch-size", default=64, show_default=True, type=int)
+@click.option("--learn-scales", is_flag=True, help="Train the quantization scales too (LSQ-style).")
+@click.option("--calib-size", default=256, show_default=True, type=int, help="Training samples used to calibrate.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder for qat_model.pt and the report.")
+@click.option("--no-progress", is_flag=True)
+def command(model, data, eval_data, fmt, weights, acts, granularity, epochs, lr, batch_size, learn_scales,
+            calib_size, seed, out, no_progress) -> int:
+    """Quantization-aware training of MODEL (FILE.py:factory returning a torch.nn.Module)."""
+    from ..qat.runner import run_qat
+    from ..qat.train import FitConfig
+
+    result = run_qat(model, data, eval_data, weights or fmt, acts or fmt, granularity,
+                     FitConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed), learn_scales, calib_size,
+                     out, progress=not no_progress)
+    click.echo(f"weights {result.weights}, activations {result.acts}, {result.granularity} scales, {epochs} epochs")
+    click.echo(f"accuracy  FP32 {100 * result.fp32_acc:.2f}%   PTQ {100 * result.ptq_acc:.2f}%   "
+               f"QAT {100 * result.qat_acc:.2f}%")
+    click.echo(f"logit SQNR vs FP32  PTQ {result.logit_sqnr_db_ptq:.1f} dB   QAT {result.logit_sqnr_db_qat:.1f} dB")
+    for path in result.outputs:
+        click.echo(f"wrote {path}")
+    return 0
