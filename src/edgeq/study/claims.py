@@ -75,6 +75,10 @@ def cnn_claims(cnn: dict) -> list[Claim]:
         out.append(Claim("QAT", f"digits CNN {fmt} QAT within {ACC_TOLERANCE_PP} pp of FP32 ({_pct(fp32)})",
                          f"{_pct(row['qat_acc'])} ({gap:+.1f} pp; PTQ {_pct(row['ptq_acc'])})",
                          gap >= -ACC_TOLERANCE_PP))
+    fidelity = {f: r["onnx_fidelity_sqnr_db"] for f, r in cnn["qat"].items()}
+    out.append(Claim("export", "QAT models export to ONNX (QDQ / fake-quant) and onnxruntime reproduces them",
+                     "worst-mode SQNR vs the QAT forward: " + ", ".join(f"{f} {v:.0f} dB" for f, v in fidelity.items()),
+                     all(r["onnx_ok"] for r in cnn["qat"].values())))
     conv = cnn["conversion"]
     gap = 100 * (conv["fp8_trained_to_int8_acc"] - conv["fp8_qat_acc"])
     out.append(Claim("conversion", "an FP8(E4M3)-trained network converts to INT8 and keeps its accuracy",

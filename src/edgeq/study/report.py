@@ -127,8 +127,11 @@ def write_report(out_dir: Path, results: dict, claims: list[Claim], command: str
                       [[f] + [f"{v:.1f}" for v in d.values()] for f, d in cnn["layer_sqnr"].items()]),
                f"\nQAT ({results['config']['cnn_qat_epochs']} epochs, AdamW 1e-3, from the FP32 weights; an FP32 "
                f"fine-tune with the same schedule reaches {100 * cnn['fp32_finetuned_acc']:.1f}%):\n",
-               _table(["format", "PTQ accuracy", "QAT accuracy"],
-                      [[f, f"{100 * v['ptq_acc']:.1f}%", f"{100 * v['qat_acc']:.1f}%"] for f, v in cnn["qat"].items()]),
+               _table(["format", "PTQ accuracy", "QAT accuracy", "exported ONNX vs QAT model (worst ORT mode)"],
+                      [[f, f"{100 * v['ptq_acc']:.1f}%", f"{100 * v['qat_acc']:.1f}%",
+                        f"{v['onnx_fidelity_sqnr_db']:.1f} dB, top-1 agreement {100 * v['onnx_agreement']:.1f}%"
+                        + ("" if v["onnx_ok"] else " **(fidelity check failed)**")]
+                       for f, v in cnn["qat"].items()]),
                ""]
     if results.get("transformer"):
         tr = results["transformer"]
