@@ -102,10 +102,13 @@ def transformer_claims(tr: dict) -> list[Claim]:
                      "bits/char per-tensor: " + ", ".join(f"{k} {v:.3f}" for k, v in sorted(ptq.items(),
                                                                                          key=lambda kv: kv[1]))
                      + f" (FP32 {tr['fp32_bpc']:.3f})", best in ("fp8_e4m3", "fp8_e5m2")))
+    # The FP32 reference trained for the same extra steps as QAT: a small model is still learning, so comparing
+    # QAT with the shorter-trained FP32 model would credit quantization with the extra training.
+    ref = tr["fp32_finetuned_bpc"]
     for fmt, row in tr["qat"].items():
-        gap = row["qat_bpc"] - tr["fp32_bpc"]
-        out.append(Claim("QAT", f"char transformer {fmt} QAT within {BPC_TOLERANCE} bits/char of FP32 "
-                         f"({tr['fp32_bpc']:.3f})", f"{row['qat_bpc']:.3f} ({gap:+.3f}; PTQ {row['ptq_bpc']:.3f})",
+        gap = row["qat_bpc"] - ref
+        out.append(Claim("QAT", f"char transformer {fmt} QAT within {BPC_TOLERANCE} bits/char of FP32 trained as "
+                         f"long ({ref:.3f})", f"{row['qat_bpc']:.3f} ({gap:+.3f}; PTQ {row['ptq_bpc']:.3f})",
                          gap <= BPC_TOLERANCE))
     return out
 

@@ -38,7 +38,7 @@ class StudyConfig:
     """Sizes of every experiment; `full()` fits in 30 minutes on 2 cores, `quick()` in 3."""
 
     theory_samples: int = 1 << 18
-    theory_seeds: int = 5
+    theory_seeds: int = 3
     convergence_sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
     cnn_qat_epochs: int = 3
     char_context: int = 32
