@@ -110,7 +110,7 @@ def test_context_manager_trains_and_convert_retargets():
     with qat.quantization_aware(_Net(), calib=[x], weights="fp8_e4m3", acts="fp8_e4m3", learn_scales=True) as q:
         opt = torch.optim.SGD(q.parameters(), lr=0.1)
         first = None
-        for _ in range(30):
+        for _ in range(10):
             opt.zero_grad()
             loss = nn.functional.cross_entropy(q(x), y)
             loss.backward()

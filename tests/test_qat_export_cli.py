@@ -18,7 +18,7 @@ def digits():
     return split_digits()
 
 
-@pytest.mark.parametrize("fmt", ["int8", "fp8_e4m3", "fp8_e3m4"])
+@pytest.mark.parametrize("fmt", ["int8", pytest.param("fp8_e4m3", marks=pytest.mark.slow), "fp8_e3m4"])
 def test_exported_qat_model_runs_like_the_torch_model(digits, fmt):
     model = digits_cnn_from_onnx()
     x = torch.from_numpy(digits["eval_x"][:200])
@@ -44,11 +44,12 @@ def _write_project(tmp_path, digits, n=300):
     np.savez(tmp_path / "eval.npz", image=digits["eval_x"][:200], labels=digits["eval_y"][:200])
 
 
+@pytest.mark.slow
 def test_cli_trains_and_writes_report(tmp_path, digits):
     _write_project(tmp_path, digits)
     code = main([
         "qat", f"{tmp_path / 'model.py'}:build", "--data", str(tmp_path / "train.npz"), "--eval",
-        str(tmp_path / "eval.npz"), "--fmt", "fp8_e4m3", "--epochs", "3", "--lr", "1e-2", "--out",
+        str(tmp_path / "eval.npz"), "--fmt", "fp8_e4m3", "--epochs", "3", "--lr", "1e-2", "--convert-to", "int8", "--out",
         str(tmp_path / "out"), "--no-progress",
     ])
     assert code == 0
@@ -57,6 +58,7 @@ def test_cli_trains_and_writes_report(tmp_path, digits):
     assert report["epoch_loss"][-1] < report["epoch_loss"][0]
     assert report["qat_acc"] > 0.5  # an untrained net starts near 10%
     assert (tmp_path / "out" / "qat_model.pt").stat().st_size > 0
+    assert report["converted"]["format"] == "int8" and report["converted"]["sqnr_db_vs_qat"] > 20
 
 
 @pytest.mark.parametrize("args, message", [

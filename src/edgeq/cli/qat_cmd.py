@@ -9,6 +9,7 @@ import click
 EXAMPLES = """\b
 Examples:
   edgeq qat model.py:build --data train.npz --eval eval.npz --fmt fp8_e4m3 --epochs 3
+  edgeq qat model.py:build --data train.npz --fmt fp8_e4m3 --convert-to int8
   edgeq qat model.py:build --data train.npz --weights int4 --acts int8 --learn-scales --out qat_out
 """
 
@@ -26,22 +27,28 @@ Examples:
 @click.option("--batch-size", default=64, show_default=True, type=int)
 @click.option("--learn-scales", is_flag=True, help="Train the quantization scales too (LSQ-style).")
 @click.option("--calib-size", default=256, show_default=True, type=int, help="Training samples used to calibrate.")
+@click.option("--convert-to", default=None, help="After training, re-quantize the trained weights to this format "
+              "(e.g. int8: the FP8-trained -> INT8 path) and report the change.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder for qat_model.pt and the report.")
 @click.option("--no-progress", is_flag=True)
 def command(model, data, eval_data, fmt, weights, acts, granularity, epochs, lr, batch_size, learn_scales,
-            calib_size, seed, out, no_progress) -> int:
+            calib_size, convert_to, seed, out, no_progress) -> int:
     """Quantization-aware training of MODEL (FILE.py:factory returning a torch.nn.Module)."""
     from ..qat.runner import run_qat
     from ..qat.train import FitConfig
 
     result = run_qat(model, data, eval_data, weights or fmt, acts or fmt, granularity,
                      FitConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed), learn_scales, calib_size,
-                     out, progress=not no_progress)
+                     out, progress=not no_progress, convert_to=convert_to)
     click.echo(f"weights {result.weights}, activations {result.acts}, {result.granularity} scales, {epochs} epochs")
     click.echo(f"accuracy  FP32 {100 * result.fp32_acc:.2f}%   PTQ {100 * result.ptq_acc:.2f}%   "
                f"QAT {100 * result.qat_acc:.2f}%")
     click.echo(f"logit SQNR vs FP32  PTQ {result.logit_sqnr_db_ptq:.1f} dB   QAT {result.logit_sqnr_db_qat:.1f} dB")
+    if result.converted:
+        c = result.converted
+        click.echo(f"converted to {c['format']}: accuracy {100 * c['acc']:.2f}% ({c['acc_change_pp']:+.2f} pp vs QAT), "
+                   f"logit SQNR {c['sqnr_db_vs_qat']:.1f} dB vs QAT, {c['sqnr_db_vs_fp32']:.1f} dB vs FP32")
     for path in result.outputs:
         click.echo(f"wrote {path}")
     return 0

@@ -15,7 +15,7 @@ from torch import nn
 from ..errors import UserError
 from ..io import atomic_write_bytes, atomic_write_text, load_arrays
 from ..metrics import sqnr_db
-from .prepare import calibrate, prepare
+from .prepare import calibrate, convert, prepare
 from .train import FitConfig, fit
 
 
@@ -72,6 +72,7 @@ class QATRun:
     logit_sqnr_db_ptq: float
     logit_sqnr_db_qat: float
     epoch_loss: list[float] = field(default_factory=list)
+    converted: dict | None = None
     outputs: list[str] = field(default_factory=list)
 
 
@@ -83,8 +84,12 @@ def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float
 
 def run_qat(model_spec: str, data: str, eval_data: str | None, weights: str | None, acts: str | None,
             granularity: str, fit_config: FitConfig, learn_scales: bool, calib_size: int, out_dir: Path | None,
-            progress: bool = True) -> QATRun:
-    """QAT the factory's model on `data`, evaluate on `eval_data` (or the training data), save into out_dir."""
+            progress: bool = True, convert_to: str | None = None) -> QATRun:
+    """QAT the factory's model on `data`, evaluate on `eval_data` (or the training data), save into out_dir.
+
+    With `convert_to` (e.g. "int8"), the trained weights are also re-quantized to that format by PTQ (the
+    FP8-trained -> INT8 path) and the change is measured: accuracy, and logit SQNR against the QAT model and FP32.
+    """
     torch.manual_seed(fit_config.seed)
     model = load_factory(model_spec).eval()
     x, y = load_xy(data, "training")
@@ -97,6 +102,11 @@ def run_qat(model_spec: str, data: str, eval_data: str | None, weights: str | No
     qat_acc, qat_logits = _accuracy(qmodel, xe, ye)
     result = QATRun(weights, acts, granularity, fit_config.epochs, fp32_acc, ptq_acc, qat_acc,
                     sqnr_db(ref, ptq_logits), sqnr_db(ref, qat_logits), history)
+    if convert_to is not None:
+        converted = convert(qmodel, [x[:calib_size]], convert_to, convert_to, granularity)
+        conv_acc, conv_logits = _accuracy(converted, xe, ye)
+        result.converted = {"format": convert_to, "acc": conv_acc, "acc_change_pp": 100 * (conv_acc - qat_acc),
+                            "sqnr_db_vs_qat": sqnr_db(qat_logits, conv_logits), "sqnr_db_vs_fp32": sqnr_db(ref, conv_logits)}
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
