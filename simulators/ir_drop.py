@@ -90,10 +90,20 @@ def effective_conductance(g_us: np.ndarray, config: IRDropConfig) -> np.ndarray:
         # block Thomas forward sweep over rows (bit lines couple row i to i - 1 through -g_b I)
         if s_inv is not None:
             m_i -= gb * gb * s_inv
-            y = gb * (s_inv @ y)
+            y[:, :i] = gb * (s_inv @ y[:, :i])
         y[:, i] += gw * g[i] * p[:, 0]
-        s_inv = sla.cho_solve(sla.cho_factor(m_i, check_finite=False), eye, check_finite=False)
+        s_inv = _spd_inverse(m_i)
     return (gb * (s_inv @ y)).T
+
+
+def _spd_inverse(a: np.ndarray) -> np.ndarray:
+    """Return the inverse of a symmetric positive definite matrix through its Cholesky factor (LAPACK potri)."""
+    chol, info = sla.lapack.dpotrf(a, lower=False, clean=False)
+    if info == 0:
+        inv, info = sla.lapack.dpotri(chol, lower=False)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"nodal matrix not positive definite (LAPACK info {info})")
+    return np.triu(inv) + np.triu(inv, 1).T
 
 
 def effective_conductance_sparse(g_us: np.ndarray, config: IRDropConfig) -> np.ndarray:
