@@ -12,12 +12,14 @@ from ..errors import UserError
 # name -> module under edgeq.cli that defines `command`. Imported only when used, so `edgeq --help` stays fast.
 COMMANDS: dict[str, str] = {
     "formats": "formats_cmd",
+    "simulate": "simulate_cmd",
 }
 
 EPILOG = """\b
 Examples:
   edgeq formats                      list every number format and its exact properties
   edgeq formats --json               the same as JSON
+  edgeq simulate examples/digits_mlp.onnx --hw pcm --eval examples/digits_eval.npz   accuracy on analog crossbars vs drift time
 """
 
 
