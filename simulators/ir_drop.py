@@ -69,12 +69,23 @@ def nodal_matrix(g_us: np.ndarray, word_line_ohm: float, bit_line_ohm: float) ->
 
 
 def effective_conductance(g_us: np.ndarray, config: IRDropConfig) -> np.ndarray:
-    """Return G_eff (n, m) in uS with I_j = sum_i V_i G_eff[i, j] for the array g_us under IR drop (exact)."""
+    """Return G_eff (n, m) in uS with I_j = sum_i V_i G_eff[i, j] for the array g_us under IR drop (exact).
+
+    Block elimination along the longer side with dense blocks of the shorter one: about min(n,m)^3 max(n,m) +
+    (n m)^2 / 2 flops, seconds for a 256 x 512 array, against minutes for a general sparse LU.
+    """
     g = np.asarray(g_us, dtype=np.float64)
     if not config.active:
         return g.copy()
-    n, m = g.shape
     gw, gb = 1e6 / config.word_line_ohm, 1e6 / config.bit_line_ohm
+    n, m = g.shape
+    return _sweep_rows(g, gw, gb) if m <= n else _sweep_columns(g, gw, gb)
+
+
+def _sweep_rows(g: np.ndarray, gw: float, gb: float) -> np.ndarray:
+    """Blocks = rows (size m). Eliminate each word line (tridiagonal), then a block-Thomas sweep down the bit lines
+    with the sources (one per row) as right-hand sides; the sense currents come out of the last block."""
+    n, m = g.shape
     band = np.zeros((3, m))
     band[0, 1:] = band[2, :-1] = -gw
     chain_diag = gw * np.where(np.arange(m) < m - 1, 2.0, 1.0)
@@ -82,18 +93,42 @@ def effective_conductance(g_us: np.ndarray, config: IRDropConfig) -> np.ndarray:
     s_inv = None
     y = np.zeros((m, n))
     for i in range(n):
-        # eliminate the word line of row i: U_i = P_i (D_i B_i + g_w V_i e_0), P_i = (T + D_i)^-1 (tridiagonal)
+        # U_i = P_i (D_i B_i + g_w V_i e_0), P_i = (T_word + D_i)^-1
         band[1] = chain_diag + g[i]
         p = sla.solve_banded((1, 1), band, eye, check_finite=False)
         m_i = -(g[i][:, None] * p * g[i][None, :])
         m_i[np.diag_indices(m)] += g[i] + gb * (2.0 if i > 0 else 1.0)
-        # block Thomas forward sweep over rows (bit lines couple row i to i - 1 through -g_b I)
-        if s_inv is not None:
+        if s_inv is not None:  # row i couples to row i - 1 through -g_b I on every bit line
             m_i -= gb * gb * s_inv
             y[:, :i] = gb * (s_inv @ y[:, :i])
         y[:, i] += gw * g[i] * p[:, 0]
         s_inv = _spd_inverse(m_i)
     return (gb * (s_inv @ y)).T
+
+
+def _sweep_columns(g: np.ndarray, gw: float, gb: float) -> np.ndarray:
+    """Blocks = columns (size n). Eliminate each bit line (tridiagonal), then sweep from the last column to the
+    first with the adjoint right-hand sides (the sense functional of each column); by symmetry the word-line
+    voltages of column 0 then give G_eff directly, with no back substitution."""
+    n, m = g.shape
+    band = np.zeros((3, n))
+    band[0, 1:] = band[2, :-1] = -gb
+    chain_diag = gb * np.where(np.arange(n) > 0, 2.0, 1.0)
+    eye = np.eye(n)
+    s_inv = None
+    y = np.zeros((n, m))
+    for j in range(m - 1, -1, -1):
+        # B_j = Q_j D_j U_j, Q_j = (T_bit + D_j)^-1; the sense current of column j is g_b (Q_j D_j U_j)[n - 1]
+        band[1] = chain_diag + g[:, j]
+        q = sla.solve_banded((1, 1), band, eye, check_finite=False)
+        m_j = -(g[:, j][:, None] * q * g[:, j][None, :])
+        m_j[np.diag_indices(n)] += g[:, j] + gw * (2.0 if j < m - 1 else 1.0)
+        if s_inv is not None:  # column j couples to column j + 1 through -g_w I on every word line
+            m_j -= gw * gw * s_inv
+            y[:, j + 1 :] = gw * (s_inv @ y[:, j + 1 :])
+        y[:, j] = gb * g[:, j] * q[:, n - 1]
+        s_inv = _spd_inverse(m_j)
+    return gw * (s_inv @ y)
 
 
 def _spd_inverse(a: np.ndarray) -> np.ndarray:

@@ -209,7 +209,7 @@ def _netlist_solve(g, r_word, r_bit):
     return currents * 1e6  # uS
 
 
-@pytest.mark.parametrize("shape,ohm", [((6, 5), 2.0), ((12, 9), 25.0), ((1, 4), 5.0)])
+@pytest.mark.parametrize("shape,ohm", [((6, 5), 2.0), ((12, 9), 25.0), ((1, 4), 5.0), ((5, 11), 10.0), ((4, 1), 3.0)])
 def test_ir_drop_matches_direct_sparse_nodal_solve(shape, ohm):
     g = _rng(22).uniform(0.0, 40.0, shape)
     ref = _netlist_solve(g, ohm, 1.5 * ohm)
