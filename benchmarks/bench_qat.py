@@ -66,7 +66,8 @@ def main() -> None:
     ratios = {}
     cnn_x, cnn_y = torch.rand(64, 1, 8, 8), torch.randint(0, 10, (64,))
     ids = torch.randint(0, 94, (64, 33))
-    cases = [("digits_cnn", DigitsCNN(), cnn_x, cnn_y), ("char_transformer", CharTransformer(94, 32), ids[:, :-1], ids[:, 1:])]
+    cases = [("digits_cnn", DigitsCNN(), cnn_x, cnn_y),
+             ("char_transformer", CharTransformer(94, 32), ids[:, :-1], ids[:, 1:])]
     for name, model, x, y in cases:
         for fmt in ("int8", "fp8_e4m3", "mxfp8_e4m3"):
             ratios[f"{name}_{fmt}"] = round(bench(name, model, x, y, fmt, args.repeats, args.steps), 3)

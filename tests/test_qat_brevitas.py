@@ -118,4 +118,5 @@ def test_context_manager_trains_and_convert_retargets():
             first = first if first is not None else float(loss.detach())
     assert float(loss.detach()) < first and not q.training
     as_int = qat.convert(q, [x], "int8", "int8")
-    assert {m.fmt.name for layer in qat.quant_layers(as_int).values() for m in (layer.weight_quant, layer.input_quant)} == {"int8"}
+    layers = qat.quant_layers(as_int).values()
+    assert {m.fmt.name for layer in layers for m in (layer.weight_quant, layer.input_quant)} == {"int8"}

@@ -49,7 +49,8 @@ def test_cli_trains_and_writes_report(tmp_path, digits):
     _write_project(tmp_path, digits)
     code = main([
         "qat", f"{tmp_path / 'model.py'}:build", "--data", str(tmp_path / "train.npz"), "--eval",
-        str(tmp_path / "eval.npz"), "--fmt", "fp8_e4m3", "--epochs", "3", "--lr", "1e-2", "--convert-to", "int8", "--out",
+        str(tmp_path / "eval.npz"), "--fmt", "fp8_e4m3", "--epochs", "3", "--lr", "1e-2", "--convert-to", "int8",
+        "--out",
         str(tmp_path / "out"), "--no-progress",
     ])
     assert code == 0

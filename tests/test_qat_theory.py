@@ -31,7 +31,8 @@ def _quad_mse(dist, grid, scale):
 @pytest.mark.parametrize(
     "dist_name, fmt",
     [("uniform", "fp8_e2m5"), ("gaussian", "int8"), ("laplace", "fp8_e5m2"),
-     pytest.param("student_t3", "int8", marks=pytest.mark.slow), pytest.param("student_t3", "fp8_e5m2", marks=pytest.mark.slow)],
+     pytest.param("student_t3", "int8", marks=pytest.mark.slow),
+     pytest.param("student_t3", "fp8_e5m2", marks=pytest.mark.slow)],
 )
 def test_exact_mse_matches_adaptive_quadrature(dist_name, fmt):
     dist = distributions()[dist_name]

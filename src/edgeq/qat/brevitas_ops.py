@@ -19,9 +19,6 @@ from torch import nn
 
 from ..formats.spec import FloatFormat, Format, IntFormat, Specials
 
-BREVITAS_VERSION_TESTED = "0.13.4"
-
-
 def supports(fmt: Format) -> bool:
     """Return True when brevitas' core quantizers reproduce `fmt` exactly (signed ints, non-FNUZ minifloats)."""
     if isinstance(fmt, IntFormat):

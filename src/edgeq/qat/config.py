@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from ..errors import UserError
 from ..formats import get_format
-from ..formats.spec import BlockFormat, Format
+from ..formats.spec import Format
 
 GRANULARITIES = ("tensor", "channel")
 
@@ -60,8 +60,3 @@ class QATConfig:
     def for_format(cls, fmt: str, **kwargs) -> "QATConfig":
         """Return a config with `fmt` for weights and activations (W8A8-style presets by format name)."""
         return cls(weights=fmt, acts=fmt, **kwargs)
-
-
-def is_block(fmt: Format | None) -> bool:
-    """Return True for MX block formats (they choose their own scales)."""
-    return isinstance(fmt, BlockFormat)

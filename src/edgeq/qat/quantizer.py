@@ -83,7 +83,8 @@ class FakeQuantizer(nn.Module):
         if self.mode == "learned":
             # Divide outside the STE so the scale receives a gradient through x / s and the final * s.
             return fake_quant(x / scale, self.fmt, 1.0) * scale
-        return fake_quant(x, self.fmt, scale.detach().reshape(-1) if self.axis is not None else scale.detach(), self.axis)
+        scale = scale.detach().reshape(-1) if self.axis is not None else scale.detach()
+        return fake_quant(x, self.fmt, scale, self.axis)
 
     def extra_repr(self) -> str:
         return f"{self.fmt.name}, axis={self.axis}, mode={self.mode}, backend={self.backend}"

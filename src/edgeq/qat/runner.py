@@ -106,7 +106,8 @@ def run_qat(model_spec: str, data: str, eval_data: str | None, weights: str | No
         converted = convert(qmodel, [x[:calib_size]], convert_to, convert_to, granularity)
         conv_acc, conv_logits = _accuracy(converted, xe, ye)
         result.converted = {"format": convert_to, "acc": conv_acc, "acc_change_pp": 100 * (conv_acc - qat_acc),
-                            "sqnr_db_vs_qat": sqnr_db(qat_logits, conv_logits), "sqnr_db_vs_fp32": sqnr_db(ref, conv_logits)}
+                            "sqnr_db_vs_qat": sqnr_db(qat_logits, conv_logits),
+                            "sqnr_db_vs_fp32": sqnr_db(ref, conv_logits)}
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)

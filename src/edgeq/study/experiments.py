@@ -121,7 +121,8 @@ def run_cnn(cfg: StudyConfig, progress: bool = False) -> dict:
         exported = export_qat(q, xe)
         worst = min(exported.fidelity.values(), key=lambda f: f.sqnr_db)
         out["qat"][fmt] = {"ptq_acc": before, "qat_acc": acc(q), "onnx_fidelity_sqnr_db": worst.sqnr_db,
-                           "onnx_agreement": worst.agreement, "onnx_ok": bool(all(f.ok for f in exported.fidelity.values()))}
+                           "onnx_agreement": worst.agreement,
+                           "onnx_ok": bool(all(f.ok for f in exported.fidelity.values()))}
     # FP8-trained -> INT8: re-quantize the E4M3-trained weights to INT8 (no retraining) vs FP32 -> INT8.
     fp8_trained = trained["fp8_e4m3"]
     fp8_float = qat.float_model(fp8_trained)

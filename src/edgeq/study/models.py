@@ -16,7 +16,8 @@ from torch.nn import functional as F
 from ..examples import example_path
 from ..examples.make_examples import DigitsCNN, DigitsMLP, split_digits
 
-__all__ = ["CharData", "CharTransformer", "DigitsCNN", "DigitsMLP", "bits_per_char", "char_data", "digits_cnn_from_onnx",
+__all__ = ["CharData", "CharTransformer", "DigitsCNN", "DigitsMLP", "bits_per_char", "char_data",
+           "digits_cnn_from_onnx",
            "inject_outlier", "split_digits"]
 
 

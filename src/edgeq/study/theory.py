@@ -208,6 +208,7 @@ def sampled_convergence(
     """Return (n, median over `seeds` draws of the sample-searched SQNR) for each sample size n."""
     out = []
     for n in sizes:
-        runs = [sampled_best_sqnr_db(dist.sample(n, np.random.default_rng([seed, n, k])), fmt_name, 41)[1] for k in range(seeds)]
+        draws = (dist.sample(n, np.random.default_rng([seed, n, k])) for k in range(seeds))
+        runs = [sampled_best_sqnr_db(x, fmt_name, 41)[1] for x in draws]
         out.append((n, float(np.median(runs))))
     return out
