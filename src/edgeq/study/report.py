@@ -95,7 +95,7 @@ def write_report(out_dir: Path, results: dict, claims: list[Claim], command: str
     rows = results["theory_rows"]
     ok, total = summary_counts(claims)
     md = [f"# FP8 vs INT8: edgeq's reproduction of van Baalen et al. (arXiv 2303.17951)\n",
-          f"Command: `{command}` (seed {results['config']['seed']}, {results['elapsed_s']:.0f} s). "
+          f"Command: `{command}` (seed {results['config']['seed']}; the same seed writes the same files). "
           f"**{ok} of {total} claims reproduced.** Every figure below was computed by this run.\n",
           "## Claims\n",
           _table(["section", "claim", "measured here", "reproduced"],

@@ -20,7 +20,6 @@ def run_study(cfg: StudyConfig, progress: bool = True) -> dict:
     """Return every measured figure of the study (theory, CNN, transformer, outliers, MAC costs)."""
     from tqdm import tqdm
 
-    start = time.perf_counter()
     steps = tqdm(total=6, desc="study", unit="part", disable=not progress)
     steps.set_postfix_str("theory")
     rows = theory_table(cfg.theory_samples, cfg.seed, cfg.theory_seeds)
@@ -41,7 +40,7 @@ def run_study(cfg: StudyConfig, progress: bool = True) -> dict:
     steps.update(2)
     steps.close()
     return {"config": asdict(cfg), "theory_rows": rows, "convergence": convergence, "outliers": outliers,
-            "cnn": cnn, "transformer": transformer, "mac_costs": costs, "elapsed_s": time.perf_counter() - start}
+            "cnn": cnn, "transformer": transformer, "mac_costs": costs}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)  # one thread: fixed reduction order (same bytes on rerun), no spin on shared cores
     cfg = StudyConfig.quick() if args.quick else StudyConfig.full()
     cfg = StudyConfig(**{**asdict(cfg), "seed": args.seed})
+    start = time.perf_counter()
     try:
         args.out.mkdir(parents=True, exist_ok=True)
         results = run_study(cfg, not args.no_progress)
@@ -65,5 +65,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"edgeq study: error: {err}")
         return 2
     ok, total = summary_counts(claims)
-    print(f"{path}: {ok} of {total} claims reproduced")
+    print(f"{path}: {ok} of {total} claims reproduced ({time.perf_counter() - start:.0f} s)")
     return 0
