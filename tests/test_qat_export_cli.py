@@ -49,7 +49,7 @@ def test_cli_trains_and_writes_report(tmp_path, digits):
     _write_project(tmp_path, digits)
     code = main([
         "qat", f"{tmp_path / 'model.py'}:build", "--data", str(tmp_path / "train.npz"), "--eval",
-        str(tmp_path / "eval.npz"), "--fmt", "fp8_e4m3", "--epochs", "3", "--lr", "1e-2", "--convert-to", "int8",
+        str(tmp_path / "eval.npz"), "--fmt", "fp8_e4m3", "--epochs", "3", "--lr", "1e-2", "--convert-to", "int8", "--onnx",
         "--out",
         str(tmp_path / "out"), "--no-progress",
     ])
@@ -60,6 +60,8 @@ def test_cli_trains_and_writes_report(tmp_path, digits):
     assert report["qat_acc"] > 0.5  # an untrained net starts near 10%
     assert (tmp_path / "out" / "qat_model.pt").stat().st_size > 0
     assert report["converted"]["format"] == "int8" and report["converted"]["sqnr_db_vs_qat"] > 20
+    assert all(f["ok"] for f in report["onnx_fidelity"].values())
+    assert (tmp_path / "out" / "qat_model.onnx").stat().st_size > 0
 
 
 @pytest.mark.parametrize("args, message", [

@@ -29,18 +29,21 @@ Examples:
 @click.option("--calib-size", default=256, show_default=True, type=int, help="Training samples used to calibrate.")
 @click.option("--convert-to", default=None, help="After training, re-quantize the trained weights to this format "
               "(e.g. int8: the FP8-trained -> INT8 path) and report the change.")
+@click.option("--onnx", "export_onnx", is_flag=True, help="Also write qat_model.onnx (needs --out) and check it "
+              "in onnxruntime against the QAT model.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder for qat_model.pt and the report.")
 @click.option("--no-progress", is_flag=True)
 def command(model, data, eval_data, fmt, weights, acts, granularity, epochs, lr, batch_size, learn_scales,
-            calib_size, convert_to, seed, out, no_progress) -> int:
+            calib_size, convert_to, export_onnx, seed, out, no_progress) -> int:
     """Quantization-aware training of MODEL (FILE.py:factory returning a torch.nn.Module)."""
     from ..qat.runner import run_qat
     from ..qat.train import FitConfig
 
     result = run_qat(model, data, eval_data, weights or fmt, acts or fmt, granularity,
                      FitConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed), learn_scales, calib_size,
-                     out, progress=not no_progress, convert_to=convert_to)
+                     out, progress=not no_progress, convert_to=convert_to,
+                     export_onnx=export_onnx)
     click.echo(f"weights {result.weights}, activations {result.acts}, {result.granularity} scales, {epochs} epochs")
     click.echo(f"accuracy  FP32 {100 * result.fp32_acc:.2f}%   PTQ {100 * result.ptq_acc:.2f}%   "
                f"QAT {100 * result.qat_acc:.2f}%")
@@ -49,6 +52,9 @@ def command(model, data, eval_data, fmt, weights, acts, granularity, epochs, lr,
         c = result.converted
         click.echo(f"converted to {c['format']}: accuracy {100 * c['acc']:.2f}% ({c['acc_change_pp']:+.2f} pp vs QAT), "
                    f"logit SQNR {c['sqnr_db_vs_qat']:.1f} dB vs QAT, {c['sqnr_db_vs_fp32']:.1f} dB vs FP32")
+    for mode, f in (result.onnx_fidelity or {}).items():
+        click.echo(f"onnxruntime {mode}: top-1 agreement {100 * f['agreement']:.1f}%, SQNR {f['sqnr_db']:.1f} dB vs "
+                   f"the QAT model ({'ok' if f['ok'] else 'MISMATCH'})")
     for path in result.outputs:
         click.echo(f"wrote {path}")
     return 0

@@ -79,10 +79,10 @@ def _entry(tensor: str, quantizer, value, role: str, block_axis: int) -> TensorQ
     return TensorQuant(tensor, fmt.name, scale if scale.ndim else np.float32(scale), axis=axis, role=role)
 
 
-def export_qat(model: nn.Module, data: torch.Tensor) -> QATExport:
+def export_qat(model: nn.Module, data: torch.Tensor, input_name: str = "input") -> QATExport:
     """Return the quantized ONNX of a prepared model and its fidelity on `data` (ORT default and no-opt modes)."""
     model.eval()
-    graph = float_onnx(model, data[:2])
+    graph = float_onnx(model, data[:2], input_name)
     plan = qat_plan(model, graph)
     model_q, stored = export_quantized(graph, plan)
     onnx.checker.check_model(model_q)

@@ -15,6 +15,7 @@ from torch import nn
 from ..errors import UserError
 from ..io import atomic_write_bytes, atomic_write_text, load_arrays
 from ..metrics import sqnr_db
+from .export import export_qat
 from .prepare import calibrate, convert, prepare
 from .train import FitConfig, fit
 
@@ -73,6 +74,7 @@ class QATRun:
     logit_sqnr_db_qat: float
     epoch_loss: list[float] = field(default_factory=list)
     converted: dict | None = None
+    onnx_fidelity: dict | None = None
     outputs: list[str] = field(default_factory=list)
 
 
@@ -82,17 +84,26 @@ def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float
     return float(np.mean(logits.reshape(-1, logits.shape[-1]).argmax(1) == y.numpy().reshape(-1))), logits
 
 
+def _numpy_scalar(value):
+    """json default: NumPy scalars (bool_, float64) as Python values."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
 def run_qat(model_spec: str, data: str, eval_data: str | None, weights: str | None, acts: str | None,
             granularity: str, fit_config: FitConfig, learn_scales: bool, calib_size: int, out_dir: Path | None,
-            progress: bool = True, convert_to: str | None = None) -> QATRun:
+            progress: bool = True, convert_to: str | None = None, export_onnx: bool = False) -> QATRun:
     """QAT the factory's model on `data`, evaluate on `eval_data` (or the training data), save into out_dir.
 
     With `convert_to` (e.g. "int8"), the trained weights are also re-quantized to that format by PTQ (the
     FP8-trained -> INT8 path) and the change is measured: accuracy, and logit SQNR against the QAT model and FP32.
+    With `export_onnx` the QAT model is also written as ONNX (QDQ / fake-quant) and checked in onnxruntime.
     """
     torch.manual_seed(fit_config.seed)
     model = load_factory(model_spec).eval()
     x, y = load_xy(data, "training")
+    input_name = next(iter(k for k in load_arrays(data) if k != "labels"))
     xe, ye = load_xy(eval_data, "eval") if eval_data else (x, y)
     fp32_acc, ref = _accuracy(model, xe, ye)
     qmodel = prepare(model, weights, acts, granularity, learn_scales=learn_scales)
@@ -116,6 +127,12 @@ def run_qat(model_spec: str, data: str, eval_data: str | None, weights: str | No
         buf = io.BytesIO()
         torch.save(qmodel.state_dict(), buf)
         atomic_write_bytes(out_dir / "qat_model.pt", buf.getvalue())
-        result.outputs = [str(out_dir / "qat_model.pt"), str(out_dir / "qat_report.json")]
-        atomic_write_text(out_dir / "qat_report.json", json.dumps(asdict(result), indent=1) + "\n")
+        result.outputs = [str(out_dir / "qat_model.pt")]
+        if export_onnx:
+            exported = export_qat(qmodel, xe[:256], input_name=input_name)
+            atomic_write_bytes(out_dir / "qat_model.onnx", exported.model.SerializeToString())
+            result.onnx_fidelity = {mode: f.to_dict() for mode, f in exported.fidelity.items()}
+            result.outputs.append(str(out_dir / "qat_model.onnx"))
+        result.outputs.append(str(out_dir / "qat_report.json"))
+        atomic_write_text(out_dir / "qat_report.json", json.dumps(asdict(result), indent=1, default=_numpy_scalar) + "\n")
     return result
