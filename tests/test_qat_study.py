@@ -38,3 +38,7 @@ def test_quick_study_writes_report_plots_and_claims(tmp_path):
     assert rows[("gaussian", "fp8_e2m5")]["exact_db"] > rows[("gaussian", "int8")]["exact_db"]
     last = results["outliers"]["by_k"][max(results["outliers"]["by_k"], key=float)]
     assert last["int8"]["sqnr_db"] < last["fp8_e4m3"]["sqnr_db"] - 10
+    # Re-rendering from results.json gives the same report, byte for byte.
+    again = tmp_path / "again"
+    assert main(["--out", str(again), "--from-results", str(tmp_path / "results.json"), "--quick"]) == 0
+    assert (again / "report.md").read_text() == report.replace(str(tmp_path), str(again))

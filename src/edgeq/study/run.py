@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -13,7 +14,7 @@ from ..errors import UserError
 from .claims import all_claims, summary_counts
 from .experiments import StudyConfig, mac_costs, run_cnn, run_outliers, run_transformer
 from .report import write_report
-from .theory import THEORY_FORMATS, distributions, sampled_convergence, theory_table
+from .theory import THEORY_FORMATS, TheoryRow, distributions, sampled_convergence, theory_table
 
 
 def run_study(cfg: StudyConfig, progress: bool = True) -> dict:
@@ -43,6 +44,17 @@ def run_study(cfg: StudyConfig, progress: bool = True) -> dict:
             "cnn": cnn, "transformer": transformer, "mac_costs": costs}
 
 
+def load_results(path: Path) -> dict:
+    """Return the figures of an earlier run's results.json, theory rows rebuilt as TheoryRow records."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"cannot read {path} as a study results.json ({err})") from None
+    data["theory_rows"] = [TheoryRow(**row) for row in data["theory_rows"]]
+    data.pop("claims", None)
+    return data
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the study from the command line; return 0 (the report says which claims reproduced)."""
     parser = argparse.ArgumentParser(prog="python -m edgeq.study", description=__doc__.splitlines()[0])
@@ -50,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="CI sizes (< 3 minutes)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--from-results", type=Path, default=None,
+                        help="re-write the report from a results.json of an earlier run (no experiments)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # one thread: fixed reduction order (same bytes on rerun), no spin on shared cores
     cfg = StudyConfig.quick() if args.quick else StudyConfig.full()
@@ -57,9 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         args.out.mkdir(parents=True, exist_ok=True)
-        results = run_study(cfg, not args.no_progress)
+        results = load_results(args.from_results) if args.from_results else run_study(cfg, not args.no_progress)
         claims = all_claims(results)
-        command = "python -m edgeq.study --out " + str(args.out) + (" --quick" if args.quick else "")
+        quick = results["config"] == asdict(StudyConfig.quick()) | {"seed": results["config"]["seed"]}
+        command = "python -m edgeq.study --out " + str(args.out) + (" --quick" if quick else "")
         path = write_report(args.out, results, claims, command)
     except UserError as err:
         print(f"edgeq study: error: {err}")
