@@ -148,9 +148,7 @@ def _gaussian(key, counter):
     return (n - 48.0 + u - 0.5) * _INV_STD
 
 
-@numba.njit(cache=True, parallel=True)
-def dac_encode_nb(x, k, fixed_range, xn, scale, sumsq):
-    """Fill xn (float32), scale (float32 per row) and sumsq (float64 per row) from x; see `dac_encode_np`."""
+def _dac_encode(x, k, fixed_range, xn, scale, sumsq):
     rows, cols = x.shape
     kf = np.float32(k)
     for b in prange(rows):
@@ -177,9 +175,7 @@ def dac_encode_nb(x, k, fixed_range, xn, scale, sumsq):
         sumsq[b] = acc
 
 
-@numba.njit(cache=True, parallel=True)
-def tile_accumulate_nb(acc, var_full, var_row, var_mode, key, row0, lsb, bound, x_scale, col_scale, out):
-    """out += ADC(acc + sqrt(var) * z) * x_scale[:, None] * col_scale; see `tile_accumulate_np`."""
+def _tile_accumulate(acc, var_full, var_row, var_mode, key, row0, lsb, bound, x_scale, col_scale, out):
     rows, cols = acc.shape
     ukey = np.uint64(key)
     ucols = np.uint64(cols)
@@ -196,3 +192,24 @@ def tile_accumulate_nb(acc, var_full, var_row, var_mode, key, row0, lsb, bound, 
             if lsb > 0.0:
                 v = np.rint(v / lsb) * lsb
             out[b, j] += np.float32(v * xs * np.float64(col_scale[j]))
+
+
+# Threads pay off only on large blocks: waking a thread pool costs far more than a small tile's work (and much
+# more on a loaded machine), so each kernel is compiled twice and small calls take the serial build.
+_PARALLEL_MIN_ELEMENTS = 1 << 16
+_dac_encode_serial = numba.njit(cache=True)(_dac_encode)
+_dac_encode_parallel = numba.njit(cache=True, parallel=True)(_dac_encode)
+_tile_accumulate_serial = numba.njit(cache=True)(_tile_accumulate)
+_tile_accumulate_parallel = numba.njit(cache=True, parallel=True)(_tile_accumulate)
+
+
+def dac_encode_nb(x, k, fixed_range, xn, scale, sumsq) -> None:
+    """Fill xn (float32), scale (float32 per row) and sumsq (float64 per row) from x; see `dac_encode_np`."""
+    kernel = _dac_encode_parallel if x.size >= _PARALLEL_MIN_ELEMENTS else _dac_encode_serial
+    kernel(x, k, fixed_range, xn, scale, sumsq)
+
+
+def tile_accumulate_nb(acc, var_full, var_row, var_mode, key, row0, lsb, bound, x_scale, col_scale, out) -> None:
+    """out += ADC(acc + sqrt(var) * z) * x_scale[:, None] * col_scale; see `tile_accumulate_np`."""
+    kernel = _tile_accumulate_parallel if acc.size >= _PARALLEL_MIN_ELEMENTS else _tile_accumulate_serial
+    kernel(acc, var_full, var_row, var_mode, np.uint64(key), row0, lsb, bound, x_scale, col_scale, out)

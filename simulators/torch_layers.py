@@ -7,7 +7,8 @@
 Hardware-aware training: in `train()` mode every forward programs the current weights afresh (new programming
 noise and faults, read noise, ADC) so the network learns weights that tolerate them; backward is the gradient
 of the ideal layer (straight-through estimator), as aihwkit's hardware-aware training does. In `eval()` mode the
-weights are programmed once (and again only after they change or on `reprogram`), then read at the drift time.
+weights are programmed once (and again only after they change or on `reprogram`). Both modes read the tiles at
+`t_seconds` (set with `set_drift_time`): training at the deployment time trains against that time's noise.
 The bias is added digitally after the ADC, in float.
 """
 
@@ -67,8 +68,7 @@ class _AnalogMixin:
     def _simulate(self, x2d: torch.Tensor) -> torch.Tensor:
         """Return the simulated (rows, out) MVM of a 2-D input, as a tensor without gradient."""
         arr = self.programmed_array()
-        t = 0.0 if self.training else self.t_seconds
-        y = arr.matmul(x2d.detach().cpu().float().numpy(), t_seconds=t, rng=self._read_rng)
+        y = arr.matmul(x2d.detach().cpu().float().numpy(), t_seconds=self.t_seconds, rng=self._read_rng)
         return torch.from_numpy(y).to(x2d.dtype)
 
 
