@@ -190,16 +190,16 @@ class ProgrammedArray:
         chunk = max(1, self.config.batch_chunk)
         for c0 in range(0, x2.shape[0], chunk):
             c1 = min(c0 + chunk, x2.shape[0])
-            out[c0:c1] = self._matmul_chunk(x2[c0:c1], c0, st, key)
+            self._matmul_chunk(x2[c0:c1], c0, st, key, out[c0:c1])
         return out.reshape(*lead, self.out_features)
 
-    def _matmul_chunk(self, x: np.ndarray, row0: int, st: ArrayState, key: int) -> np.ndarray:
-        """Return the simulated MVM of one batch chunk (rows row0.. of the call, which seed the noise)."""
+    def _matmul_chunk(self, x: np.ndarray, row0: int, st: ArrayState, key: int, out: np.ndarray) -> None:
+        """Write the simulated MVM of one batch chunk into out (rows row0.. of the call, which seed the noise)."""
         dac, adc = self.config.dac, self.config.adc
         k = dac_levels(dac)
         fixed = dac.input_range if dac.scaling == "fixed" else 0.0
         lsb, bound = adc_params(adc)
-        out = np.zeros((x.shape[0], self.out_features), dtype=np.float32)
+        out[...] = 0.0
         n = x.shape[0]
         empty2, empty1 = np.zeros((0, 0), np.float32), np.zeros(0)
         for r, (a, b) in enumerate(self.row_tiles):
@@ -223,7 +223,6 @@ class ProgrammedArray:
                     var_row, mode = st.uniform_variance * row_sq, 1
                 tile_key = mix_key(key, r, p)
                 tile_accumulate_nb(acc, var_full, var_row, mode, tile_key, row0, lsb, bound, xs * plane_w, st.col_scale[r], out)
-        return out
 
 
 def program(weights: np.ndarray, config: CrossbarConfig, rng: np.random.Generator) -> ProgrammedArray:

@@ -19,7 +19,7 @@ EPILOG = """\b
 Examples:
   edgeq formats                      list every number format and its exact properties
   edgeq formats --json               the same as JSON
-  edgeq simulate examples/digits_mlp.onnx --hw pcm --eval examples/digits_eval.npz   accuracy on analog crossbars vs drift time
+  edgeq simulate m.onnx --hw pcm --eval d.npz   accuracy on analog crossbars vs drift time
 """
 
 

@@ -51,8 +51,8 @@ def command(model, preset, data, drift, repeats, seed, labels_key, wire_ohm, out
 
     from edgeq.simulators.report import table_rows
 
-    fp32 = "" if result.fp32_accuracy is None else f", FP32 accuracy {100 * result.fp32_accuracy:.2f}%"
-    table = Table(title=f"{model.name} on '{preset}' crossbars: {repeats} chips{fp32}")
+    fp32 = "no labels" if result.fp32_accuracy is None else f"FP32 accuracy {100 * result.fp32_accuracy:.2f}%"
+    table = Table(title=f"{model.name} on '{result.preset}' crossbars", caption=f"{repeats} chips, seed {seed}; {fp32}")
     for col in ("time", "accuracy % (mean +- std)", "SQNR dB (mean +- std)"):
         table.add_column(col, justify="right")
     for row in table_rows(result):
