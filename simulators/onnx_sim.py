@@ -23,7 +23,7 @@ from onnx import helper, numpy_helper
 from .crossbar import ProgrammedArray, program
 from .presets import CrossbarConfig
 
-__all__ = ["AnalogNode", "OnnxCrossbarModel", "SimulationResult", "simulate_onnx"]
+__all__ = ["AnalogNode", "OnnxCrossbarModel", "SimulationResult", "simulate_onnx", "fp32_outputs"]
 
 _ANALOG_OPS = ("MatMul", "Gemm", "Conv")
 
@@ -150,7 +150,10 @@ class OnnxCrossbarModel:
         for k, node in enumerate(self.model.graph.node):
             name = node.name or node.output[0]
             if name in self._arrays:
-                env[node.output[0]] = self._run_analog(node, self._arrays[name], env, t_seconds, rng)
+                try:
+                    env[node.output[0]] = self._run_analog(node, self._arrays[name], env, t_seconds, rng)
+                except ValueError as err:
+                    raise ValueError(f"node {name} ({node.op_type}) on tiles: {err}") from None
             else:
                 outs = self._run_float(k, node, env)
                 env.update(zip(node.output, outs))
@@ -191,16 +194,23 @@ class OnnxCrossbarModel:
             opts.intra_op_num_threads = 1
             opts.log_severity_level = 3
             self._sessions[k] = self._ort.InferenceSession(one.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-        return self._sessions[k].run([o for o in node.output if o], {i: env[i] for i in inputs})
+        try:
+            return self._sessions[k].run([o for o in node.output if o], {i: env[i] for i in inputs})
+        except Exception as err:  # onnxruntime raises its own exception types for shape/type mismatches
+            raise ValueError(f"node {node.name or node.output[0]} ({node.op_type}) failed: {str(err).splitlines()[0][:300]}") from None
 
 
-def _fp32_outputs(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+def fp32_outputs(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Return the model's outputs from onnxruntime in float (the reference); ValueError when it cannot run."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)
+    try:
+        sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        return sess.run(None, feeds)
+    except Exception as err:  # onnxruntime's own exception types; the first line says what is wrong
+        raise ValueError(f"the FP32 model does not run on these inputs: {' '.join(str(err).split())[:300]}") from None
 
 
 def simulate_onnx(
@@ -212,13 +222,18 @@ def simulate_onnx(
     repeats: int = 1,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    reference: np.ndarray | None = None,
 ) -> SimulationResult:
-    """Return accuracy (with labels) and SQNR vs FP32 of the model on simulated tiles at each drift time."""
+    """Return accuracy (with labels) and SQNR vs FP32 of the model on simulated tiles at each drift time.
+
+    `reference` is the FP32 first output when already computed (it is computed here otherwise).
+    """
     from edgeq.metrics import sqnr_db, top1_accuracy
 
     proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model))
     sim = OnnxCrossbarModel(proto, config)
-    reference = _fp32_outputs(proto, feeds)[0]
+    if reference is None:
+        reference = fp32_outputs(proto, feeds)[0]
     times = [float(t) for t in drift_times]
     sqnr = np.zeros((repeats, len(times)))
     acc = None if labels is None else np.zeros((repeats, len(times)))

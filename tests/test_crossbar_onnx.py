@@ -142,3 +142,31 @@ def test_model_is_not_modified(examples_dir, tmp_path):
           "--drift", "1s", "--repeats", "1", "--out", str(tmp_path / "o")])
     assert (examples_dir / "digits_mlp.onnx").read_bytes() == before
     assert onnx.load(str(examples_dir / "digits_mlp.onnx")).graph.node[1].op_type == "Gemm"
+
+
+def test_cli_input_of_wrong_shape_is_a_clear_error(examples_dir, tmp_path, capsys):
+    np.savez(tmp_path / "wrong.npz", image=np.zeros((3, 1, 7, 7), np.float32), labels=np.zeros(3, np.int64))
+    out = tmp_path / "o"
+    args = ["simulate", str(examples_dir / "digits_mlp.onnx"), "--hw", "rram", "--eval", str(tmp_path / "wrong.npz")]
+    code = main(args + ["--repeats", "1", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "does not run on these inputs" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_simulator_names_the_node_when_tiles_get_a_wrong_width():
+    """Shape errors inside the tile path name the node (the FP32 check above catches them first in the CLI)."""
+    from edgeq.simulators.onnx_sim import OnnxCrossbarModel
+
+    w = np.ones((6, 4), np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(w, "w")],
+    )
+    sim = OnnxCrossbarModel(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), get_preset("ideal"))
+    sim.program(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="node mm .*features"):
+        sim.run({"x": np.ones((2, 5), np.float32)}, 0.0, None)

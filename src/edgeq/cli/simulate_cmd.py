@@ -40,9 +40,9 @@ def command(model, preset, data, drift, repeats, seed, labels_key, wire_ohm, out
 
     try:
         run = prepare_run(model, preset, data, drift, repeats, seed, labels_key, wire_ohm, out_dir)
+        result, written = run_simulation(run)
     except ValueError as err:
         raise UserError(str(err)) from None
-    result, written = run_simulation(run)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
         return 0
