@@ -15,7 +15,6 @@ The bias is added digitally after the ADC, in float.
 from __future__ import annotations
 
 import copy
-import dataclasses
 
 import numpy as np
 import torch
@@ -25,7 +24,15 @@ from torch.nn import functional as F
 from .crossbar import ProgrammedArray, program
 from .presets import CrossbarConfig, get_preset
 
-__all__ = ["AnalogLinear", "AnalogConv2d", "convert_to_analog", "set_drift_time", "reprogram", "analog_layers"]
+__all__ = [
+    "AnalogLinear",
+    "AnalogConv2d",
+    "convert_to_analog",
+    "set_drift_time",
+    "reprogram",
+    "with_config",
+    "analog_layers",
+]
 
 
 def _as_config(config: CrossbarConfig | str) -> CrossbarConfig:
@@ -137,9 +144,9 @@ class AnalogConv2d(nn.Conv2d, _AnalogMixin):
         return self.weight.reshape(self.out_channels, -1).t()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ideal = F.conv2d(x, self.weight, None, self.stride, self.padding, self.dilation, self.groups)
         if self.groups != 1:
             raise ValueError("AnalogConv2d supports groups=1 only")
+        ideal = F.conv2d(x, self.weight, None, self.stride, self.padding, self.dilation, self.groups)
         cols = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)  # (N, C*kh*kw, L)
         n, k, length = cols.shape
         sim = self._simulate(cols.transpose(1, 2).reshape(n * length, k))
@@ -206,6 +213,6 @@ def with_config(module: nn.Module, config: CrossbarConfig | str) -> nn.Module:
     """Switch every analog layer in module to another config (e.g. evaluate a noise-trained model on a preset)."""
     cfg = _as_config(config)
     for layer in analog_layers(module):
-        layer.config = dataclasses.replace(cfg)
+        layer.config = cfg
         layer._array = None
     return module

@@ -15,6 +15,7 @@ from edgeq.simulators.torch_layers import (
     convert_to_analog,
     reprogram,
     set_drift_time,
+    with_config,
 )
 
 torch.set_num_threads(1)
@@ -93,3 +94,14 @@ def test_convert_reprogram_and_drift_are_reproducible():
     assert torch.equal(y3, analog(x)) and not torch.equal(y1, y3)
     set_drift_time(analog, 1.0)
     assert not torch.equal(analog(x), y3)
+
+
+def test_with_config_switches_every_layer():
+    torch.manual_seed(6)
+    model = nn.Sequential(nn.Linear(10, 10), nn.ReLU(), nn.Linear(10, 3))
+    x = torch.randn(4, 10)
+    analog = convert_to_analog(model, "rram", seed=2).eval()
+    assert not torch.allclose(analog(x), model(x), atol=1e-4)
+    with_config(analog, "ideal")
+    assert [layer.config.name for layer in analog_layers(analog)] == ["ideal", "ideal"]
+    torch.testing.assert_close(analog(x), model(x), rtol=1e-5, atol=1e-5)
