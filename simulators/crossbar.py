@@ -98,7 +98,9 @@ class ProgrammedArray:
         code = np.rint(np.abs(wn) * top).astype(np.int64)
         planes = [np.sign(wn) * ((code >> (k * bits)) & digit) / digit for k in range(slices)]
         logical_tiles, logical_scale = self.row_tiles, self._w_max
-        self.row_tiles = [(k * self.in_features + a, k * self.in_features + b) for k in range(slices) for a, b in logical_tiles]
+        self.row_tiles = [
+            (k * self.in_features + a, k * self.in_features + b) for k in range(slices) for a, b in logical_tiles
+        ]
         self._w_max = np.concatenate([logical_scale * (2 ** (k * bits) * digit / top) for k in range(slices)])
         return np.concatenate(planes, axis=0)
 
@@ -242,7 +244,9 @@ class ProgrammedArray:
                     row_sq = sumsq if not dac.bit_serial else np.einsum("ij,ij->i", plane, plane, dtype=np.float64)
                     var_row, mode = st.uniform_variance * row_sq, 1
                 tile_key = mix_key(key, r, p)
-                tile_accumulate_nb(acc, var_full, var_row, mode, tile_key, row0, lsb, bound, xs * plane_w, st.col_scale[r], out)
+                tile_accumulate_nb(
+                    acc, var_full, var_row, mode, tile_key, row0, lsb, bound, xs * plane_w, st.col_scale[r], out
+                )
 
 
 def program(weights: np.ndarray, config: CrossbarConfig, rng: np.random.Generator) -> ProgrammedArray:

@@ -28,21 +28,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = [
+    "IDEAL_DEVICE",
+    "PCM_DEVICE",
+    "RRAM_DEVICE",
+    "STUCK_AT_GMAX",
+    "STUCK_AT_GMIN",
+    "STUCK_NONE",
     "ConductanceRange",
-    "ProgrammingNoise",
-    "OneOverFNoise",
-    "ReadNoise",
-    "Drift",
-    "Relaxation",
-    "Faults",
     "DeviceConfig",
     "DeviceModel",
-    "IDEAL_DEVICE",
-    "RRAM_DEVICE",
-    "PCM_DEVICE",
-    "STUCK_NONE",
-    "STUCK_AT_GMIN",
-    "STUCK_AT_GMAX",
+    "Drift",
+    "Faults",
+    "OneOverFNoise",
+    "ProgrammingNoise",
+    "ReadNoise",
+    "Relaxation",
 ]
 
 STUCK_NONE, STUCK_AT_GMIN, STUCK_AT_GMAX = 0, 1, 2

@@ -17,10 +17,10 @@ from numba import prange
 __all__ = [
     "dac_encode_nb",
     "dac_encode_np",
-    "tile_accumulate_nb",
-    "tile_accumulate_np",
     "gaussian_np",
     "mix_key",
+    "tile_accumulate_nb",
+    "tile_accumulate_np",
 ]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -66,7 +66,9 @@ def _popcount_np(x):
 def gaussian_np(key: int, row0: int, rows: int, cols: int) -> np.ndarray:
     """Return the (rows, cols) float64 standard normals of samples row0..row0+rows-1 under key (NumPy twin)."""
     with np.errstate(over="ignore"):
-        c = (np.arange(row0, row0 + rows, dtype=np.uint64)[:, None] * np.uint64(cols)) + np.arange(cols, dtype=np.uint64)
+        c = (np.arange(row0, row0 + rows, dtype=np.uint64)[:, None] * np.uint64(cols)) + np.arange(
+            cols, dtype=np.uint64
+        )
         k = np.uint64(key)
         h1 = _mix_np(k + (c * _TWO + _ONE) * _GOLDEN)
         h2 = _mix_np(k + (c * _TWO + _TWO) * _GOLDEN)
@@ -158,8 +160,7 @@ def _dac_encode(x, k, fixed_range, xn, scale, sumsq):
             s = np.float32(0.0)
             for i in range(cols):
                 a = abs(np.float32(x[b, i]))
-                if a > s:
-                    s = a
+                s = max(s, a)
             if s == 0.0:
                 s = np.float32(1.0)
         scale[b] = s

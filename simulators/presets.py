@@ -1,8 +1,8 @@
 """`CrossbarConfig`: everything that defines a simulated analog tile, and the named presets.
 
-    cfg = get_preset("rram")                                       # frozen; change one knob with replace():
-    cfg = dataclasses.replace(cfg, adc=ADCConfig(bits=6))
-    cfg = cfg.with_ir_drop(1.0)                                    # 1 ohm per wire segment
+cfg = get_preset("rram")                                       # frozen; change one knob with replace():
+cfg = dataclasses.replace(cfg, adc=ADCConfig(bits=6))
+cfg = cfg.with_ir_drop(1.0)                                    # 1 ohm per wire segment
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from .adc import ADCConfig, DACConfig
 from .devices import IDEAL_DEVICE, PCM_DEVICE, RRAM_DEVICE, DeviceConfig
 from .ir_drop import IRDropConfig
 
-__all__ = ["TileConfig", "CrossbarConfig", "get_preset", "list_presets", "PRESETS"]
+__all__ = ["PRESETS", "CrossbarConfig", "TileConfig", "get_preset", "list_presets"]
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class CrossbarConfig:
     batch_chunk: int = 4096
     """Samples processed at once; bounds the temporary memory of an MVM at about 4 * chunk * (in + 3 out) bytes."""
 
-    def with_ir_drop(self, wire_ohm: float) -> "CrossbarConfig":
+    def with_ir_drop(self, wire_ohm: float) -> CrossbarConfig:
         """Return a copy with word- and bit-line segments of wire_ohm ohm (0 = ideal wires)."""
         return dataclasses.replace(self, ir_drop=IRDropConfig(wire_ohm, wire_ohm))
 

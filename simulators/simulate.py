@@ -46,6 +46,7 @@ def prepare_run(
     out_dir: Path | None = None,
 ) -> SimulationRun:
     """Return a validated job, or raise ValueError saying what is wrong and what to do."""
+    from edgeq.errors import UserError
     from edgeq.io import load_arrays
 
     model_path = Path(model_path)
@@ -66,7 +67,7 @@ def prepare_run(
     times = parse_durations(drift)
     try:
         arrays = load_arrays(data_path)
-    except Exception as err:  # edgeq.io raises UserError, a plain Exception subclass
+    except UserError as err:
         raise ValueError(str(err)) from None
     inits = {i.name for i in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in inits]
@@ -106,7 +107,9 @@ def run_simulation(run: SimulationRun) -> tuple[SimulationResult, list[Path]]:
         )
     payload = {"model": run.model_name, "seed": run.seed, **result.to_json(), "config": run.config.describe()}
     text = json.dumps(payload, indent=2, default=_json_default)
-    png = plot_png(result, f"{run.model_name} on {run.config.name}: " + ", ".join(map(format_duration, run.drift_times_s)))
+    png = plot_png(
+        result, f"{run.model_name} on {run.config.name}: " + ", ".join(map(format_duration, run.drift_times_s))
+    )
     run.out_dir.mkdir(parents=True, exist_ok=True)
     json_path, png_path = run.out_dir / "results.json", run.out_dir / "accuracy_vs_time.png"
     atomic_write_text(json_path, text)

@@ -25,13 +25,13 @@ from .crossbar import ProgrammedArray, program
 from .presets import CrossbarConfig, get_preset
 
 __all__ = [
-    "AnalogLinear",
     "AnalogConv2d",
-    "convert_to_analog",
-    "set_drift_time",
-    "reprogram",
-    "with_config",
+    "AnalogLinear",
     "analog_layers",
+    "convert_to_analog",
+    "reprogram",
+    "set_drift_time",
+    "with_config",
 ]
 
 
@@ -94,7 +94,7 @@ class AnalogLinear(nn.Linear, _AnalogMixin):
         self._init_analog(config, seed)
 
     @classmethod
-    def from_linear(cls, layer: nn.Linear, config: CrossbarConfig | str, seed: int = 0) -> "AnalogLinear":
+    def from_linear(cls, layer: nn.Linear, config: CrossbarConfig | str, seed: int = 0) -> AnalogLinear:
         """Return an AnalogLinear with layer's weights and bias."""
         out = cls(layer.in_features, layer.out_features, layer.bias is not None, config, seed)
         out.load_state_dict(layer.state_dict())
@@ -123,7 +123,7 @@ class AnalogConv2d(nn.Conv2d, _AnalogMixin):
         self._init_analog(config, seed)
 
     @classmethod
-    def from_conv(cls, layer: nn.Conv2d, config: CrossbarConfig | str, seed: int = 0) -> "AnalogConv2d":
+    def from_conv(cls, layer: nn.Conv2d, config: CrossbarConfig | str, seed: int = 0) -> AnalogConv2d:
         """Return an AnalogConv2d with layer's hyper-parameters, weights and bias."""
         out = cls(
             layer.in_channels,

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import torch
-from onnx import numpy_helper
-
 from edgeq.examples import example_path
 from edgeq.examples.make_examples import DigitsCNN, DigitsMLP, split_digits
+from onnx import numpy_helper
 
 _ONNX_TO_TORCH = {"bn1.scale": "bn1.weight", "bn1.mean": "bn1.running_mean", "bn1.var": "bn1.running_var"}
 
@@ -17,7 +16,10 @@ def load_digits_model(kind: str) -> torch.nn.Module:
     """Return the shipped digits MLP or CNN as a torch module in eval mode, weights read from its ONNX file."""
     model = DigitsMLP() if kind == "mlp" else DigitsCNN()
     proto = onnx.load(str(example_path(f"digits_{kind}.onnx")))
-    state = {_ONNX_TO_TORCH.get(i.name, i.name): torch.from_numpy(numpy_helper.to_array(i).copy()) for i in proto.graph.initializer}
+    state = {
+        _ONNX_TO_TORCH.get(i.name, i.name): torch.from_numpy(numpy_helper.to_array(i).copy())
+        for i in proto.graph.initializer
+    }
     missing, unexpected = model.load_state_dict(state, strict=False)
     assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
     return model.eval()

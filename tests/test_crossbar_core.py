@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-
 from edgeq.simulators import (
     ADCConfig,
     ConductanceRange,
@@ -177,9 +176,9 @@ def _netlist_solve(g, r_word, r_bit):
     """Independent reference: stamp every resistor of the crossbar into a nodal matrix with explicit source nodes,
     then solve once per driven row with spsolve and read the sense-amp currents."""
     n, m = g.shape
-    word = lambda i, j: i * m + j  # noqa: E731
-    bit = lambda i, j: n * m + i * m + j  # noqa: E731
-    src = lambda i: 2 * n * m + i  # noqa: E731
+    word = lambda i, j: i * m + j
+    bit = lambda i, j: n * m + i * m + j
+    src = lambda i: 2 * n * m + i
     ground = -1
     resistors = []
     for i in range(n):
@@ -288,5 +287,7 @@ def test_bit_slicing_makes_few_level_devices_precise():
     w = _rng(35).standard_normal((128, 32))
     cfg = _config(_device(conductance=ConductanceRange(0.0, 25.0, levels=4)))
     coarse = program(w, cfg, _rng(36)).effective_weights()
-    fine = program(w, dataclasses.replace(cfg, tile=TileConfig(weight_slices=3, slice_bits=2)), _rng(36)).effective_weights()
+    fine = program(
+        w, dataclasses.replace(cfg, tile=TileConfig(weight_slices=3, slice_bits=2)), _rng(36)
+    ).effective_weights()
     assert np.linalg.norm(fine - w) < 0.1 * np.linalg.norm(coarse - w)

@@ -6,7 +6,6 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-
 from crossbar_helpers import accuracy, digits_split
 from edgeq.examples.make_examples import DigitsMLP
 from edgeq.simulators import get_preset
@@ -18,7 +17,9 @@ TIMES = (1.0, 86400.0, 3.15e7)
 def _rram(noise_scale: float):
     cfg = get_preset("rram")
     dev = cfg.device
-    return dataclasses.replace(cfg, device=dataclasses.replace(dev, programming=dataclasses.replace(dev.programming, scale=noise_scale)))
+    return dataclasses.replace(
+        cfg, device=dataclasses.replace(dev, programming=dataclasses.replace(dev.programming, scale=noise_scale))
+    )
 
 
 def _train(config, data, epochs=60) -> DigitsMLP:

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from edgeq.simulators.kernels import (
     dac_encode_nb,
     dac_encode_np,

@@ -6,12 +6,12 @@ import json
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
-
-from edgeq.cli import main
 from edgeq.simulators import get_preset
 from edgeq.simulators.onnx_sim import simulate_onnx
 from edgeq.simulators.report import format_duration, parse_durations
+from onnx import TensorProto, helper, numpy_helper
+
+from edgeq.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,14 @@ def test_duration_parsing():
 
 
 def test_cli_writes_table_json_png_and_is_deterministic(examples_dir, tmp_path, capsys):
-    args = ["simulate", str(examples_dir / "digits_mlp.onnx"), "--hw", "rram", "--eval", str(examples_dir / "digits_eval.npz")]
+    args = [
+        "simulate",
+        str(examples_dir / "digits_mlp.onnx"),
+        "--hw",
+        "rram",
+        "--eval",
+        str(examples_dir / "digits_eval.npz"),
+    ]
     args += ["--drift", "1s,1d", "--repeats", "2", "--seed", "4"]
     assert main(args + ["--out", str(tmp_path / "a")]) == 0
     assert "SQNR" in capsys.readouterr().out
@@ -132,14 +139,30 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(change, message, ex
 
 def test_cli_rejects_data_without_the_model_input(examples_dir, tmp_path, capsys):
     np.savez(tmp_path / "wrong.npz", pixels=np.zeros((3, 1, 8, 8), np.float32))
-    code = main(["simulate", str(examples_dir / "digits_mlp.onnx"), "--hw", "ideal", "--eval", str(tmp_path / "wrong.npz")])
+    code = main(
+        ["simulate", str(examples_dir / "digits_mlp.onnx"), "--hw", "ideal", "--eval", str(tmp_path / "wrong.npz")]
+    )
     assert code == 2 and "no array for model input" in capsys.readouterr().err
 
 
 def test_model_is_not_modified(examples_dir, tmp_path):
     before = (examples_dir / "digits_mlp.onnx").read_bytes()
-    main(["simulate", str(examples_dir / "digits_mlp.onnx"), "--hw", "pcm", "--eval", str(examples_dir / "digits_eval.npz"),
-          "--drift", "1s", "--repeats", "1", "--out", str(tmp_path / "o")])
+    main(
+        [
+            "simulate",
+            str(examples_dir / "digits_mlp.onnx"),
+            "--hw",
+            "pcm",
+            "--eval",
+            str(examples_dir / "digits_eval.npz"),
+            "--drift",
+            "1s",
+            "--repeats",
+            "1",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert (examples_dir / "digits_mlp.onnx").read_bytes() == before
     assert onnx.load(str(examples_dir / "digits_mlp.onnx")).graph.node[1].op_type == "Gemm"
 

@@ -5,8 +5,6 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from torch import nn
-
 from edgeq.simulators import get_preset
 from edgeq.simulators.torch_layers import (
     AnalogConv2d,
@@ -17,13 +15,16 @@ from edgeq.simulators.torch_layers import (
     set_drift_time,
     with_config,
 )
+from torch import nn
 
 torch.set_num_threads(1)
 
 
 def _no_read_noise(name: str):
     cfg = get_preset(name)
-    return dataclasses.replace(cfg, device=dataclasses.replace(cfg.device, read=dataclasses.replace(cfg.device.read, scale=0.0)))
+    return dataclasses.replace(
+        cfg, device=dataclasses.replace(cfg.device, read=dataclasses.replace(cfg.device.read, scale=0.0))
+    )
 
 
 def test_ideal_analog_linear_equals_linear():
