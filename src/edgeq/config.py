@@ -128,6 +128,7 @@ class QuantConfig:
         seed: int = 0,
         max_drop: float | None = None,
         min_sqnr: float | None = None,
+        kernel_safe_int8: bool = True,
     ) -> "QuantConfig":
         """Return the config for a preset `fmt` with optional explicit weight/activation formats (CLI names)."""
         w_default, a_default = preset_formats(fmt)
@@ -141,6 +142,7 @@ class QuantConfig:
             seed=int(seed),
             max_drop=max_drop,
             min_sqnr=min_sqnr,
+            kernel_safe_int8=kernel_safe_int8,
         )
 
 

@@ -18,6 +18,7 @@ from .runtime import check_fidelity, latency_ms, likely_cause, run_batched, sess
 from .simulate import StagedSimulator, plan_inputs, run_all
 
 LATENCY_BATCH = 64
+SENSITIVITY_SAMPLES = 256  # per-layer sensitivity ranks layers; a subset of the eval data is enough for that
 
 
 def measure(
@@ -29,7 +30,7 @@ def measure(
     fp32_sess = session(float_model)
     fp32 = run_batched(fp32_sess, eval_data, batch)
     transforms, params = plan_inputs(sim, plan)
-    reference = run_all(sim, eval_data, batch, transforms, params)
+    reference, point_sqnr = _reference_run(sim, eval_data, batch, transforms, params)
     fidelity, outputs = check_fidelity(model_q, reference, eval_data, batch)
     quant = outputs["ort_default"]
     fid = {}
@@ -41,8 +42,9 @@ def measure(
     acc_fp32 = top1_accuracy(fp32, labels) if labels is not None else None
     acc_q = top1_accuracy(quant, labels) if labels is not None else None
     acc_ref = top1_accuracy(reference, labels) if labels is not None else None
-    per_layer = _sensitivity(sim, plan, points, eval_data, batch, fp32)
-    tensors = _tensor_table(sim, plan, points, eval_data, batch, transforms, params)
+    n_sens = min(fp32.shape[0], SENSITIVITY_SAMPLES)
+    per_layer = _sensitivity(sim, plan, points, {k: v[:n_sens] for k, v in eval_data.items()}, batch, fp32[:n_sens])
+    tensors = _tensor_table(sim, plan, points, point_sqnr, params)
     feed = next(batches(eval_data, min(batch, LATENCY_BATCH)))
     lat_fp32 = latency_ms(fp32_sess, feed)
     lat_q = latency_ms(session(model_q), feed)
@@ -84,32 +86,38 @@ def _sensitivity(sim, plan, points, data, batch, fp32) -> dict[str, float]:
     return out
 
 
-def _tensor_table(sim, plan, points, data, batch, transforms, params) -> dict[str, dict]:
+def _reference_run(sim, data, batch, transforms, params) -> tuple[np.ndarray, dict[str, float]]:
+    """Return (reference outputs, point -> SQNR of the quantized tensor vs its FP32 value), in one pass."""
+    signal = dict.fromkeys(sim.points, 0.0)
+    noise = dict.fromkeys(sim.points, 0.0)
+    outputs = []
+    for chunk in batches(data, batch):
+        _, ref = sim.run(chunk, capture=True)
+        out, q = sim.run(chunk, transforms, params, capture=True)
+        outputs.append(out[0])
+        for p in sim.points:
+            a, b = ref[p].astype(np.float64), q[p].astype(np.float64)
+            signal[p] += float(np.sum(a * a))
+            noise[p] += float(np.sum((a - b) ** 2))
+    return np.concatenate(outputs), {p: _ratio_db(signal[p], noise[p]) for p in sim.points}
+
+
+def _tensor_table(sim, plan, points, point_sqnr, params) -> dict[str, dict]:
     """Return tensor -> description, how it is exported, and its SQNR vs FP32 inside the quantized model."""
     node_of = {}
     for n in points.nodes:
         for t in [*n.acts, n.weight, n.bias]:
             if t:
                 node_of.setdefault(t, n.name)
-    signal = dict.fromkeys(sim.points, 0.0)
-    noise = dict.fromkeys(sim.points, 0.0)
-    for chunk in batches(data, batch):
-        _, ref = sim.run(chunk, capture=True)
-        _, q = sim.run(chunk, transforms, params, capture=True)
-        for p in sim.points:
-            a, b = ref[p].astype(np.float64), q[p].astype(np.float64)
-            signal[p] += float(np.sum(a * a))
-            noise[p] += float(np.sum((a - b) ** 2))
     table = {}
     for e in plan:
         row = e.describe()
         row["node"] = node_of.get(e.tensor, "")
         if e.role == "activation":
-            row["sqnr_db"] = _ratio_db(signal[e.tensor], noise[e.tensor])
+            row["sqnr_db"] = point_sqnr[e.tensor]
             row["exported_as"] = "QDQ" if native_activation(e.fmt) else "fake-quant pattern"
         else:
-            w = sim.params[e.tensor].astype(np.float32)
-            row["sqnr_db"] = sqnr_db(w, params[e.tensor])
+            row["sqnr_db"] = sqnr_db(sim.params[e.tensor].astype(np.float32), params[e.tensor])
             row["exported_as"] = "QDQ" if weight_is_native(e) else "codes + decode pattern"
         table[e.tensor] = row
     return table

@@ -74,6 +74,7 @@ def quantize(
     max_drop: float | None = None,
     min_sqnr: float | None = None,
     progress: bool = True,
+    kernel_safe: bool = True,
 ) -> QuantResult:
     """Return the post-training-quantized model, its per-tensor plan and the measured report.
 
@@ -92,11 +93,13 @@ def quantize(
         seed: seeds random calibration data; the output is byte-identical for the same inputs and seed.
         max_drop, min_sqnr: mixed precision targets (accuracy drop in pp, logit SQNR in dB).
         progress: show progress bars.
+        kernel_safe: with 8-bit integer weights and activations keep weights in [-64, 63], so x86 u8s8 kernels
+            without VNNI (saturating 16-bit pair sums) compute exactly what the report says.
     """
     t_start = time.perf_counter()
     config = QuantConfig.from_options(
         fmt, weights=weights, acts=acts, granularity=granularity, calib_method=calib_method, exclude=exclude,
-        overrides=overrides, seed=seed, max_drop=max_drop, min_sqnr=min_sqnr,
+        overrides=overrides, seed=seed, max_drop=max_drop, min_sqnr=min_sqnr, kernel_safe_int8=kernel_safe,
     )
     model = load_model(model_or_path)
     float_model = _prepare(model)

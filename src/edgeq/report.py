@@ -6,8 +6,12 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 
 def _json_safe(value):
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, dict):
@@ -61,7 +65,7 @@ class QuantReport:
         return _json_safe(asdict(self))
 
     def to_json(self) -> str:
-        """Return the report as indented JSON, with timings rounded so reruns differ as little as possible."""
+        """Return the report as indented JSON with sorted keys."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     def render(self, console=None) -> None:

@@ -34,6 +34,8 @@ Examples:
 @click.option("--exclude", multiple=True, help="Node name or op type to keep in float (repeatable).")
 @click.option("--max-drop", type=float, default=None, help="Mixed precision: largest accuracy drop in pp.")
 @click.option("--min-sqnr", type=float, default=None, help="Mixed precision: smallest logit SQNR in dB.")
+@click.option("--full-range-int8", is_flag=True, help="Use all 8 weight bits with 8-bit activations (exact only "
+              "on CPUs with VNNI; the default keeps weights in [-64, 63] so every x86 int8 kernel is exact).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output model (default MODEL.<fmt>.onnx beside the input).")
@@ -44,7 +46,7 @@ Examples:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of tables.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_path, calib_method, exclude, max_drop,
-            min_sqnr, seed, output, report_path, force, strict, as_json, quiet) -> int:
+            min_sqnr, full_range_int8, seed, output, report_path, force, strict, as_json, quiet) -> int:
     """Quantize an ONNX model (PTQ) and report accuracy, SQNR, runtime fidelity, size and latency."""
     from ..config import QuantConfig
     from ..pipeline import quantize
@@ -56,7 +58,7 @@ def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_pa
     result = quantize(
         model, fmt, weights=weights, acts=acts, granularity=granularity, calib=calib, calib_random=calib_random,
         eval=eval_path, calib_method=calib_method, exclude=exclude, seed=seed, max_drop=max_drop, min_sqnr=min_sqnr,
-        progress=not quiet,
+        progress=not quiet, kernel_safe=not full_range_int8,
     )
     result.save(output, report_path)
     if as_json:
