@@ -1,8 +1,8 @@
 """Mixed precision: raise the precision of the most sensitive layers, greedily, until the target holds.
 
 Sensitivity is measured, not guessed: the logit SQNR of the model with only that layer quantized. Layers are
-promoted most sensitive first, one step at a time (e.g. int4 -> int8 -> float), and the whole model is re-measured
-in edgeq's reference simulation after each promotion.
+promoted most sensitive first, one step per round (every layer that needs it goes int4 -> int8 before any goes to
+float), and the whole model is re-measured in edgeq's reference simulation after each promotion.
 """
 
 from __future__ import annotations
@@ -86,16 +86,18 @@ def choose_overrides(sim, points, plan_for, config: QuantConfig, data, labels, b
     order = sorted(weighted, key=lambda n: (sensitivity[n.name], n.name))
     achieved = score(overrides)
     steps = [{"overrides": dict(overrides), **achieved}]
-    for node in order:
-        while not meets(achieved):
-            current = overrides.get(node.name, config.weights)
-            if current == FLOAT:
-                break
-            overrides[node.name] = promote(current)
+    # one precision step per layer per round, most sensitive first: int4 -> int8 for all that need it before
+    # any layer goes to float
+    while not meets(achieved):
+        movable = [n for n in order if overrides.get(n.name, config.weights) != FLOAT]
+        if not movable:
+            break
+        for node in movable:
+            overrides[node.name] = promote(overrides.get(node.name, config.weights))
             achieved = score(overrides)
             steps.append({"node": node.name, "to": overrides[node.name], **achieved})
-        if meets(achieved):
-            break
+            if meets(achieved):
+                break
     met = meets(achieved)
     reason = (
         "promoted most sensitive first (sensitivity = logit SQNR with only that layer quantized)"

@@ -16,6 +16,7 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
+from .errors import UserError
 from .graph.util import subgraph_inputs
 
 Transform = Callable[[np.ndarray], np.ndarray]
@@ -93,7 +94,13 @@ class StagedSimulator:
         outputs = [self._value_info(t, output=True) for t in targets]
         g = helper.make_graph(picked, "stage", inputs, outputs, inits)
         m = helper.make_model(g, opset_imports=self._model.opset_import, ir_version=self._model.ir_version)
-        sess = ort.InferenceSession(m.SerializeToString(), reference_session_options(), providers=["CPUExecutionProvider"])
+        try:
+            sess = ort.InferenceSession(m.SerializeToString(), reference_session_options(), providers=["CPUExecutionProvider"])
+        except Exception as err:  # ORT raises its own exception types (Fail, InvalidGraph, NotImplemented)
+            raise UserError(
+                f"onnxruntime cannot run the float model ({str(err).splitlines()[0][:300]}); "
+                "check that it runs in onnxruntime before quantizing"
+            ) from None
         return [i.name for i in inputs], list(targets), sess
 
     def _value_info(self, name: str, output: bool = False):

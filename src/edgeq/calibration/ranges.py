@@ -58,22 +58,29 @@ def _best(obs: HistogramObserver, amax: float, quantizer: Quantizer, score) -> f
     best_t, best_s = amax, np.inf
     for frac in _CANDIDATES:
         t = float(amax * frac)
-        q = quantizer(max(lo, -t), min(hi, t), values)
-        s = score(values, q, counts)
-        if s < best_s - 1e-12 * abs(best_s):
+        s = score(values, counts, max(lo, -t), min(hi, t), quantizer)
+        if s < best_s:
             best_t, best_s = t, s
     return best_t
 
 
-def _mse(values: np.ndarray, q: np.ndarray, counts: np.ndarray) -> float:
-    d = q.astype(np.float64) - values
+def _mse(values, counts, lo, hi, quantizer) -> float:
+    """Expected squared error of quantizing the histogram with range [lo, hi] (clipping included)."""
+    d = quantizer(lo, hi, values).astype(np.float64) - values
     return float(np.sum(counts * d * d))
 
 
-def _kl(values: np.ndarray, q: np.ndarray, counts: np.ndarray) -> float:
-    """KL(P || Q): P the histogram, Q spreads each quantization level's mass evenly over the bins mapping to it."""
-    p = counts / counts.sum()
-    _, level, sizes = np.unique(q, return_inverse=True, return_counts=True)
-    mass = np.bincount(level, weights=p)
-    qd = mass[level] / sizes[level]
-    return float(np.sum(p * np.log(p / np.maximum(qd, 1e-30))))
+def _kl(values, counts, lo, hi, quantizer) -> float:
+    """TensorRT's criterion: KL(P || Q), P the histogram inside [lo, hi] with the clipped mass folded into the edge
+    bins, Q the inside histogram without that mass, flattened within each quantization level."""
+    inside = (values >= lo) & (values <= hi)
+    if not inside.any():
+        return np.inf
+    v, c = values[inside], counts[inside]
+    p = c.copy()
+    p[np.argmax(v)] += counts[values > hi].sum()
+    p[np.argmin(v)] += counts[values < lo].sum()
+    _, level, sizes = np.unique(quantizer(lo, hi, v), return_inverse=True, return_counts=True)
+    q = np.bincount(level, weights=c)[level] / sizes[level]
+    p, q = p / p.sum(), q / q.sum()
+    return float(np.sum(p * np.log(p / np.maximum(q, 1e-12))))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import click
@@ -55,11 +56,15 @@ def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_pa
     output = output or model.with_name(f"{model.stem}.{label}.onnx")
     for path in [p for p in (output, report_path) if p is not None]:
         _check_writable(path, force, model)
-    result = quantize(
-        model, fmt, weights=weights, acts=acts, granularity=granularity, calib=calib, calib_random=calib_random,
-        eval=eval_path, calib_method=calib_method, exclude=exclude, seed=seed, max_drop=max_drop, min_sqnr=min_sqnr,
-        progress=not quiet, kernel_safe=not full_range_int8,
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        result = quantize(
+            model, fmt, weights=weights, acts=acts, granularity=granularity, calib=calib, calib_random=calib_random,
+            eval=eval_path, calib_method=calib_method, exclude=exclude, seed=seed, max_drop=max_drop,
+            min_sqnr=min_sqnr, progress=not quiet, kernel_safe=not full_range_int8,
+        )
+    for w in caught:
+        click.echo(f"edgeq: warning: {w.message}", err=True)
     result.save(output, report_path)
     if as_json:
         click.echo(result.report.to_json(), nl=False)

@@ -12,6 +12,8 @@ from .util import initializer_map
 
 COMPUTE_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 JOIN_OPS = ("Add", "Concat")
+# Single-input ops a quantized tensor passes through on its way to the next quantized op.
+PASS_OPS = {"Relu", "Clip", "MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze"}
 # Ops that only move or select data: not listed among the ops that stayed in float.
 LAYOUT_OPS = {"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Shape", "Gather", "Slice", "Identity",
               "Constant", "Cast", "Expand", "Split", "ConstantOfShape", "QuantizeLinear", "DequantizeLinear"}
@@ -76,7 +78,7 @@ def find_points(model: onnx.ModelProto, exclude: tuple[str, ...] = ()) -> QuantP
         if qn is not None:
             points.nodes.append(qn)
             chosen.add(node.name)
-    feeding = {a for n in points.nodes for a in n.acts}
+    feeding = _reaching(graph, {a for n in points.nodes for a in n.acts})
     for node in graph.node:
         if node.op_type not in JOIN_OPS or node.name in excluded or node.op_type in excluded:
             continue
@@ -90,6 +92,18 @@ def find_points(model: onnx.ModelProto, exclude: tuple[str, ...] = ()) -> QuantP
         if node.name not in chosen and node.op_type not in LAYOUT_OPS:
             points.float_ops[node.op_type] = points.float_ops.get(node.op_type, 0) + 1
     return points
+
+
+def _reaching(graph, targets: set[str]) -> set[str]:
+    """Return tensors that flow into `targets` through single-input pass-through ops (Relu, pooling, reshapes)."""
+    made_by = {o: n for n in graph.node for o in n.output}
+    reached, todo = set(targets), list(targets)
+    while todo:
+        node = made_by.get(todo.pop())
+        if node is not None and node.op_type in PASS_OPS and node.input[0] not in reached:
+            reached.add(node.input[0])
+            todo.append(node.input[0])
+    return reached
 
 
 def _attrs(node) -> dict:
