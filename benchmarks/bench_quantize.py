@@ -59,7 +59,7 @@ def ort_sqnr(path: Path, model: str) -> tuple[float, float]:
     from edgeq.metrics import sqnr_db, top1_accuracy
 
     d = np.load(EX / "digits_eval.npz")
-    run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"image": d["image"]})[0]  # noqa: E731
+    run = lambda p: ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"image": d["image"]})[0]
     fp32, q = run(EX / f"digits_{model}.onnx"), run(path)
     return sqnr_db(fp32, q), 100 * (top1_accuracy(fp32, d["labels"]) - top1_accuracy(q, d["labels"]))
 
@@ -90,7 +90,7 @@ def main() -> None:
             rows[f"{model}_{fmt}"] = r
             print(f"{model:5s} {fmt:10s} {100 * r['accuracy_fp32']:8.2f} {100 * r['accuracy_quant']:7.2f} "
                   f"{r['accuracy_drop_pp']:7.2f} {r['sqnr_db']:8.2f} {100 * fd['agreement']:12.2f}% "
-                  f"{str(fd['sqnr_db']):>17.6s} {elapsed:7.2f} {elapsed / t_o:6.2f}")
+                  f"{fd['sqnr_db']!s:>17.6s} {elapsed:7.2f} {elapsed / t_o:6.2f}")
     _, out = timed(edgeq_cmd("cnn", "int8", tmp / "full.onnx", ["--full-range-int8"]))
     full = json.loads(out)
     print(f"CNN int8 logit SQNR: edgeq kernel-safe (7-bit weight range) {rows['cnn_int8']['sqnr_db']:.2f} dB, "

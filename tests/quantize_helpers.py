@@ -22,7 +22,7 @@ def _model(nodes, inputs, outputs, inits, opset: int = 17) -> onnx.ModelProto:
 def residual_model(rng: np.random.Generator) -> onnx.ModelProto:
     """Conv -> Relu -> Conv + skip (Add) -> Concat with a 1x1 branch -> Conv -> GlobalAveragePool -> Gemm."""
     c = 8
-    w = lambda *s: rng.standard_normal(s) * (1.0 / np.sqrt(np.prod(s[1:])))  # noqa: E731
+    w = lambda *s: rng.standard_normal(s) * (1.0 / np.sqrt(np.prod(s[1:])))
     inits = [
         _init("w0", w(c, 3, 3, 3)), _init("b0", rng.standard_normal(c) * 0.1),
         _init("w1", w(c, c, 3, 3)), _init("b1", rng.standard_normal(c) * 0.1),
@@ -75,7 +75,7 @@ def depthwise_model(rng: np.random.Generator) -> onnx.ModelProto:
 def attention_model(rng: np.random.Generator) -> onnx.ModelProto:
     """LayerNorm -> Q, K, V projections -> softmax(Q K^T / sqrt(d)) V -> output projection (batched MatMul)."""
     t, d = 6, 16
-    w = lambda: rng.standard_normal((d, d)) / np.sqrt(d)  # noqa: E731
+    w = lambda: rng.standard_normal((d, d)) / np.sqrt(d)
     inits = [
         _init("ln_g", 1 + 0.1 * rng.standard_normal(d)), _init("ln_b", 0.1 * rng.standard_normal(d)),
         _init("wq", w()), _init("wk", w()), _init("wv", w()), _init("wo", w()),

@@ -90,7 +90,7 @@ def test_batchnorm_folding_keeps_the_function():
     rng = np.random.default_rng(4)
     model = depthwise_model(rng)
     data = inputs_for(model, 16, rng)
-    run = lambda m: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, data)[0]  # noqa: E731
+    run = lambda m: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, data)[0]
     before = run(model)
     folded = onnx.ModelProto()
     folded.CopyFrom(model)

@@ -10,8 +10,8 @@ from .config import QuantConfig
 from .data import batches
 from .graph.native import native_activation
 from .graph.plan import TensorQuant
-from .graph.qdq import weight_is_native
 from .graph.points import QuantPoints
+from .graph.qdq import weight_is_native
 from .metrics import sqnr_db, top1_accuracy, top1_agreement
 from .report import QuantReport
 from .runtime import check_fidelity, latency_ms, likely_cause, run_batched, session

@@ -20,7 +20,7 @@ an exact fake-quant pattern of standard ops. Relu/Clip are written as Max/Min wh
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import onnx

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
 from .config import QuantConfig
 from .formats import BlockFormat, IntFormat, get_format
 from .metrics import sqnr_db, top1_accuracy

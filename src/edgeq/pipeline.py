@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import onnx
@@ -20,6 +20,7 @@ from .calibration import HistogramObserver, MinMaxObserver, choose_range
 from .config import QuantConfig
 from .data import batch_size_for, batches, load_data, random_data
 from .errors import UserError
+from .evaluate import measure
 from .graph.cleanup import constants_to_initializers, remove_identities
 from .graph.fold_bn import fold_batchnorm
 from .graph.load import load_model
@@ -29,7 +30,6 @@ from .graph.qdq import export_quantized
 from .io import atomic_write_bytes, atomic_write_text
 from .mixed import choose_overrides
 from .planner import activation_entry, bias_entry, range_quantizer, weight_entry, weight_format
-from .evaluate import measure
 from .report import QuantReport
 from .simulate import StagedSimulator
 
@@ -66,7 +66,7 @@ def quantize(
     granularity: str = "channel",
     calib=None,
     calib_random: bool = False,
-    eval=None,  # noqa: A002 - mirrors the CLI's --eval
+    eval=None,
     calib_method: str = "minmax",
     exclude=(),
     overrides: Mapping[str, str] | None = None,
@@ -119,7 +119,7 @@ def quantize(
     t_calibrated = time.perf_counter()
 
     weights_f = {name: sim.params[name].astype(np.float32) for name in params}
-    plan_for = lambda ov: _build_plan(points, ranges, weights_f, config, ov)  # noqa: E731
+    plan_for = lambda ov: _build_plan(points, ranges, weights_f, config, ov)
     mixed = None
     if config.max_drop is not None or config.min_sqnr is not None:
         mixed = choose_overrides(sim, points, plan_for, config, eval_data, labels, batch, progress)

@@ -7,8 +7,8 @@ so QAT export (issue 9) checks its graphs the same way.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Mapping
 
 import numpy as np
 import onnx

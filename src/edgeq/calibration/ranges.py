@@ -7,7 +7,7 @@ bin centres, so the same code serves int8, FP8 and any minifloat.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

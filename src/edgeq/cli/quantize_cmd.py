@@ -49,10 +49,9 @@ Examples:
 def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_path, calib_method, exclude, max_drop,
             min_sqnr, full_range_int8, seed, output, report_path, force, strict, as_json, quiet) -> int:
     """Quantize an ONNX model (PTQ) and report accuracy, SQNR, runtime fidelity, size and latency."""
-    from ..config import QuantConfig
     from ..pipeline import quantize
 
-    label = QuantConfig.from_options(fmt, weights=weights, acts=acts).label
+    label = fmt if not (weights or acts) else f"w{weights or 'preset'}_a{acts or 'preset'}"
     output = output or model.with_name(f"{model.stem}.{label}.onnx")
     for path in [p for p in (output, report_path) if p is not None]:
         _check_writable(path, force, model)

@@ -12,7 +12,16 @@ from __future__ import annotations
 import numpy as np
 from onnx import NodeProto, TensorProto, helper, numpy_helper
 
-from ..formats import BlockFormat, FloatFormat, IntFormat, decode_table, encode, fake_quant, get_format, mx_scale_exponents
+from ..formats import (
+    BlockFormat,
+    FloatFormat,
+    IntFormat,
+    decode_table,
+    encode,
+    fake_quant,
+    get_format,
+    mx_scale_exponents,
+)
 from .plan import TensorQuant
 from .util import expand_scale
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..formats import BlockFormat, FloatFormat, IntFormat, fake_quant, get_format
+from ..formats import BlockFormat, IntFormat, fake_quant, get_format
 
 BIAS_INT32 = "int32"
 """Format name of a bias stored as int32 with scale s_x * s_w (what integer Conv/Gemm kernels expect)."""
@@ -68,21 +68,3 @@ class TensorQuant:
             zp = np.asarray(self.zero_point)
             out["zero_point"] = int(zp.reshape(-1)[0]) if zp.size == 1 else [int(v) for v in zp.reshape(-1)]
         return out
-
-
-def storage_bits(fmt_name: str) -> float:
-    """Return bits per element of a stored tensor in this format (int32 for quantized biases)."""
-    if fmt_name == BIAS_INT32:
-        return 32.0
-    fmt = get_format(fmt_name)
-    if isinstance(fmt, BlockFormat):
-        return float(fmt.bits_per_element)
-    return float(fmt.bits)
-
-
-def is_symmetric_signed(fmt_name: str) -> bool:
-    """Return True when the format's range is sign-symmetric (floats, signed ints without zero point)."""
-    fmt = get_format(fmt_name)
-    if isinstance(fmt, BlockFormat):
-        return True
-    return isinstance(fmt, FloatFormat) or (isinstance(fmt, IntFormat) and fmt.signed)
