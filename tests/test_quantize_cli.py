@@ -109,3 +109,18 @@ def test_same_seed_gives_byte_identical_models(work):
     assert main(["quantize", str(work / "digits_cnn.onnx"), "--fmt", "fp8_e3m4", "--calib-random", "--seed", "8",
                  "--calib-method", "percentile:99.9", "-o", str(work / "o2.onnx"), "--quiet", "--json"]) == 0
     assert (work / "o2.onnx").read_bytes() != outs[0]
+
+
+def test_strict_exits_1_and_the_report_names_a_cause_when_a_runtime_differs(work, capsys, monkeypatch):
+    import edgeq.runtime
+
+    # int8 kernels in the default session round a few outputs differently (about 140 dB vs the reference): demand
+    # more than that so the check fails, and see it surface
+    monkeypatch.setattr(edgeq.runtime, "MIN_FIDELITY_SQNR_DB", 1000.0)
+    args = ["quantize", str(work / "digits_cnn.onnx"), "--calib", str(work / "digits_calib.npz"), "--quiet",
+            "-o", str(work / "s.onnx")]
+    assert main([*args, "--strict", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert not report["fidelity_ok"] and "integer kernels" in report["fidelity"]["ort_default"]["likely_cause"]
+    assert main([*args, "--force"]) == 0  # without --strict the differing run still writes and exits 0
+    assert "DIFFERS" in capsys.readouterr().out

@@ -77,7 +77,7 @@ def test_result_save_is_atomic_and_report_is_json(tmp_path):
     result = _q("mlp", "fp8_e3m4")
     result.save(tmp_path / "m.onnx", tmp_path / "r.json")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "r.json"]
-    assert "fake-quant pattern" in result.report.exported_as["h1r"]
+    assert result.report.exported_as["h1r"] == "pattern" and result.report.exported_as["fc1.weight"] == "codes+decode"
 
 
 def test_import_edgeq_stays_light():

@@ -48,10 +48,11 @@ def measure(
     feed = next(batches(eval_data, min(batch, LATENCY_BATCH)))
     lat_fp32 = latency_ms(fp32_sess, feed)
     lat_q = latency_ms(session(model_q), feed)
-    if any(t["role"] == "activation" and t["exported_as"] != "QDQ" for t in tensors.values()):
-        notes.append("formats without native Q/DQ in ONNX are exported as an exact fake-quant pattern of standard "
-                     "ops: every runtime computes the simulated numerics, in float, with no integer speed-up")
-    if any(op == "LSTM" or op == "GRU" or op == "RNN" for op in points.float_ops):
+    if any(t["exported_as"] != "QDQ" for t in tensors.values()):
+        notes.append('"pattern" and "codes+decode": formats without native Q/DQ in ONNX are written as an exact '
+                     "fake-quant pattern of standard ops, so every runtime computes the simulated numerics (in float, "
+                     "with no integer speed-up)")
+    if {"LSTM", "GRU", "RNN"} & set(points.float_ops):
         notes.append("recurrent ops (LSTM/GRU/RNN) stay in float; the Gemm/MatMul around them are quantized")
     return QuantReport(
         model=float_model.graph.name or "model",
@@ -115,10 +116,10 @@ def _tensor_table(sim, plan, points, point_sqnr, params) -> dict[str, dict]:
         row["node"] = node_of.get(e.tensor, "")
         if e.role == "activation":
             row["sqnr_db"] = point_sqnr[e.tensor]
-            row["exported_as"] = "QDQ" if native_activation(e.fmt) else "fake-quant pattern"
+            row["exported_as"] = "QDQ" if native_activation(e.fmt) else "pattern"
         else:
             row["sqnr_db"] = sqnr_db(sim.params[e.tensor].astype(np.float32), params[e.tensor])
-            row["exported_as"] = "QDQ" if weight_is_native(e) else "codes + decode pattern"
+            row["exported_as"] = "QDQ" if weight_is_native(e) else "codes+decode"
         table[e.tensor] = row
     return table
 

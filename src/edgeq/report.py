@@ -101,14 +101,16 @@ class QuantReport:
             fid.add_row(mode, f"{100 * f['agreement']:.2f}%", _db(f["sqnr_db"]), f"{f['max_abs_error']:.3g}", verdict)
         console.print(fid)
 
-        layers = Table(title="per tensor (who to blame): format, and SQNR vs FP32")
-        for col in ("tensor", "role", "format", "granularity", "exported as", "tensor SQNR", "op sensitivity"):
-            layers.add_column(col, justify="right" if "SQNR" in col or "sens" in col else "left")
+        layers = Table(title="per tensor (who to blame): SQNR vs FP32 in the quantized model; op alone = logit SQNR "
+                       "with only that op quantized")
+        for col in ("tensor", "role", "format", "scales", "exported as", "SQNR", "op alone"):
+            layers.add_column(col, justify="right" if col in ("SQNR", "op alone") else "left", overflow="fold")
         for name, t in self.tensors.items():
             gran = "tensor" if t.get("axis") is None else (
                 f"block:{t['block_size']}" if t.get("block_size") else f"axis {t['axis']}")
             sens = self.per_layer.get(t.get("node", ""), None)
-            layers.add_row(name, t["role"], t["format"], gran, self.exported_as.get(name, ""),
+            role = "act" if t["role"] == "activation" else t["role"]
+            layers.add_row(name, role, t["format"], gran, self.exported_as.get(name, ""),
                            _db(t.get("sqnr_db")), "" if sens is None or t["role"] != "weight" else _db(sens))
         console.print(layers)
         if self.mixed_precision:
