@@ -7,6 +7,7 @@ import pytest
 from quantize_helpers import attention_model, depthwise_model, inputs_for, lstm_model, residual_model
 
 import edgeq
+from edgeq.errors import UserError
 from edgeq.metrics import sqnr_db
 
 BUILDERS = {"residual": residual_model, "depthwise": depthwise_model, "attention": attention_model, "lstm": lstm_model}
@@ -85,3 +86,20 @@ def test_external_data_model_is_read_and_the_output_is_self_contained(tmp_path):
     loaded = onnx.load(str(out))
     onnx.checker.check_model(loaded)
     assert result.report.fidelity_ok
+
+
+def test_old_opset_is_upgraded_and_fixed_batch_models_are_batched_by_their_size(tmp_path):
+    rng = np.random.default_rng(7)
+    model = depthwise_model(rng)
+    model.opset_import[0].version = 11  # every op in it has the same signature at 11
+    for d in (model.graph.input[0], model.graph.output[0]):
+        d.type.tensor_type.shape.dim[0].dim_value = 4  # fixed batch of 4
+    data = inputs_for(model, 12, rng)
+    folder = tmp_path / "calib"
+    folder.mkdir()
+    np.save(folder / "x.npy", data["x"])
+    result = edgeq.quantize(model, "int8", calib=folder, progress=False)
+    assert [o.version for o in result.model.opset_import if o.domain == ""] == [13]
+    assert result.report.n_eval == 12 and result.report.fidelity_ok
+    with pytest.raises(UserError, match="fixed batch size of 4"):
+        edgeq.quantize(model, "int8", calib=inputs_for(model, 10, rng), progress=False)

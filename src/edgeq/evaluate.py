@@ -13,9 +13,10 @@ from .graph.plan import TensorQuant
 from .graph.points import QuantPoints
 from .graph.qdq import weight_is_native
 from .metrics import sqnr_db, top1_accuracy, top1_agreement
+from .mixed import layer_sensitivity
 from .report import QuantReport
 from .runtime import check_fidelity, latency_ms, likely_cause, run_batched, session
-from .simulate import StagedSimulator, plan_inputs, run_all
+from .simulate import StagedSimulator, plan_inputs
 
 LATENCY_BATCH = 64
 SENSITIVITY_SAMPLES = 256  # per-layer sensitivity ranks layers; a subset of the eval data is enough for that
@@ -24,7 +25,7 @@ SENSITIVITY_SAMPLES = 256  # per-layer sensitivity ranks layers; a subset of the
 def measure(
     *, float_model: onnx.ModelProto, model_q: onnx.ModelProto, sim: StagedSimulator, plan: list[TensorQuant],
     points: QuantPoints, config: QuantConfig, eval_data, labels, batch: int, stored: dict[str, int], mixed,
-    notes: list[str], n_calib: int, progress: bool, timing: dict[str, float],
+    notes: list[str], n_calib: int, timing: dict[str, float],
 ) -> QuantReport:
     """Return the report of a quantized model measured on `eval_data`."""
     fp32_sess = session(float_model)
@@ -43,8 +44,9 @@ def measure(
     acc_q = top1_accuracy(quant, labels) if labels is not None else None
     acc_ref = top1_accuracy(reference, labels) if labels is not None else None
     n_sens = min(fp32.shape[0], SENSITIVITY_SAMPLES)
-    per_layer = _sensitivity(sim, plan, points, {k: v[:n_sens] for k, v in eval_data.items()}, batch, fp32[:n_sens])
-    tensors = _tensor_table(sim, plan, points, point_sqnr, params)
+    per_layer = layer_sensitivity(sim, plan, points.nodes, {k: v[:n_sens] for k, v in eval_data.items()}, batch,
+                                  fp32[:n_sens])
+    tensors = _tensor_table(sim, plan, points, point_sqnr, params, stored)
     feed = next(batches(eval_data, min(batch, LATENCY_BATCH)))
     lat_fp32 = latency_ms(fp32_sess, feed)
     lat_q = latency_ms(session(model_q), feed)
@@ -74,19 +76,6 @@ def measure(
     )
 
 
-def _sensitivity(sim, plan, points, data, batch, fp32) -> dict[str, float]:
-    """Return node -> logit SQNR (dB) vs FP32 when only that node's weight and input activations are quantized."""
-    by_tensor = {e.tensor: e for e in plan}
-    out = {}
-    for node in points.nodes:
-        own = [by_tensor[t] for t in [*node.acts, node.weight, node.bias] if t and t in by_tensor]
-        if not own:
-            continue
-        transforms, params = plan_inputs(sim, own)
-        out[node.name] = sqnr_db(fp32, run_all(sim, data, batch, transforms, params))
-    return out
-
-
 def _reference_run(sim, data, batch, transforms, params) -> tuple[np.ndarray, dict[str, float]]:
     """Return (reference outputs, point -> SQNR of the quantized tensor vs its FP32 value), in one pass."""
     signal = dict.fromkeys(sim.points, 0.0)
@@ -103,7 +92,7 @@ def _reference_run(sim, data, batch, transforms, params) -> tuple[np.ndarray, di
     return np.concatenate(outputs), {p: _ratio_db(signal[p], noise[p]) for p in sim.points}
 
 
-def _tensor_table(sim, plan, points, point_sqnr, params) -> dict[str, dict]:
+def _tensor_table(sim, plan, points, point_sqnr, params, stored) -> dict[str, dict]:
     """Return tensor -> description, how it is exported, and its SQNR vs FP32 inside the quantized model."""
     node_of = {}
     for n in points.nodes:
@@ -120,6 +109,7 @@ def _tensor_table(sim, plan, points, point_sqnr, params) -> dict[str, dict]:
         else:
             row["sqnr_db"] = sqnr_db(sim.params[e.tensor].astype(np.float32), params[e.tensor])
             row["exported_as"] = "QDQ" if weight_is_native(e) else "codes+decode"
+            row["stored_bytes"] = stored[e.tensor]
         table[e.tensor] = row
     return table
 

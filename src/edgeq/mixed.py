@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .config import QuantConfig
 from .formats import BlockFormat, IntFormat, get_format
 from .metrics import sqnr_db, top1_accuracy
+from .progress import progress_bar
 from .simulate import plan_inputs, run_all
 
 FLOAT = "float"
@@ -46,8 +49,24 @@ def promote(fmt_name: str) -> str:
     return FLOAT
 
 
+def layer_sensitivity(sim, plan, nodes, data, batch: int, fp32: np.ndarray, progress: bool = False) -> dict[str, float]:
+    """Return node -> logit SQNR (dB) vs FP32 with only that node's input activations, weight and bias quantized."""
+    by_tensor = {e.tensor: e for e in plan}
+    out = {}
+    for node in progress_bar(nodes, "sensitivity", progress, "layer"):
+        own = [by_tensor[t] for t in (*node.acts, node.weight, node.bias) if t and t in by_tensor]
+        if own:
+            transforms, params = plan_inputs(sim, own)
+            out[node.name] = sqnr_db(fp32, run_all(sim, data, batch, transforms, params))
+    return out
+
+
 def choose_overrides(sim, points, plan_for, config: QuantConfig, data, labels, batch, progress) -> MixedPrecision:
-    """Return the per-node overrides meeting config.max_drop / config.min_sqnr, promoting layers greedily."""
+    """Return the promotions (node -> weight format) meeting config.max_drop / config.min_sqnr, found greedily.
+
+    `plan_for(overrides)` builds the plan for a full overrides dict; the result lists only nodes changed from
+    config.overrides.
+    """
     fp32 = run_all(sim, data, batch)
     acc_fp32 = top1_accuracy(fp32, labels) if labels is not None else None
 
@@ -75,13 +94,7 @@ def choose_overrides(sim, points, plan_for, config: QuantConfig, data, labels, b
     )
     overrides = dict(config.overrides)
     weighted = [n for n in points.nodes if n.weight]
-    sensitivity = {}
-    full = plan_for(overrides)
-    by_tensor = {e.tensor: e for e in full}
-    for node in weighted:
-        own = [by_tensor[t] for t in (node.weight, *node.acts) if t in by_tensor]
-        transforms, params = plan_inputs(sim, own)
-        sensitivity[node.name] = sqnr_db(fp32, run_all(sim, data, batch, transforms, params))
+    sensitivity = layer_sensitivity(sim, plan_for(overrides), weighted, data, batch, fp32, progress)
     order = sorted(weighted, key=lambda n: (sensitivity[n.name], n.name))
     achieved = score(overrides)
     steps = [{"overrides": dict(overrides), **achieved}]

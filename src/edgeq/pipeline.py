@@ -31,6 +31,7 @@ from .io import atomic_write_bytes, atomic_write_text
 from .mixed import choose_overrides
 from .planner import activation_entry, bias_entry, range_quantizer, weight_entry, weight_format
 from .report import QuantReport
+from .progress import progress_bar
 from .simulate import StagedSimulator
 
 RANDOM_CALIB_SAMPLES = 64
@@ -119,11 +120,11 @@ def quantize(
     t_calibrated = time.perf_counter()
 
     weights_f = {name: sim.params[name].astype(np.float32) for name in params}
-    plan_for = lambda ov: _build_plan(points, ranges, weights_f, config, ov)
+    plan_for = lambda ov: _build_plan(points, ranges, weights_f, config, ov)  # noqa: E731
     mixed = None
     if config.max_drop is not None or config.min_sqnr is not None:
         mixed = choose_overrides(sim, points, plan_for, config, eval_data, labels, batch, progress)
-        plan = plan_for(mixed.overrides)
+        plan = plan_for({**config.overrides, **mixed.overrides})
     else:
         plan = plan_for(dict(config.overrides))
     model_q, stored = export_quantized(float_model, plan)
@@ -134,7 +135,7 @@ def quantize(
     report = measure(
         float_model=float_model, model_q=model_q, sim=sim, plan=plan, points=points, config=config,
         eval_data=eval_data, labels=labels, batch=batch, stored=stored, mixed=mixed, notes=notes,
-        n_calib=next(iter(calib_data.values())).shape[0], progress=progress,
+        n_calib=next(iter(calib_data.values())).shape[0],
         timing={"calibrate_s": t_calibrated - t_start, "export_s": t_exported - t_calibrated},
     )
     report.timing["total_s"] = time.perf_counter() - t_start
@@ -198,7 +199,7 @@ def _calibrate(sim: StagedSimulator, data, batch: int, points: QuantPoints, conf
 
     transforms = {p: observe(o) for p, o in observers.items()}
     chunks = list(batches(data, batch))
-    for chunk in _progress(chunks, "calibrating", progress):
+    for chunk in progress_bar(chunks, "calibrating", progress, "batch"):
         sim.run(chunk, transforms)
     ranges = {p: choose_range(o, config.calib_method, range_quantizer(config.acts)) for p, o in observers.items()}
     for node in points.nodes:  # Concat inputs share one scale so the joined tensor is exact
@@ -208,14 +209,6 @@ def _calibrate(sim: StagedSimulator, data, batch: int, points: QuantPoints, conf
             for a in node.acts:
                 ranges[a] = (lo, hi)
     return ranges
-
-
-def _progress(items, desc: str, enabled: bool):
-    if not enabled:
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, desc=desc, leave=False, unit="batch")
 
 
 def _build_plan(points: QuantPoints, ranges, weights_f, config: QuantConfig, overrides: Mapping[str, str]):

@@ -17,6 +17,8 @@ from .observers import HistogramObserver, MinMaxObserver
 # candidate clipping thresholds as fractions of the observed |x| max
 _CANDIDATES = np.unique(np.concatenate([np.geomspace(1 / 256, 0.25, 24), np.linspace(0.25, 1.0, 64)]))
 
+_KL_MIN_BINS = 128
+
 Quantizer = Callable[[float, float, np.ndarray], np.ndarray]  # (lo, hi, values) -> fake-quantized values
 
 
@@ -33,7 +35,9 @@ def choose_range(obs: MinMaxObserver, method: CalibMethod, quantizer: Quantizer)
     elif method.name == "mse":
         t = _best(obs, amax, quantizer, _mse)
     else:
-        t = _best(obs, amax, quantizer, _kl)
+        # as TensorRT: a threshold must span at least 128 histogram bins, else a clipped P and Q that both sit in
+        # a handful of bins (e.g. an image whose pixels are mostly 0) trivially agree
+        t = _best(obs, amax, quantizer, _kl, min_t=obs.limit * _KL_MIN_BINS / obs.bins)
     return max(lo, -t), min(hi, t)
 
 
@@ -52,12 +56,14 @@ def _signed_bins(obs: HistogramObserver) -> tuple[np.ndarray, np.ndarray]:
     return values[keep], counts[keep]
 
 
-def _best(obs: HistogramObserver, amax: float, quantizer: Quantizer, score) -> float:
+def _best(obs: HistogramObserver, amax: float, quantizer: Quantizer, score, min_t: float = 0.0) -> float:
     values, counts = _signed_bins(obs)
     lo, hi = obs.range()
     best_t, best_s = amax, np.inf
     for frac in _CANDIDATES:
         t = float(amax * frac)
+        if t < min_t:
+            continue
         s = score(values, counts, max(lo, -t), min(hi, t), quantizer)
         if s < best_s:
             best_t, best_s = t, s
