@@ -208,6 +208,9 @@ def _calibrate(sim: StagedSimulator, data, batch: int, points: QuantPoints, conf
             hi = max(ranges[a][1] for a in node.acts)
             for a in node.acts:
                 ranges[a] = (lo, hi)
+    for node in points.nodes:  # chains (MaxPool -> Flatten) were appended output side first
+        if node.scale_from is not None:
+            ranges[node.acts[0]] = ranges[node.scale_from]
     return ranges
 
 
