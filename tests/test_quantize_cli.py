@@ -29,11 +29,13 @@ def _files(folder: Path) -> set[str]:
 
 def test_cli_writes_model_and_json_report_and_prints_the_table(work, capsys):
     code = main(["quantize", str(work / "digits_cnn.onnx"), "--fmt", "int8", "--calib", str(work / "digits_calib.npz"),
-                 "--eval", str(work / "digits_eval.npz"), "--report", str(work / "r.json"), "--quiet"])
+                 "--eval", str(work / "digits_eval.npz"), "--report", str(work / "r.json"), "--quiet",
+                 "--plot", str(work / "blame.png")])
     assert code == 0
     out = capsys.readouterr().out
     assert "runtime fidelity" in out and "ort_default" in out and "accuracy drop" in out
     assert (work / "digits_cnn.int8.onnx").exists()
+    assert (work / "blame.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = json.loads((work / "r.json").read_text())
     for key in ("accuracy_fp32", "accuracy_quant", "accuracy_drop_pp", "sqnr_db", "agreement", "max_abs_error",
                 "fidelity", "per_layer", "float_ops", "size_bytes_fp32", "size_bytes_quant", "latency_ms_fp32",

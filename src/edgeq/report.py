@@ -128,3 +128,30 @@ def _db(value) -> str:
     if isinstance(value, str):
         return value
     return "inf" if math.isinf(value) else f"{value:.2f} dB"
+
+
+def plot_png(report: QuantReport) -> bytes:
+    """Return a PNG bar chart of each quantized tensor's SQNR vs FP32 (who to blame), with the logit SQNR line."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n, t in report.tensors.items() if t["role"] != "bias"]
+    values = [report.tensors[n]["sqnr_db"] for n in names]
+    values = [min(v, 99.0) if isinstance(v, (int, float)) else 99.0 for v in values]
+    colors = ["tab:blue" if report.tensors[n]["role"] == "activation" else "tab:orange" for n in names]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(names) + 2), 4.0), dpi=120)
+    ax.bar(range(len(names)), values, color=colors)
+    ax.axhline(report.sqnr_db, color="k", ls="--", lw=1, label=f"logits {report.sqnr_db:.1f} dB")
+    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("SQNR vs FP32 (dB)")
+    ax.set_title(f"{report.model}: weights {report.weights}, activations {report.acts} (blue: activations)")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
