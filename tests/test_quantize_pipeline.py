@@ -104,3 +104,14 @@ def test_same_inputs_give_the_same_report_apart_from_timings():
         for key in ("latency_ms_fp32", "latency_ms_quant", "timing"):
             d.pop(key)
     assert a == b
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("weights,acts", [("fp8_e4m3", "uint8"), ("int8", "uint16"), ("int8", "int8"),
+                                          ("int6", "fp8_e4m3"), ("mxint8", "fp8_e4m3")])
+def test_mixed_weight_and_activation_formats(weights, acts):
+    result = _q("cnn", "int8", weights=weights, acts=acts)
+    rep = result.report
+    assert rep.fidelity_ok and rep.sqnr_db >= 25.0
+    formats = {t.fmt for t in result.tensors.values() if t.role == "activation"}
+    assert formats == {acts}
