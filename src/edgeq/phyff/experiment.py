@@ -88,8 +88,11 @@ def _eval(net, data: Dataset) -> float:
     return accuracy(net, data.x_test, data.y_test)
 
 
-def run_experiment(cfg: ExperimentConfig, progress: Progress | None = None) -> dict:
-    """Train every method, evaluate on the hardware each epoch, run the drift phase; return a JSON-ready dict."""
+def run_experiment(cfg: ExperimentConfig, progress: Progress | None = None) -> tuple[dict, dict]:
+    """Train every method, evaluate on the hardware each epoch, run the drift phase.
+
+    Returns the JSON-ready results and the digital weights of every method as trained (before deployment).
+    """
     torch_threads = torch.get_num_threads()
     data = load_dataset(cfg.data)
     hardware, nets = _build(cfg, data)
@@ -111,9 +114,31 @@ def run_experiment(cfg: ExperimentConfig, progress: Progress | None = None) -> d
         final = curve[-1]["test_accuracy"] if curve else _eval(net, data)
         results["methods"][method] = {"label": METHOD_LABELS[method], "test_accuracy": final,
                                       **trainer.cost.as_dict(), "curve": curve}
+    trained = {m: {k: v.clone() for k, v in net.state_dict().items()} for m, net in nets.items()}
     if cfg.drift is not None:
         results["drift"] = run_drift(cfg.drift, cfg, hardware, nets, trainers, data, tick)
-    return results
+    return results, trained
+
+
+def evaluate_saved(cfg: ExperimentConfig, weights: dict, at_time_s: float, fault_rate: float) -> dict:
+    """Rebuild the hardware of a run (same seed, same devices), load its weights, and return test accuracies
+    after the hardware clock has run `at_time_s` seconds and a fraction `fault_rate` of elements broke."""
+    data = load_dataset(cfg.data)
+    hardware, nets = _build(cfg, data)
+    for layer in hardware:
+        layer.advance(at_time_s)
+        if fault_rate > 0:
+            layer.add_faults(fault_rate, seed=cfg.seed * 1000 + 700)
+    out = {}
+    for m, net in nets.items():
+        if m not in weights:
+            continue
+        try:
+            net.load_state_dict(weights[m])
+        except RuntimeError as err:
+            raise UserError(f"saved weights for {m} do not fit the network of this run: {err}") from None
+        out[m] = _eval(net, data)
+    return out
 
 
 def run_drift(drift: DriftConfig, cfg: ExperimentConfig, hardware: list, nets: dict, trainers: dict,
@@ -157,3 +182,15 @@ def _config_dict(cfg: ExperimentConfig) -> dict:
     d = asdict(cfg)
     d["methods"] = list(cfg.methods)
     return d
+
+
+def config_from_dict(d: dict) -> ExperimentConfig:
+    """Return the ExperimentConfig that `_config_dict` wrote (as stored in results.json)."""
+    try:
+        return ExperimentConfig(
+            data=d["data"], physical=d["physical"], layers=d["layers"], epochs=d["epochs"], seed=d["seed"],
+            methods=tuple(d["methods"]), net=NetConfig(**d["net"]), train=TrainConfig(**d["train"]),
+            drift=DriftConfig(**d["drift"]) if d.get("drift") else None,
+        )
+    except (KeyError, TypeError) as err:
+        raise UserError(f"results.json has no valid experiment config ({err}); was it written by edgeq phyff?") from None
