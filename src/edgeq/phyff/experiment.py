@@ -99,24 +99,29 @@ def run_experiment(cfg: ExperimentConfig, progress: Progress | None = None) -> t
     tick = progress or (lambda label, n: None)
     results: dict = {"config": _config_dict(cfg), "data": {"name": data.name, "train": len(data.y_train),
                      "test": len(data.y_test), "features": data.n_features, "classes": data.n_classes,
-                     "embedding": nets[cfg.methods[0]].embedding}, "methods": {}, "torch_threads": torch_threads}
+                     "embedding": nets[cfg.methods[0]].embedding}, "methods": {},
+                     # wall times vary run to run: they live apart so the rest is bit-for-bit reproducible
+                     "timing": {"torch_threads": torch_threads, "train_wall_s": {}, "curve_wall_s": {}}}
     trainers = {}
     for method, net in nets.items():
         trainer = _trainer(method, net, cfg)
         trainers[method] = trainer
-        curve = []
+        curve, walls = [], []
         for epoch in range(1, cfg.epochs + 1):
             loss = trainer.epoch(data.x_train, data.y_train)
-            curve.append({"epoch": epoch, "loss": round(loss, 6), "test_accuracy": _eval(net, data),
-                          "train_wall_s": round(trainer.cost.wall_s, 4),
-                          "physical_passes": trainer.cost.physical_passes})
+            curve.append({"epoch": epoch, "loss": loss, "test_accuracy": _eval(net, data),
+                          "physical_passes": trainer.cost.physical_passes, "digital_macs": trainer.cost.digital_macs})
+            walls.append(round(trainer.cost.wall_s, 4))
             tick(method, 1)
         final = curve[-1]["test_accuracy"] if curve else _eval(net, data)
         results["methods"][method] = {"label": METHOD_LABELS[method], "test_accuracy": final,
                                       **trainer.cost.as_dict(), "curve": curve}
+        results["timing"]["train_wall_s"][method] = round(trainer.cost.wall_s, 4)
+        results["timing"]["curve_wall_s"][method] = walls
     trained = {m: {k: v.clone() for k, v in net.state_dict().items()} for m, net in nets.items()}
     if cfg.drift is not None:
         results["drift"] = run_drift(cfg.drift, cfg, hardware, nets, trainers, data, tick)
+        results["timing"]["ff_online_wall_s"] = results["drift"].pop("ff_online_wall_s")
     return results, trained
 
 

@@ -14,12 +14,14 @@ from .experiment import ExperimentConfig, Progress, config_from_dict, evaluate_s
 from .plots import curves_png
 
 RESULTS = "results.json"
+TIMING = "timing.json"
 WEIGHTS = "weights.pt"
 FIGURE = "curves.png"
 
 
 def train_to_dir(cfg: ExperimentConfig, out_dir: Path, progress: Progress | None = None) -> dict:
-    """Run the experiment and write results.json, curves.png and weights.pt into out_dir; return the results."""
+    """Run the experiment and write results.json, curves.png, weights.pt (the same bytes for the same seed) and
+    timing.json (wall times) into out_dir; return the results, timing included."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out {out_dir} is a file; pass a folder")
@@ -28,8 +30,10 @@ def train_to_dir(cfg: ExperimentConfig, out_dir: Path, progress: Progress | None
     buf = io.BytesIO()
     torch.save(weights, buf)
     atomic_write_bytes(out_dir / WEIGHTS, buf.getvalue())
-    atomic_write_bytes(out_dir / FIGURE, curves_png(results))
-    atomic_write_text(out_dir / RESULTS, json.dumps(results, indent=1) + "\n")
+    stable = {k: v for k, v in results.items() if k != "timing"}
+    atomic_write_bytes(out_dir / FIGURE, curves_png(stable))
+    atomic_write_text(out_dir / TIMING, json.dumps(results["timing"], indent=1) + "\n")
+    atomic_write_text(out_dir / RESULTS, json.dumps(stable, indent=1) + "\n")
     return results
 
 

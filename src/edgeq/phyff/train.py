@@ -8,7 +8,7 @@ optimiser), and block k's activations, detached, feed block k+1. No gradient cro
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -50,12 +50,10 @@ class Cost:
     digital_macs: int = 0
     wall_s: float = 0.0
     steps: int = 0
-    extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        """Return the counters as a JSON-ready dict."""
-        return {"physical_passes": self.physical_passes, "digital_macs": self.digital_macs,
-                "wall_s": round(self.wall_s, 4), "steps": self.steps}
+        """Return the deterministic counters (not the wall time) as a JSON-ready dict."""
+        return {"physical_passes": self.physical_passes, "digital_macs": self.digital_macs, "steps": self.steps}
 
 
 def _physical_passes(blocks) -> int:
