@@ -64,7 +64,8 @@ def train(**opts) -> None:
                           inner_steps=opts["inner_steps"], negatives=opts["negatives"]),
         drift=drift,
     )
-    with tqdm(total=total_ticks(cfg), desc="phyff", unit="step", leave=False) as bar:
+    # disable=None: no bar when stderr is not a terminal, so logs and errors stay one line each
+    with tqdm(total=total_ticks(cfg), desc="phyff", unit="step", leave=False, disable=None) as bar:
         def progress(label: str, n: int) -> None:
             bar.set_postfix_str(label)
             bar.update(n)

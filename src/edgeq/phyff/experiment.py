@@ -141,7 +141,8 @@ def evaluate_saved(cfg: ExperimentConfig, weights: dict, at_time_s: float, fault
         try:
             net.load_state_dict(weights[m])
         except RuntimeError as err:
-            raise UserError(f"saved weights for {m} do not fit the network of this run: {err}") from None
+            detail = str(err).strip().splitlines()[-1].strip()
+            raise UserError(f"saved weights for {m} do not fit the network of this run ({detail})") from None
         out[m] = _eval(net, data)
     return out
 
