@@ -119,6 +119,7 @@ class WaveLayer(PhysicalLayer):
         self.noise = float(noise)
         self.decorrelation_s = float(decorrelation_s)
         self._noise_gen = torch.Generator().manual_seed(int(seed) + 1)
+        self._cached = (0.0, self._w0)
 
     @property
     def twin_macs_per_sample(self) -> int:
@@ -126,8 +127,11 @@ class WaveLayer(PhysicalLayer):
         return 2 * self.in_features * self.out_features
 
     def _matrix(self) -> torch.Tensor:
-        angle = 0.5 * math.pi * min(self.time_s / self.decorrelation_s, 1.0) if self.decorrelation_s > 0 else 0.0
-        return math.cos(angle) * self._w0 + math.sin(angle) * self._w1
+        if self._cached[0] != self.time_s:  # the transfer changes only when the clock moves
+            frac = min(self.time_s / self.decorrelation_s, 1.0) if self.decorrelation_s > 0 else 0.0
+            angle = 0.5 * math.pi * frac
+            self._cached = (self.time_s, math.cos(angle) * self._w0 + math.sin(angle) * self._w1)
+        return self._cached[1]
 
     @staticmethod
     def _intensity(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:

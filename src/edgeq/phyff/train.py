@@ -67,7 +67,7 @@ class FFTrainer:
         self.net = net
         self.cfg = cfg
         self.rng = np.random.default_rng(seed)
-        self.optims = [torch.optim.Adam(b.linear.parameters(), lr=cfg.lr) for b in net.blocks]
+        self.optims = [torch.optim.Adam(b.linear.parameters(), lr=cfg.lr, fused=True) for b in net.blocks]
         self.cost = Cost()
 
     def _negatives(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -121,7 +121,7 @@ class BPTrainer:
         self.cfg = cfg
         self.rng = np.random.default_rng(seed)
         self.noise = torch.Generator().manual_seed(seed + 7) if noisy else None
-        self.opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+        self.opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, fused=True)
         self.cost = Cost()
         twin_macs = sum(getattr(b.phys, "twin_macs_per_sample", 0) for b in net.blocks)
         digital = sum(b.macs_per_sample() for b in net.blocks) + net.head.in_features * net.head.out_features
