@@ -13,11 +13,10 @@ import argparse
 import json
 import statistics
 
-import torch
-
 from edgeq.phyff.data import load_dataset
 from edgeq.phyff.hardware import make_hardware
 from edgeq.phyff.model import BPNet, FFNet, NetConfig, input_width, resolve_embedding
+from edgeq.phyff.runner import thread_limit
 from edgeq.phyff.train import BPTrainer, FFTrainer, TrainConfig, accuracy
 
 
@@ -32,17 +31,8 @@ def time_to_target(trainer, net, data, target: float, max_epochs: int) -> tuple[
     return None, max_epochs, best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--target", type=float, default=0.95)
-    parser.add_argument("--physical", default="wave")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--max-epochs", type=int, default=40)
-    parser.add_argument("--inner-steps", type=int, default=TrainConfig().inner_steps)
-    parser.add_argument("--lr", type=float, default=TrainConfig().lr)
-    parser.add_argument("--batch-size", type=int, default=TrainConfig().batch_size)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+def run(args: argparse.Namespace) -> dict:
+    """Run the repeats and return the JSON summary."""
     data = load_dataset("digits")
     net_cfg = NetConfig()
     width = input_width(data.n_features, data.n_classes,
@@ -71,6 +61,21 @@ def main() -> None:
         out.update(ff_s=round(statistics.median(ff_times), 3), bp_s=round(statistics.median(bp_times), 3),
                    ff_vs_bp_time=round(statistics.median(ratios), 3))
         print(f"median: FF {out['ff_s']} s, backprop {out['bp_s']} s, ratio {out['ff_vs_bp_time']}x (goal <= 2)")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", type=float, default=0.95)
+    parser.add_argument("--physical", default="wave")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--max-epochs", type=int, default=40)
+    parser.add_argument("--inner-steps", type=int, default=TrainConfig().inner_steps)
+    parser.add_argument("--lr", type=float, default=TrainConfig().lr)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig().batch_size)
+    args = parser.parse_args()
+    with thread_limit(1):
+        out = run(args)
     print(json.dumps(out))
 
 

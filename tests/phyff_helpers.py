@@ -1,13 +1,12 @@
 """Shared helpers for the phyff tests."""
 
 import pytest
-import torch
+
+from edgeq.phyff.runner import thread_limit
 
 
 @pytest.fixture(autouse=True)
 def one_torch_thread():
-    """Run with one torch thread: tiny matmuls on a shared 2-core machine are slower with more."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    """Run with one torch/BLAS/Numba thread: tiny matmuls on a shared 2-core machine are slower with more."""
+    with thread_limit(1):
+        yield

@@ -44,15 +44,13 @@ def command() -> None:
 @click.option("--threads", default=1, show_default=True, type=int, help="torch threads")
 def train(**opts) -> None:
     """Train FF on the hardware and the backprop baselines; write results.json, timing.json, curves.png, weights.pt."""
-    import torch
     from tqdm import tqdm
 
     from ..phyff.experiment import DriftConfig, ExperimentConfig, total_ticks
     from ..phyff.model import NetConfig
-    from ..phyff.runner import train_to_dir
+    from ..phyff.runner import thread_limit, train_to_dir
     from ..phyff.train import TrainConfig
 
-    torch.set_num_threads(opts["threads"])
     drift = None if opts["no_drift"] else DriftConfig(deploy_s=opts["deploy_s"], fault_rate=opts["fault_rate"],
                                                       online_steps=opts["online_steps"])
     cfg = ExperimentConfig(
@@ -65,7 +63,8 @@ def train(**opts) -> None:
         drift=drift,
     )
     # disable=None: no bar when stderr is not a terminal, so logs and errors stay one line each
-    with tqdm(total=total_ticks(cfg), desc="phyff", unit="step", leave=False, disable=None) as bar:
+    bar = tqdm(total=total_ticks(cfg), desc="phyff", unit="step", leave=False, disable=None)
+    with bar, thread_limit(opts["threads"]):
         def progress(label: str, n: int) -> None:
             bar.set_postfix_str(label)
             bar.update(n)
@@ -87,11 +86,13 @@ def train(**opts) -> None:
 @click.option("--time", "at_time", default=0.0, show_default=True, type=float, help="hardware clock (s)")
 @click.option("--faults", default=0.0, show_default=True, type=float, help="fraction of broken elements")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
-def evaluate(run_dir: Path, at_time: float, faults: float, as_json: bool) -> None:
+@click.option("--threads", default=1, show_default=True, type=int, help="torch/BLAS threads")
+def evaluate(run_dir: Path, at_time: float, faults: float, as_json: bool, threads: int) -> None:
     """Evaluate the trained models of a run on its hardware at a given hardware time and fault rate."""
-    from ..phyff.runner import eval_dir
+    from ..phyff.runner import eval_dir, thread_limit
 
-    result = eval_dir(run_dir, at_time, faults)
+    with thread_limit(threads):
+        result = eval_dir(run_dir, at_time, faults)
     if as_json:
         click.echo(json.dumps(result))
         return

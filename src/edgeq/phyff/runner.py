@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
@@ -17,6 +19,28 @@ RESULTS = "results.json"
 TIMING = "timing.json"
 WEIGHTS = "weights.pt"
 FIGURE = "curves.png"
+
+
+@contextmanager
+def thread_limit(threads: int) -> Iterator[None]:
+    """Run the block with `threads` threads in torch, BLAS/OpenMP (NumPy) and Numba, then restore them.
+
+    Small matmuls on a busy machine run many times slower with idle-spinning BLAS threads than with one.
+    """
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    if threads < 1:
+        raise UserError(f"--threads must be >= 1, got {threads}")
+    before = (torch.get_num_threads(), numba.get_num_threads())
+    torch.set_num_threads(threads)
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        with threadpool_limits(threads):
+            yield
+    finally:
+        torch.set_num_threads(before[0])
+        numba.set_num_threads(before[1])
 
 
 def train_to_dir(cfg: ExperimentConfig, out_dir: Path, progress: Progress | None = None) -> dict:
