@@ -13,6 +13,8 @@ from ..errors import UserError
 COMMANDS: dict[str, str] = {
     "formats": "formats_cmd",
     "cost": "cost_cmd",
+    "quantize": "quantize_cmd",
+    "simulate": "simulate_cmd",
     "phyff": "phyff_cmd",
 }
 
@@ -21,6 +23,8 @@ Examples:
   edgeq formats                      list every number format and its exact properties
   edgeq formats --json               the same as JSON
   edgeq cost model.onnx --fmt int8 --tech 7nm   energy, area, latency, TOPS/W with cited sources
+  edgeq quantize m.onnx --fmt int8 --calib c.npz --eval e.npz   PTQ with a measured, runtime-checked report
+  edgeq simulate examples/digits_mlp.onnx --hw pcm --eval examples/digits_eval.npz   accuracy on analog crossbars vs drift time
   edgeq phyff train --data digits --physical crossbar:rram --layers 3   forward-forward on hardware vs backprop
 """
 
