@@ -29,6 +29,8 @@ class NetConfig:
     PhyLL), "append" concatenates it (for inputs with few features), "auto" overlays when there are at least
     4 features per class and appends otherwise. skip: feed h_k to Linear_k beside the physical
     output. normalize: length-normalise h_k on the skip path too, so a layer's goodness cannot leak to the next.
+    normalize_input: length-normalise the network input as well; None = only when the input has many features
+    (overlay embedding): for a handful of features (vowel formants) the input's length is information.
     """
 
     hidden: int = 256
@@ -38,6 +40,7 @@ class NetConfig:
     embedding: str = "auto"
     skip: bool = True
     normalize: bool = True
+    normalize_input: bool | None = None
 
     def __post_init__(self) -> None:
         if self.goodness not in GOODNESS:
@@ -94,17 +97,20 @@ class PhysicalBlock(nn.Module):
     """One block: a frozen physical layer followed by a trainable digital Linear + ReLU."""
 
     def __init__(self, phys: PhysicalLayer, in_dim: int, hidden: int, skip: bool, normalize: bool,
-                 gen: torch.Generator) -> None:
+                 gen: torch.Generator, unit_input: bool = True) -> None:
         super().__init__()
         if phys.in_features != in_dim:
             raise UserError(f"physical layer takes {phys.in_features} inputs but the block gets {in_dim}")
         self.phys = phys
         self.skip = skip
         self.normalize = normalize
+        self.unit_input = unit_input
         self.in_dim = in_dim
         self.linear = seeded_linear(phys.out_features + (in_dim if skip else 0), hidden, gen)
 
     def _unit(self, h: torch.Tensor) -> torch.Tensor:
+        if not self.unit_input:
+            return h
         return h / (h.norm(dim=1, keepdim=True) + 1e-8)
 
     def hardware_features(self, h: torch.Tensor) -> torch.Tensor:
@@ -118,7 +124,7 @@ class PhysicalBlock(nn.Module):
     def digital(self, p: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """Return ReLU(Linear([p, skip(h)])) given the physical features p."""
         if self.skip:
-            s = self._unit(h) * math.sqrt(self.in_dim) if self.normalize else h
+            s = self._unit(h) * math.sqrt(self.in_dim) if self.normalize and self.unit_input else h
             p = torch.cat([p, s], dim=1)
         return torch.relu(self.linear(p))
 
@@ -127,12 +133,14 @@ class PhysicalBlock(nn.Module):
         return self.linear.in_features * self.linear.out_features
 
 
-def build_blocks(physical: list[PhysicalLayer], in_dim: int, cfg: NetConfig, gen: torch.Generator) -> nn.ModuleList:
+def build_blocks(physical: list[PhysicalLayer], in_dim: int, cfg: NetConfig, gen: torch.Generator,
+                 embedding: str) -> nn.ModuleList:
     """Return the chain of blocks over the given physical layers (layer k must take block k's input width)."""
+    unit_input = cfg.normalize_input if cfg.normalize_input is not None else embedding == "overlay"
     blocks = []
     dim = in_dim
-    for phys in physical:
-        blocks.append(PhysicalBlock(phys, dim, cfg.hidden, cfg.skip, cfg.normalize, gen))
+    for k, phys in enumerate(physical):
+        blocks.append(PhysicalBlock(phys, dim, cfg.hidden, cfg.skip, cfg.normalize, gen, unit_input or k > 0))
         dim = cfg.hidden
     return nn.ModuleList(blocks)
 
@@ -148,7 +156,8 @@ class FFNet(nn.Module):
         self.n_classes = n_classes
         self.n_features = n_features
         self.embedding = resolve_embedding(cfg.embedding, n_features, n_classes)
-        self.blocks = build_blocks(physical, input_width(n_features, n_classes, self.embedding), cfg, gen)
+        self.blocks = build_blocks(physical, input_width(n_features, n_classes, self.embedding), cfg, gen,
+                                   self.embedding)
         protos = torch.rand(len(physical), cfg.hidden, generator=gen)
         self.register_buffer("prototypes", protos / protos.norm(dim=1, keepdim=True))
 
@@ -195,7 +204,8 @@ class BPNet(nn.Module):
         gen = torch.Generator().manual_seed(seed)
         self.n_classes = n_classes
         self.embedding = resolve_embedding(cfg.embedding, n_features, n_classes)
-        self.blocks = build_blocks(physical, input_width(n_features, n_classes, self.embedding), cfg, gen)
+        self.blocks = build_blocks(physical, input_width(n_features, n_classes, self.embedding), cfg, gen,
+                                   self.embedding)
         self.head = seeded_linear(cfg.hidden, n_classes, gen)
 
     def forward(self, x: torch.Tensor, mode: str = "hardware", noise: torch.Generator | None = None) -> torch.Tensor:
