@@ -45,13 +45,14 @@ class _ReferenceAdam:
             p.sub_(self.lr * mhat / (vhat.sqrt() + 1e-8))
 
 
-@pytest.mark.parametrize("kind", ["cosine", "sumsq"])
-def test_ff_with_identity_layers_matches_a_reference_step_by_step(kind):
+@pytest.mark.parametrize("kind, unit_input", [("cosine", True), ("sumsq", True), ("cosine", False)])
+def test_ff_with_identity_layers_matches_a_reference_step_by_step(kind, unit_input):
     n, d, c, hidden, lr, inner = 12, 5, 3, 6, 0.01, 2
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(n, d, generator=gen)
     y = torch.arange(n) % c
-    cfg = NetConfig(hidden=hidden, goodness=kind, threshold=1.5, embedding="append")
+    cfg = NetConfig(hidden=hidden, goodness=kind, threshold=1.5, embedding="append",
+                    normalize_input=unit_input)
     net = FFNet([IdentityLayer(d + c), IdentityLayer(hidden)], d, c, cfg, seed=3)
     trainer = FFTrainer(net, TrainConfig(lr=lr, inner_steps=inner), seed=5)
     weights = [[b.linear.weight.detach().clone(), b.linear.bias.detach().clone()] for b in net.blocks]
@@ -66,8 +67,11 @@ def test_ff_with_identity_layers_matches_a_reference_step_by_step(kind):
         peak = x.max(1, keepdim=True).values
         h = torch.cat([torch.cat([x, torch.eye(c)[y] * peak], 1), torch.cat([x, torch.eye(c)[neg] * peak], 1)])
         for k, (w, opt) in enumerate(zip(weights, optims)):
-            unit = h / (h.norm(dim=1, keepdim=True) + 1e-8)
-            z = torch.cat([unit, unit * math.sqrt(h.shape[1])], 1)
+            if k == 0 and not unit_input:  # the raw input goes to the hardware and the skip path
+                z = torch.cat([h, h], 1)
+            else:
+                unit = h / (h.norm(dim=1, keepdim=True) + 1e-8)
+                z = torch.cat([unit, unit * math.sqrt(h.shape[1])], 1)
             for _ in range(inner):
                 wk = [t.clone().requires_grad_(True) for t in w]
                 a = torch.relu(z @ wk[0].T + wk[1])
