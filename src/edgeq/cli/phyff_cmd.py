@@ -37,6 +37,8 @@ def command() -> None:
 @click.option("--lr", default=2e-3, show_default=True, type=float)
 @click.option("--batch-size", default=64, show_default=True, type=int)
 @click.option("--methods", default="ff,bp,hwa", show_default=True, help="comma list of ff, bp, hwa")
+@click.option("--train-drift-s", default=0.0, show_default=True, type=float,
+              help="hardware seconds that pass per training epoch")
 @click.option("--no-drift", is_flag=True, help="skip the deployment phase (drift, faults, online FF)")
 @click.option("--deploy-s", default=3600.0, show_default=True, type=float, help="deployment time on the hardware clock")
 @click.option("--fault-rate", default=0.05, show_default=True, type=float, help="new faults half-way through deployment")
@@ -55,7 +57,7 @@ def train(**opts) -> None:
                                                       online_steps=opts["online_steps"])
     cfg = ExperimentConfig(
         data=opts["data"], physical=opts["physical"], layers=opts["layers"], epochs=opts["epochs"],
-        seed=opts["seed"], methods=tuple(m.strip() for m in opts["methods"].split(",") if m.strip()),
+        seed=opts["seed"], train_drift_s=opts["train_drift_s"], methods=tuple(m.strip() for m in opts["methods"].split(",") if m.strip()),
         net=NetConfig(hidden=opts["hidden"], goodness=opts["goodness"], threshold=opts["threshold"],
                       embedding=opts["embedding"], skip=not opts["no_skip"]),
         train=TrainConfig(epochs=opts["epochs"], batch_size=opts["batch_size"], lr=opts["lr"],
@@ -83,7 +85,7 @@ def train(**opts) -> None:
 
 @command.command("eval", epilog=EXAMPLES)
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--time", "at_time", default=0.0, show_default=True, type=float, help="hardware clock (s)")
+@click.option("--time", "at_time", default=0.0, show_default=True, type=float, help="hardware seconds after training")
 @click.option("--faults", default=0.0, show_default=True, type=float, help="fraction of broken elements")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 @click.option("--threads", default=1, show_default=True, type=int, help="torch/BLAS threads")

@@ -46,7 +46,11 @@ class DriftConfig:
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """Everything that defines a run; `seed` fixes weights, batches, negatives and hardware noise."""
+    """Everything that defines a run; `seed` fixes weights, batches, negatives and hardware noise.
+
+    train_drift_s: hardware seconds that pass per training epoch (the chip ages while FF trains on it; the
+    backprop models are trained on a model of the chip as it was at time 0).
+    """
 
     data: str = "digits"
     physical: str = "wave"
@@ -54,6 +58,7 @@ class ExperimentConfig:
     epochs: int = 10
     seed: int = 0
     methods: tuple[str, ...] = METHODS
+    train_drift_s: float = 0.0
     net: NetConfig = field(default_factory=NetConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     drift: DriftConfig | None = field(default_factory=DriftConfig)
@@ -62,6 +67,8 @@ class ExperimentConfig:
         bad = [m for m in self.methods if m not in METHODS]
         if bad or not self.methods:
             raise UserError(f"unknown method(s) {bad}; choose from {', '.join(METHODS)}")
+        if self.train_drift_s < 0:
+            raise UserError(f"train_drift_s must be >= 0, got {self.train_drift_s}")
 
 
 Progress = Callable[[str, int], None]
@@ -102,22 +109,29 @@ def run_experiment(cfg: ExperimentConfig, progress: Progress | None = None) -> t
                      "embedding": nets[cfg.methods[0]].embedding}, "methods": {},
                      # wall times vary run to run: they live apart so the rest is bit-for-bit reproducible
                      "timing": {"torch_threads": torch_threads, "train_wall_s": {}, "curve_wall_s": {}}}
-    trainers = {}
-    for method, net in nets.items():
-        trainer = _trainer(method, net, cfg)
-        trainers[method] = trainer
-        curve, walls = [], []
-        for epoch in range(1, cfg.epochs + 1):
+    trainers = {m: _trainer(m, net, cfg) for m, net in nets.items()}
+    curves: dict[str, list] = {m: [] for m in nets}
+    walls: dict[str, list] = {m: [] for m in nets}
+    # Methods take turns epoch by epoch, so all see the chip at the same age when it drifts during training.
+    for epoch in range(1, cfg.epochs + 1):
+        for method, net in nets.items():
+            trainer = trainers[method]
             loss = trainer.epoch(data.x_train, data.y_train)
-            curve.append({"epoch": epoch, "loss": loss, "test_accuracy": _eval(net, data),
-                          "physical_passes": trainer.cost.physical_passes, "digital_macs": trainer.cost.digital_macs})
-            walls.append(round(trainer.cost.wall_s, 4))
+            curves[method].append({"epoch": epoch, "loss": loss, "test_accuracy": _eval(net, data),
+                                   "physical_passes": trainer.cost.physical_passes,
+                                   "digital_macs": trainer.cost.digital_macs})
+            walls[method].append(round(trainer.cost.wall_s, 4))
             tick(method, 1)
-        final = curve[-1]["test_accuracy"] if curve else _eval(net, data)
+        if cfg.train_drift_s > 0:
+            for layer in hardware:
+                layer.advance(cfg.train_drift_s)
+    for method, net in nets.items():
+        trainer = trainers[method]
+        final = curves[method][-1]["test_accuracy"] if curves[method] else _eval(net, data)
         results["methods"][method] = {"label": METHOD_LABELS[method], "test_accuracy": final,
-                                      **trainer.cost.as_dict(), "curve": curve}
+                                      **trainer.cost.as_dict(), "curve": curves[method]}
         results["timing"]["train_wall_s"][method] = round(trainer.cost.wall_s, 4)
-        results["timing"]["curve_wall_s"][method] = walls
+        results["timing"]["curve_wall_s"][method] = walls[method]
     trained = {m: {k: v.clone() for k, v in net.state_dict().items()} for m, net in nets.items()}
     if cfg.drift is not None:
         results["drift"] = run_drift(cfg.drift, cfg, hardware, nets, trainers, data, tick)
@@ -131,7 +145,7 @@ def evaluate_saved(cfg: ExperimentConfig, weights: dict, at_time_s: float, fault
     data = load_dataset(cfg.data)
     hardware, nets = _build(cfg, data)
     for layer in hardware:
-        layer.advance(at_time_s)
+        layer.advance(cfg.train_drift_s * cfg.epochs + at_time_s)
         if fault_rate > 0:
             layer.add_faults(fault_rate, seed=cfg.seed * 1000 + 700)
     out = {}
@@ -195,7 +209,7 @@ def config_from_dict(d: dict) -> ExperimentConfig:
     try:
         return ExperimentConfig(
             data=d["data"], physical=d["physical"], layers=d["layers"], epochs=d["epochs"], seed=d["seed"],
-            methods=tuple(d["methods"]), net=NetConfig(**d["net"]), train=TrainConfig(**d["train"]),
+            methods=tuple(d["methods"]), train_drift_s=d.get("train_drift_s", 0.0), net=NetConfig(**d["net"]), train=TrainConfig(**d["train"]),
             drift=DriftConfig(**d["drift"]) if d.get("drift") else None,
         )
     except (KeyError, TypeError) as err:
