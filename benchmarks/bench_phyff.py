@@ -1,8 +1,8 @@
 """Wall time for forward-forward on the hardware vs backprop (ideal twin) to reach the same test accuracy on digits.
 
 Both train the same blocks on the same physical layers, one thread, epoch by epoch in turns in one run; accuracy is
-checked on the hardware after every epoch and evaluation time is not counted. Prints one row per repeat, then the medians, and
-as its last line a JSON object with the ratio FF / backprop (goal <= 2).
+checked on the hardware after every epoch and evaluation time is not counted. Prints one row per repeat, then the
+medians, and as its last line a JSON object with the ratio FF / backprop (goal <= 2).
 
     .venv/bin/python benchmarks/bench_phyff.py [--target 0.95] [--physical wave] [--repeats 3]
 """

@@ -41,7 +41,8 @@ def command() -> None:
               help="hardware seconds that pass per training epoch")
 @click.option("--no-drift", is_flag=True, help="skip the deployment phase (drift, faults, online FF)")
 @click.option("--deploy-s", default=3600.0, show_default=True, type=float, help="deployment time on the hardware clock")
-@click.option("--fault-rate", default=0.05, show_default=True, type=float, help="new faults half-way through deployment")
+@click.option("--fault-rate", default=0.05, show_default=True, type=float,
+              help="new faults half-way through deployment")
 @click.option("--online-steps", default=10, show_default=True, type=int, help="FF batches per deployment checkpoint")
 @click.option("--threads", default=1, show_default=True, type=int, help="torch threads")
 def train(**opts) -> None:
@@ -57,7 +58,8 @@ def train(**opts) -> None:
                                                       online_steps=opts["online_steps"])
     cfg = ExperimentConfig(
         data=opts["data"], physical=opts["physical"], layers=opts["layers"], epochs=opts["epochs"],
-        seed=opts["seed"], train_drift_s=opts["train_drift_s"], methods=tuple(m.strip() for m in opts["methods"].split(",") if m.strip()),
+        seed=opts["seed"], train_drift_s=opts["train_drift_s"],
+        methods=tuple(m.strip() for m in opts["methods"].split(",") if m.strip()),
         net=NetConfig(hidden=opts["hidden"], goodness=opts["goodness"], threshold=opts["threshold"],
                       embedding=opts["embedding"], skip=not opts["no_skip"]),
         train=TrainConfig(epochs=opts["epochs"], batch_size=opts["batch_size"], lr=opts["lr"],

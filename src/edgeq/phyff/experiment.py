@@ -209,8 +209,11 @@ def config_from_dict(d: dict) -> ExperimentConfig:
     try:
         return ExperimentConfig(
             data=d["data"], physical=d["physical"], layers=d["layers"], epochs=d["epochs"], seed=d["seed"],
-            methods=tuple(d["methods"]), train_drift_s=d.get("train_drift_s", 0.0), net=NetConfig(**d["net"]), train=TrainConfig(**d["train"]),
+            methods=tuple(d["methods"]), train_drift_s=d.get("train_drift_s", 0.0), net=NetConfig(**d["net"]),
+            train=TrainConfig(**d["train"]),
             drift=DriftConfig(**d["drift"]) if d.get("drift") else None,
         )
     except (KeyError, TypeError) as err:
-        raise UserError(f"results.json has no valid experiment config ({err}); was it written by edgeq phyff?") from None
+        raise UserError(
+            f"results.json has no valid experiment config ({err}); was it written by edgeq phyff?"
+        ) from None
