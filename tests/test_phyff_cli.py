@@ -40,7 +40,7 @@ def test_train_writes_reproducible_results_and_eval_reads_them(tmp_path, capsys)
     capsys.readouterr()
     assert main(["phyff", "eval", str(outs[0]), "--json"]) == 0
     evaluated = json.loads(capsys.readouterr().out)
-    assert set(evaluated["accuracy"]) == {"ff", "bp", "hwa"}
+    assert set(evaluated["accuracy"]) == {"ff", "bp", "hwa", "ff_online"}
     assert all(0.0 <= a <= 1.0 for a in evaluated["accuracy"].values())
 
 

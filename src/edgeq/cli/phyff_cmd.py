@@ -101,4 +101,4 @@ def evaluate(run_dir: Path, at_time: float, faults: float, as_json: bool, thread
         click.echo(json.dumps(result))
         return
     for method, acc in result["accuracy"].items():
-        click.echo(f"{method:<5} {100 * acc:6.2f}%  (t = {at_time:g} s, faults {faults:g})")
+        click.echo(f"{method:<9} {100 * acc:6.2f}%  (t = {at_time:g} s, faults {faults:g})")

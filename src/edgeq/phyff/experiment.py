@@ -98,7 +98,8 @@ def _eval(net, data: Dataset) -> float:
 def run_experiment(cfg: ExperimentConfig, progress: Progress | None = None) -> tuple[dict, dict]:
     """Train every method, evaluate on the hardware each epoch, run the drift phase.
 
-    Returns the JSON-ready results and the digital weights of every method as trained (before deployment).
+    Returns the JSON-ready results and the digital weights of every method as trained (before deployment), plus
+    "ff_online": FF's weights after it kept training through the deployment phase (when there is one).
     """
     torch_threads = torch.get_num_threads()
     data = load_dataset(cfg.data)
@@ -136,6 +137,8 @@ def run_experiment(cfg: ExperimentConfig, progress: Progress | None = None) -> t
     if cfg.drift is not None:
         results["drift"] = run_drift(cfg.drift, cfg, hardware, nets, trainers, data, tick)
         results["timing"]["ff_online_wall_s"] = results["drift"].pop("ff_online_wall_s")
+        if "ff" in nets:  # FF kept learning on the drifted chip: keep those weights too
+            trained["ff_online"] = {k: v.clone() for k, v in nets["ff"].state_dict().items()}
     return results, trained
 
 
@@ -149,8 +152,10 @@ def evaluate_saved(cfg: ExperimentConfig, weights: dict, at_time_s: float, fault
         if fault_rate > 0:
             layer.add_faults(fault_rate, seed=cfg.seed * 1000 + 700)
     out = {}
-    for m, net in nets.items():
-        if m not in weights:
+    # "ff_online": the FF weights after the deployment phase, evaluated on the FF network
+    for m in [m for m in (*METHODS, "ff_online") if m in weights]:
+        net = nets.get("ff" if m == "ff_online" else m)
+        if net is None:
             continue
         try:
             net.load_state_dict(weights[m])
