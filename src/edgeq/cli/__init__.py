@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "cost": "cost_cmd",
     "quantize": "quantize_cmd",
     "simulate": "simulate_cmd",
+    "phyff": "phyff_cmd",
 }
 
 EPILOG = """\b
@@ -25,6 +26,7 @@ Examples:
   edgeq quantize m.onnx --fmt int8 --calib c.npz --eval e.npz   PTQ with a measured, runtime-checked report
   edgeq simulate examples/digits_mlp.onnx --hw pcm --eval examples/digits_eval.npz   accuracy on analog crossbars vs drift time
   edgeq simulate m.onnx --hw pcm --eval d.npz   accuracy on analog crossbars vs drift time
+  edgeq phyff train --data digits --physical crossbar:rram --layers 3   forward-forward on hardware vs backprop
 """
 
 
