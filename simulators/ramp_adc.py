@@ -49,7 +49,7 @@ class RampADCConfig:
     g_min_ratio: float = 0.0
     """smallest programmable conductance relative to g_max: smaller steps are programmed to it."""
     calibration_devices: int = 0
-    """extra memristors that trim the ramp's gain and start after programming (0: no calibration)."""
+    """extra memristors that trim the ramp's span after programming, leaving one device's error (0: no trim)."""
     comparator_offset: float = 0.0
     """sigma of each column comparator's fixed offset, in input units."""
     comparator_noise: float = 0.0
@@ -131,8 +131,10 @@ class ProgrammedRamp:
                 raise UserError("read noise is on: pass rng=np.random.default_rng(seed) to convert")
             g = g * (1.0 + self.config.read_noise * rng.standard_normal((n_sweeps, g.shape[1])))
             g = np.maximum(g, 0.0)  # a conductance cannot go negative, so the ramp stays monotone
-        steps = np.concatenate([np.zeros((g.shape[0], 1)), np.cumsum(g, axis=1)], axis=1)
-        return self.start + self.step_unit * steps
+        # ideal thresholds plus the accumulated step errors, so an ideal ramp reproduces f^-1(midpoints) bit for bit
+        target = np.diff(self.quantiser.thresholds) / self.step_unit
+        drift = np.concatenate([np.zeros((g.shape[0], 1)), np.cumsum(g - target[None, :], axis=1)], axis=1)
+        return self.quantiser.thresholds[None, :] + (self.start - self.quantiser.thresholds[0]) + self.step_unit * drift
 
     def convert(
         self,
@@ -190,7 +192,7 @@ class RampADC:
     def program(self, n_columns: int, rng: np.random.Generator | None = None) -> ProgrammedRamp:
         """Return one programmed chip instance with C comparators sharing this ramp (draws its fixed errors)."""
         cfg = self.config
-        needs_rng = cfg.prog_noise > 0 or cfg.comparator_offset > 0 or (cfg.calibration_devices > 0 and cfg.prog_noise > 0)
+        needs_rng = cfg.prog_noise > 0 or cfg.comparator_offset > 0
         if needs_rng and rng is None:
             raise UserError("programming noise or comparator offset is on: pass rng=np.random.default_rng(seed)")
         t = self.quantiser.thresholds
@@ -202,10 +204,11 @@ class RampADC:
             g = np.maximum(g + cfg.prog_noise * rng.standard_normal(g.shape), 0.0)
         start = float(t[0]) if t.size else 0.0
         if cfg.calibration_devices > 0 and g.size:
-            # Two-point trim measured right after programming: the calibration devices rescale the ramp so its
-            # span matches the target; they are memristors too, so the trim is off by their averaged error.
-            trim_error = cfg.prog_noise / np.sqrt(cfg.calibration_devices) * rng.standard_normal() if cfg.prog_noise else 0.0
-            g = g * (target.sum() / max(g.sum(), 1e-30)) * (1.0 + trim_error)
+            # Trim measured right after programming: the calibration devices rescale the ramp so its span matches
+            # the target. They are memristors too, so the span is left off by about one device's programming error
+            # (instead of the sqrt(K - 1) devices' errors of an untrimmed ramp).
+            residual = cfg.prog_noise * rng.standard_normal() if cfg.prog_noise > 0 else 0.0
+            g = g * ((target.sum() + residual) / max(g.sum(), 1e-30))
         if cfg.drift_nu > 0:
             g = g * cfg.drift_t_over_t0 ** (-cfg.drift_nu)
         offsets = np.zeros(n_columns, np.float32)
