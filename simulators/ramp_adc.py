@@ -21,7 +21,7 @@ import numpy as np
 from edgeq.errors import UserError
 
 from .ramp_functions import ArrayFn, Quantiser, build_quantiser, function_range, resolve_function
-from .ramp_kernels import pad_table, pad_thresholds, ramp_convert
+from .ramp_kernels import linear_lut_numba, linear_lut_numpy, pad_table, pad_thresholds, ramp_convert
 
 
 @dataclass(frozen=True)
@@ -235,12 +235,15 @@ class LinearLutADC:
         """Return the uniform decision thresholds (midpoints between code centres), float64."""
         return self.lo + self.step * (np.arange(1, 2**self.bits) - 0.5)
 
-    def convert(self, x: np.ndarray, rng: np.random.Generator | None = None, noise_sigma: float = 0.0) -> np.ndarray:
+    def convert(
+        self, x: np.ndarray, rng: np.random.Generator | None = None, noise_sigma: float = 0.0, backend: str = "numba"
+    ) -> np.ndarray:
         """Return table[round((x - lo) / step)] with codes clipped to the ADC range; optional input-referred noise."""
         x = np.asarray(x, dtype=np.float32)
         if noise_sigma > 0:
             if rng is None:
                 raise UserError("noise is on: pass rng=np.random.default_rng(seed)")
             x = x + np.float32(noise_sigma) * rng.standard_normal(x.shape).astype(np.float32)
-        code = np.clip(np.floor((x - np.float32(self.lo)) / np.float32(self.step) + np.float32(0.5)), 0, 2**self.bits - 1)
-        return self.table[code.astype(np.int32)]
+        flat = np.ascontiguousarray(x.reshape(-1, x.shape[-1] if x.ndim else 1))
+        kernel = linear_lut_numba if backend == "numba" else linear_lut_numpy
+        return kernel(flat, np.float32(self.lo), np.float32(1.0 / self.step), self.table).reshape(x.shape)

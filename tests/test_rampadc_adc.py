@@ -167,3 +167,10 @@ def test_linear_lut_adc_is_uniform_and_saturates() -> None:
     assert out[2] == out[3] == np.float32(np.tanh(lin.hi))
     xs = np.linspace(lin.lo, lin.hi, 10001)
     assert np.max(np.abs(lin.convert(xs) - np.tanh(xs))) <= lin.step / 2 + 1e-6  # |tanh'| <= 1
+
+
+def test_linear_lut_kernel_matches_numpy_twin() -> None:
+    lin = LinearLutADC(6, "sigmoid")
+    x = np.random.default_rng(0).normal(0, 6, (33, 17)).astype(np.float32)
+    x[0, 0] = np.nan
+    np.testing.assert_array_equal(lin.convert(x, backend="numba"), lin.convert(x, backend="numpy"))
