@@ -123,10 +123,10 @@ class ProgrammedRamp:
         """Return the number of columns (comparators) sharing this ramp."""
         return int(self.column_offset.size)
 
-    def thresholds(self, n_sweeps: int, rng: np.random.Generator | None) -> np.ndarray:
+    def thresholds(self, n_sweeps: int, rng: np.random.Generator | None, read_noise: bool = True) -> np.ndarray:
         """Return the ramp's thresholds, [1, K] without read noise or [n_sweeps, K] with a read-noise draw per sweep."""
         g = self.conductances[None, :]
-        if self.config.read_noise > 0:
+        if read_noise and self.config.read_noise > 0:
             if rng is None:
                 raise UserError("read noise is on: pass rng=np.random.default_rng(seed) to convert")
             g = g * (1.0 + self.config.read_noise * rng.standard_normal((n_sweeps, g.shape[1])))
