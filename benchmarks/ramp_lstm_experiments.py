@@ -32,6 +32,7 @@ from edgeq.simulators.ramp_adc import get_preset  # noqa: E402
 BITS = (3, 4, 5, 8)
 WEIGHT_NOISE = 0.02  # gate-weight programming error, sigma / max|W| (a few % of g_max, as for RRAM)
 NOISE_SEEDS = (0, 1, 2)
+HWA_LR = 3e-4  # fine-tuning from the FP weights: a fresh Adam at the training rate undoes more than it learns
 
 
 def configs() -> list[tuple[str, str, int | None, bool, AnalogRNNConfig]]:
@@ -80,11 +81,14 @@ def hwa_kws(model: KwsLSTM, data, cfg: AnalogRNNConfig, epochs: int, seed: int) 
     """Return a copy fine-tuned with the analog LSTM in the loop (quantised, noisy forward; STE backward)."""
     torch.manual_seed(seed)
     hw = analog_copy(model, cfg, seed)
-    opt = torch.optim.Adam(hw.parameters(), lr=1e-3)
+    opt = torch.optim.Adam(hw.parameters(), lr=HWA_LR)
     x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
     gen = torch.Generator().manual_seed(seed)
+    step = 0
     for _ in tqdm(range(epochs), desc="KWS HWA training", leave=False):
         for idx in torch.randperm(len(x), generator=gen).split(64):
+            hw.rnn.reprogram(1000 + step)  # a new chip instance per batch: learn the error distribution
+            step += 1
             loss = torch.nn.functional.cross_entropy(hw(x[idx]), y[idx])
             opt.zero_grad()
             loss.backward()
@@ -102,11 +106,13 @@ def lm_batches(codes: np.ndarray, batch: int, seq: int, rng: np.random.Generator
 
 
 def train_lm(model: torch.nn.Module, params, train: np.ndarray, steps: int, seed: int, lr: float, desc: str) -> None:
-    """Train model in place for `steps` Adam steps of truncated BPTT on random windows."""
+    """Train model in place for `steps` Adam steps of truncated BPTT on random windows (new chip per step if HWA)."""
     torch.manual_seed(seed)
     opt = torch.optim.Adam(params, lr=lr)
     batches = lm_batches(train, 32, 64, np.random.default_rng(seed))
-    for _ in tqdm(range(steps), desc=desc, leave=False):
+    for step in tqdm(range(steps), desc=desc, leave=False):
+        if isinstance(model.rnn, AnalogLSTM):
+            model.rnn.reprogram(1000 + step)
         inp, tgt = next(batches)
         logits, _ = model(inp)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1))
@@ -130,7 +136,7 @@ def bits_per_char(model: torch.nn.Module, codes: np.ndarray, streams: int = 32) 
 def hwa_lm(model: CharLSTM, train: np.ndarray, cfg: AnalogRNNConfig, steps: int, seed: int) -> torch.nn.Module:
     """Return a copy fine-tuned with the analog LSTM in the loop."""
     hw = analog_copy(model, cfg, seed)
-    train_lm(hw, list(hw.parameters()), train, steps, seed, 1e-3, "LM HWA training")
+    train_lm(hw, list(hw.parameters()), train, steps, seed, HWA_LR, "LM HWA training")
     return hw
 
 

@@ -92,10 +92,19 @@ class _AnalogRNNBase(torch.nn.Module):
         self.weight_hh_l0 = torch.nn.Parameter((torch.rand(n, hidden_size, generator=gen) * 2 - 1) * k)
         self.bias_ih_l0 = torch.nn.Parameter((torch.rand(n, generator=gen) * 2 - 1) * k)
         self.bias_hh_l0 = torch.nn.Parameter((torch.rand(n, generator=gen) * 2 - 1) * k)
-        self.mvm_ih = _GateMVM(config.weight_noise, config.mvm_noise, config.seed + 1)
-        self.mvm_hh = _GateMVM(config.weight_noise, config.mvm_noise, config.seed + 2)
+        self.reprogram(config.seed)
+
+    def reprogram(self, seed: int) -> None:
+        """Draw a fresh chip instance: new ramp, comparator and weight programming errors (weights unchanged).
+
+        Hardware-aware training calls this every batch so the model learns to tolerate the error distribution
+        rather than one chip's errors.
+        """
+        cfg = self.config
+        self.mvm_ih = _GateMVM(cfg.weight_noise, cfg.mvm_noise, seed + 1)
+        self.mvm_hh = _GateMVM(cfg.weight_noise, cfg.mvm_noise, seed + 2)
         self.act = torch.nn.ModuleDict(
-            {g: AnalogActivation(fn, config.spec_for(g), hidden_size, seed=config.seed + 10 + i)
+            {g: AnalogActivation(fn, cfg.spec_for(g), self.hidden_size, seed=seed + 10 + i)
              for i, (g, fn) in enumerate(self.gates.items())}
         )
 
