@@ -12,6 +12,9 @@ from edgeq.simulators.analog_rnn import AnalogRNNConfig
 from edgeq.simulators.onnx_rnn import run_rnn_node
 
 ort = pytest.importorskip("onnxruntime")
+from rampadc_helpers import one_torch_thread
+
+_one_thread = pytest.fixture(autouse=True)(one_torch_thread)
 
 
 def _model(op: str, steps: int, batch: int, n_in: int, hidden: int, n_dirs: int, attrs: dict, layout: int = 0):

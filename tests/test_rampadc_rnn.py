@@ -10,6 +10,9 @@ from edgeq.errors import UserError
 from edgeq.simulators.analog_activation import ActivationSpec, AnalogActivation
 from edgeq.simulators.analog_rnn import AnalogGRU, AnalogLSTM, AnalogRNNConfig
 from edgeq.simulators.ramp_adc import RampADC, RampADCConfig, get_preset
+from rampadc_helpers import one_torch_thread
+
+_one_thread = pytest.fixture(autouse=True)(one_torch_thread)
 
 
 @pytest.mark.parametrize("batch_first", [False, True])
