@@ -30,9 +30,14 @@ from edgeq.simulators.analog_rnn import AnalogLSTM, AnalogRNNConfig  # noqa: E40
 from edgeq.simulators.ramp_adc import get_preset  # noqa: E402
 
 BITS = (3, 4, 5, 8)
-WEIGHT_NOISE = 0.02  # gate-weight programming error, sigma / max|W| (a few % of g_max, as for RRAM)
+CROSSBAR = "rram"  # gate MVMs of the noisy rows: the crossbar simulator's RRAM tiles (Wan et al. 2022 statistics)
 NOISE_SEEDS = (0, 1, 2)
 HWA_LR = 3e-4  # fine-tuning from the FP weights: a fresh Adam at the training rate undoes more than it learns
+
+
+def noisy_config(kind: str, bits: int) -> AnalogRNNConfig:
+    """Return the device-noise config: RRAM gate tiles, and the 'chip' ramp (RRAM ramp devices, comparators)."""
+    return AnalogRNNConfig.uniform(kind, bits, adc=get_preset("chip", bits=bits), crossbar=CROSSBAR)
 
 
 def configs() -> list[tuple[str, str, int | None, bool, AnalogRNNConfig]]:
@@ -41,8 +46,7 @@ def configs() -> list[tuple[str, str, int | None, bool, AnalogRNNConfig]]:
     for kind, label in (("ramp", "NL-ADC"), ("linear", "linear ADC + LUT")):
         for bits in BITS:
             rows.append((f"{label} {bits}b", kind, bits, False, AnalogRNNConfig.uniform(kind, bits)))
-            noisy = AnalogRNNConfig.uniform(kind, bits, adc=get_preset("chip", bits=bits), weight_noise=WEIGHT_NOISE)
-            rows.append((f"{label} {bits}b + noise", kind, bits, True, noisy))
+            rows.append((f"{label} {bits}b + noise", kind, bits, True, noisy_config(kind, bits)))
     return rows
 
 
@@ -151,9 +155,7 @@ def evaluate(metric, model: torch.nn.Module, hwa: dict[int, torch.nn.Module]) ->
                      "std": float(np.std(vals)), "n": len(vals)})
     for bits, hw in hwa.items():
         for noisy in (False, True):
-            cfg = AnalogRNNConfig.uniform("ramp", bits)
-            if noisy:
-                cfg = AnalogRNNConfig.uniform("ramp", bits, adc=get_preset("chip", bits=bits), weight_noise=WEIGHT_NOISE)
+            cfg = noisy_config("ramp", bits) if noisy else AnalogRNNConfig.uniform("ramp", bits)
             seeds = [100 + s for s in NOISE_SEEDS] if noisy else (0,)  # chip instances unseen in training
             vals = [metric(analog_copy(hw, cfg, s)) for s in seeds]
             rows.append({"row": f"HWA NL-ADC {bits}b" + (" + noise" if noisy else ""), "kind": "hwa", "bits": bits,
@@ -184,9 +186,11 @@ def markdown(kws: list[dict], lm: list[dict], cost: list[dict], meta: dict) -> s
         fmt = lambda d, p: f"{d['mean']:.{p}f}" + (f" ± {d['std']:.{p}f}" if d["n"] > 1 else "")  # noqa: E731
         lines.append(f"| {r['row']} | {fmt(r, 1)} | {fmt(m, 3) if m else '-'} |")
     lines += ["", "Noisy rows: mean ± std over chip instances (programming draws) "
-              f"{list(NOISE_SEEDS)}; noise = ramp preset 'chip' (ramp memristor programming/read noise, calibration, "
-              f"comparator offset/noise) + gate-weight programming error {WEIGHT_NOISE} of max|W|. "
-              "A linear ADC has no ramp memristors: only comparator and weight errors apply.", "",
+              f"{list(NOISE_SEEDS)}; noise = gate MVMs on the crossbar simulator's '{CROSSBAR}' tiles (programming and "
+              "read noise, 8-bit DAC; the column ADC is the ramp / linear ADC) + ramp preset 'chip' (RRAM ramp "
+              "memristors with programming and read noise, 5 calibration devices, comparator offset and noise). "
+              "A linear ADC has no ramp memristors: only its comparator errors apply. HWA: fine-tuned with the noisy "
+              "NL-ADC LSTM in the loop, a new chip instance per batch; evaluated on chips not seen in training.", "",
               "## Activation readout cost per LSTM step (5 x hidden activations, `edgeq.hw_models`)", "",
               "| bits | scheme | energy (pJ/step) | latency (cycles) |", "|---|---|---|---|"]
     for c in cost:
@@ -239,18 +243,16 @@ def main() -> None:
     t0 = time.perf_counter()
     kws_data = load_kws()
     kws_model = train_kws(kws_data, meta["kws_epochs"], args.seed)
-    kws_hwa = {b: hwa_kws(kws_model, kws_data, AnalogRNNConfig.uniform(
-        "ramp", b, adc=get_preset("chip", bits=b), weight_noise=WEIGHT_NOISE), meta["kws_hwa_epochs"], args.seed)
-        for b in meta["hwa_bits"]}
+    kws_hwa = {b: hwa_kws(kws_model, kws_data, noisy_config("ramp", b), meta["kws_hwa_epochs"], args.seed)
+               for b in meta["hwa_bits"]}
     kws_rows = evaluate(lambda m: kws_accuracy(m, kws_data), kws_model, kws_hwa)
     print(f"KWS done in {time.perf_counter() - t0:.0f} s; FP {kws_rows[0]['mean']:.1f}%")
     lm_data = load_charlm()
     torch.manual_seed(args.seed)
     lm_model = CharLSTM(len(lm_data["vocab"]))
     train_lm(lm_model, list(lm_model.parameters()), lm_data["train"], meta["lm_steps"], args.seed, 3e-3, "LM FP training")
-    lm_hwa = {b: hwa_lm(lm_model, lm_data["train"], AnalogRNNConfig.uniform(
-        "ramp", b, adc=get_preset("chip", bits=b), weight_noise=WEIGHT_NOISE), meta["lm_hwa_steps"], args.seed)
-        for b in meta["hwa_bits"]}
+    lm_hwa = {b: hwa_lm(lm_model, lm_data["train"], noisy_config("ramp", b), meta["lm_hwa_steps"], args.seed)
+              for b in meta["hwa_bits"]}
     test = lm_data["test"] if not args.quick else lm_data["test"][:4000]
     lm_rows = evaluate(lambda m: bits_per_char(m, test), lm_model, lm_hwa)
     print(f"LM done in {time.perf_counter() - t0:.0f} s; FP {lm_rows[0]['mean']:.3f} bits/char")

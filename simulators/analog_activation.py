@@ -86,7 +86,7 @@ class AnalogActivation(torch.nn.Module):
         if cfg.comparator_noise > 0:
             noise = self._rng.standard_normal(tuple(flat.shape)).astype(np.float32)
             xe = xe + cfg.comparator_noise * torch.from_numpy(noise)
-        if self.ramp is not None and cfg.read_noise > 0:
+        if self.ramp is not None and cfg.has_read_noise:
             thr = torch.from_numpy(self.ramp.thresholds(flat.shape[0], self._rng).astype(np.float32))
             code = torch.searchsorted(thr, xe.contiguous(), right=True)
         else:

@@ -8,13 +8,19 @@ f' (straight-through). With every effect off the module equals torch.nn.LSTM / n
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 
 from edgeq.errors import UserError
 
+from .adc import ADCConfig
 from .analog_activation import ActivationSpec, AnalogActivation
+from .crossbar import ProgrammedArray
+from .crossbar import program as program_crossbar
+from .presets import CrossbarConfig
+from .presets import get_preset as get_crossbar_preset
 from .ramp_adc import RampADCConfig
 
 LSTM_GATES = {"i": "sigmoid", "f": "sigmoid", "g": "tanh", "o": "sigmoid", "cell": "tanh"}
@@ -23,55 +29,71 @@ GRU_GATES = {"r": "sigmoid", "z": "sigmoid", "n": "tanh"}
 
 @dataclass(frozen=True)
 class AnalogRNNConfig:
-    """How each gate's nonlinearity and each gate MVM is computed.
+    """How each gate's nonlinearity and the gate MVMs are computed.
 
     `activation` applies to every gate except those named in `per_gate` (e.g. (("cell", ActivationSpec()),) keeps
-    the cell-state tanh digital, since the cell state is digital). `weight_noise` is the relative programming error
-    of the gate weights (sigma / max|W| per gate matrix, drawn once); `mvm_noise` is per-MVM output noise relative
-    to max|W| * ||x||, the read-noise floor of a crossbar.
+    the cell-state tanh exact). `crossbar` puts the gate MVMs (input and recurrent weights, one array each) on the
+    crossbar simulator's tiles (a preset name such as "rram"/"pcm" or a CrossbarConfig; None: exact matmul), read
+    `t_seconds` after programming. When the gates use ramp or linear ADCs those ARE the column ADCs, so the tile's
+    own ADC is switched off; with exact activations the tile keeps its preset ADC.
     """
 
     activation: ActivationSpec = field(default_factory=ActivationSpec)
     per_gate: tuple[tuple[str, ActivationSpec], ...] = ()
-    weight_noise: float = 0.0
-    mvm_noise: float = 0.0
+    crossbar: str | CrossbarConfig | None = None
+    t_seconds: float = 0.0
     seed: int = 0
 
     def spec_for(self, gate: str) -> ActivationSpec:
         """Return the activation spec of one gate."""
         return dict(self.per_gate).get(gate, self.activation)
 
+    def tile_config(self) -> CrossbarConfig | None:
+        """Return the crossbar config of the gate tiles (column ADC removed when a ramp/linear ADC replaces it)."""
+        if self.crossbar is None:
+            return None
+        try:
+            cfg = get_crossbar_preset(self.crossbar) if isinstance(self.crossbar, str) else self.crossbar
+        except ValueError as err:
+            raise UserError(str(err)) from None
+        if self.activation.kind != "exact":
+            cfg = replace(cfg, adc=ADCConfig(bits=None, clip=False))
+        return cfg
+
     @staticmethod
     def uniform(kind: str = "exact", bits: int = 5, adc: RampADCConfig | None = None, **kw: object) -> AnalogRNNConfig:
         """Return a config with the same ADC kind and bits on every gate (non-idealities from `adc`)."""
         base = adc if adc is not None else RampADCConfig()
-        spec = ActivationSpec(kind, RampADCConfig(**{**base.__dict__, "bits": bits}))
+        spec = ActivationSpec(kind, replace(base, bits=bits))
         return AnalogRNNConfig(activation=spec, **kw)  # type: ignore[arg-type]
 
 
-class _GateMVM(torch.nn.Module):
-    """x @ W^T + b on a simulated tile: programming error drawn once, read-noise floor per MVM (ideal when 0)."""
+class _GateTile(torch.nn.Module):
+    """x @ W^T + b with W on crossbar tiles (programmed when W changes; read noise per MVM), or exact when None.
 
-    def __init__(self, weight_noise: float, mvm_noise: float, seed: int) -> None:
+    The value is the simulated MVM, the gradient that of the exact one (straight-through), as in torch_layers.
+    """
+
+    def __init__(self, config: CrossbarConfig | None, t_seconds: float, seed: int) -> None:
         super().__init__()
-        self.weight_noise = weight_noise
-        self.mvm_noise = mvm_noise
-        self._gen = torch.Generator().manual_seed(seed)
-        self._prog: torch.Tensor | None = None
+        self.config = config
+        self.t_seconds = t_seconds
+        self._program_rng = np.random.default_rng([seed, 0])
+        self._read_rng = np.random.default_rng([seed, 1])
+        self._array: ProgrammedArray | None = None
+        self._version: tuple | None = None
 
     def forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        """Return the tile's output for x [B, in] (gradient flows to weight and bias as if ideal)."""
-        w = weight
-        w_max = weight.detach().abs().max().clamp_min(1e-12)
-        if self.weight_noise > 0:
-            if self._prog is None or self._prog.shape != weight.shape:
-                self._prog = torch.randn(weight.shape, generator=self._gen)
-            w = weight + (self.weight_noise * w_max * self._prog).detach()
-        y = torch.nn.functional.linear(x, w, bias)
-        if self.mvm_noise > 0:
-            scale = self.mvm_noise * w_max * x.detach().norm(dim=-1, keepdim=True)
-            y = y + (scale * torch.randn(y.shape, generator=self._gen)).detach()
-        return y
+        """Return the tile's output for x [B, in]."""
+        exact = torch.nn.functional.linear(x, weight)
+        if self.config is not None:
+            version = (weight.data_ptr(), weight._version)
+            if self._array is None or self._version != version:
+                self._array = program_crossbar(weight.detach().double().numpy().T, self.config, self._program_rng)
+                self._version = version
+            sim = self._array.matmul(x.detach().float().numpy(), self.t_seconds, self._read_rng)
+            exact = exact + (torch.from_numpy(sim) - exact).detach()
+        return exact if bias is None else exact + bias
 
 
 class _AnalogRNNBase(torch.nn.Module):
@@ -101,8 +123,9 @@ class _AnalogRNNBase(torch.nn.Module):
         rather than one chip's errors.
         """
         cfg = self.config
-        self.mvm_ih = _GateMVM(cfg.weight_noise, cfg.mvm_noise, seed + 1)
-        self.mvm_hh = _GateMVM(cfg.weight_noise, cfg.mvm_noise, seed + 2)
+        tile = cfg.tile_config()
+        self.mvm_ih = _GateTile(tile, cfg.t_seconds, seed + 1)
+        self.mvm_hh = _GateTile(tile, cfg.t_seconds, seed + 2)
         self.act = torch.nn.ModuleDict(
             {g: AnalogActivation(fn, cfg.spec_for(g), self.hidden_size, seed=seed + 10 + i)
              for i, (g, fn) in enumerate(self.gates.items())}
@@ -179,14 +202,12 @@ class AnalogLSTM(_AnalogRNNBase):
             c = seq.new_zeros(batch, self.hidden_size)
         else:
             h, c = state[0][0], state[1][0]
-        # the input MVMs of all steps are independent of h: one batched MVM when the tile is noise-free per step
-        x_proj = None
-        if self.config.mvm_noise == 0:
-            x_proj = self.mvm_ih(seq.reshape(-1, self.input_size), self.weight_ih_l0, self.bias_ih_l0)
-            x_proj = x_proj.reshape(seq.shape[0], batch, -1)
+        # the input MVMs of all steps are independent of h: one batched MVM (read noise is drawn per row anyway)
+        x_proj = self.mvm_ih(seq.reshape(-1, self.input_size), self.weight_ih_l0, self.bias_ih_l0)
+        x_proj = x_proj.reshape(seq.shape[0], batch, -1)
         ys = []
         for t in range(seq.shape[0]):
-            h, c = self.step(seq[t], h, c, None if x_proj is None else x_proj[t])
+            h, c = self.step(seq[t], h, c, x_proj[t])
             ys.append(h)
         return self._output(ys), (h.unsqueeze(0), c.unsqueeze(0))
 

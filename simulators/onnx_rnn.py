@@ -15,7 +15,9 @@ import torch
 
 from edgeq.errors import UserError
 
+from .analog_activation import ActivationSpec
 from .analog_rnn import AnalogGRU, AnalogLSTM, AnalogRNNConfig
+from .presets import CrossbarConfig
 
 # ONNX gate blocks -> torch gate order
 _LSTM_TO_TORCH = [0, 2, 3, 1]  # ONNX i, o, f, c -> torch i, f, g(c), o
@@ -110,6 +112,13 @@ def run_rnn_node(
     if layout == 1:
         y, y_h, y_c = y.transpose(2, 0, 1, 3), y_h.transpose(1, 0, 2), y_c.transpose(1, 0, 2)
     return [y, y_h, y_c] if is_lstm else [y, y_h]
+
+
+def rnn_config(
+    crossbar: CrossbarConfig, activation: ActivationSpec | None, t_seconds: float, seed: int
+) -> AnalogRNNConfig:
+    """Return the config the ONNX simulator runs an LSTM/GRU node with: its tiles, gate activations, time, seed."""
+    return AnalogRNNConfig(activation=activation or ActivationSpec(), crossbar=crossbar, t_seconds=t_seconds, seed=seed)
 
 
 ONNX_HANDLERS = {"LSTM": run_rnn_node, "GRU": run_rnn_node}

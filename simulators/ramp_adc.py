@@ -20,16 +20,29 @@ import numpy as np
 
 from edgeq.errors import UserError
 
+from .devices import IDEAL_DEVICE, PCM_DEVICE, RRAM_DEVICE, DeviceConfig, DeviceModel
 from .ramp_functions import ArrayFn, Quantiser, build_quantiser, function_range, resolve_function
 from .ramp_kernels import linear_lut_numba, linear_lut_numpy, pad_table, pad_thresholds, ramp_convert
+
+
+def _device_config(device: str | DeviceConfig) -> DeviceConfig:
+    if isinstance(device, DeviceConfig):
+        return device
+    if device not in _DEVICES:
+        raise UserError(f"unknown ramp device {device!r}; choose one of {sorted(_DEVICES)} or pass a DeviceConfig")
+    return _DEVICES[device]
+
+
+_DEVICES = {"ideal": IDEAL_DEVICE, "rram": RRAM_DEVICE, "pcm": PCM_DEVICE}
 
 
 @dataclass(frozen=True)
 class RampADCConfig:
     """Ramp-ADC design and its non-idealities.
 
-    Conductances are relative to the largest ramp step's conductance g_max (= 1); comparator errors are in units of
-    the function's input (the column output after the crossbar's digital gain).
+    The ramp memristors are devices of the crossbar simulator (`devices.py`: programming noise, read noise,
+    drift, relaxation, faults), so ramp error and MVM error come from one model. The largest ramp step is
+    programmed at the device's g_max; comparator errors are in units of the function's input (the column output).
     """
 
     bits: int = 5
@@ -38,16 +51,10 @@ class RampADCConfig:
     """named function (see `ramp_functions.NAMED`); pass a callable to `RampADC` to override."""
     x_range: tuple[float, float] | None = None
     """input span for unbounded functions or to restrict the output range; None: the function's full range."""
-    prog_noise: float = 0.0
-    """programming error of each ramp memristor: Gaussian sigma relative to g_max, fixed per programmed chip."""
-    read_noise: float = 0.0
-    """read noise: Gaussian sigma relative to each device's conductance, drawn once per ramp sweep."""
-    drift_nu: float = 0.0
-    """conductance drift exponent: g(t) = g(t0) (t / t0)^-nu."""
-    drift_t_over_t0: float = 1.0
-    """time since programming, in units of t0 (1: no drift yet)."""
-    g_min_ratio: float = 0.0
-    """smallest programmable conductance relative to g_max: smaller steps are programmed to it."""
+    device: str | DeviceConfig = "ideal"
+    """ramp memristor: "ideal", "rram", "pcm" (the crossbar's cited device presets) or any `DeviceConfig`."""
+    t_seconds: float = 0.0
+    """time since programming (drift, relaxation, accumulated noise of the ramp devices)."""
     calibration_devices: int = 0
     """extra memristors that trim the ramp's span after programming, leaving one device's error (0: no trim)."""
     comparator_offset: float = 0.0
@@ -58,36 +65,43 @@ class RampADCConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.bits <= 10:
             raise UserError(f"ramp ADC bits must be in 1..10 (3-8 are typical), got {self.bits}")
-        for name in ("prog_noise", "read_noise", "drift_nu", "g_min_ratio", "comparator_offset", "comparator_noise"):
+        for name in ("t_seconds", "comparator_offset", "comparator_noise", "calibration_devices"):
             if getattr(self, name) < 0:
                 raise UserError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.drift_t_over_t0 < 1.0:
-            raise UserError(f"drift_t_over_t0 must be >= 1 (time since programming in t0 units), got {self.drift_t_over_t0}")
-        if self.calibration_devices < 0:
-            raise UserError(f"calibration_devices must be >= 0, got {self.calibration_devices}")
+        _device_config(self.device)
+
+    @property
+    def device_config(self) -> DeviceConfig:
+        """Return the ramp memristors' DeviceConfig."""
+        return _device_config(self.device)
+
+    @property
+    def has_read_noise(self) -> bool:
+        """Return True when each ramp sweep reads the devices with noise."""
+        read = self.device_config.read
+        return read.scale != 0 and (read.constant > 0 or read.one_over_f is not None)
 
     @property
     def is_ideal(self) -> bool:
         """Return True when no non-ideality is switched on."""
-        return (
-            self.prog_noise == 0
-            and self.read_noise == 0
-            and (self.drift_nu == 0 or self.drift_t_over_t0 == 1.0)
-            and self.g_min_ratio == 0
-            and self.comparator_offset == 0
-            and self.comparator_noise == 0
-        )
+        return self.device_config == IDEAL_DEVICE and self.comparator_offset == 0 and self.comparator_noise == 0
 
 
-# Illustrative non-ideality sets (relative units, not fitted to a specific chip): "chip" mirrors the paper's 5-bit
-# ramp with 5 calibration devices; the noise levels are a few percent of g_max, the range reported for RRAM.
+def _scaled_rram(factor: float) -> DeviceConfig:
+    prog, read = RRAM_DEVICE.programming, RRAM_DEVICE.read
+    return replace(RRAM_DEVICE, name=f"rram_x{factor:g}", programming=replace(prog, scale=factor),
+                   read=replace(read, scale=factor))
+
+
+# "chip": the paper's 5-bit RRAM ramp with 5 calibration devices (RRAM statistics: Wan et al. 2022 via devices.py);
+# comparator offset/noise of 0.005 input units are illustrative. "noisy": twice the RRAM noise, larger comparator
+# errors. "pcm": PCM ramp devices one hour after programming (drift), calibrated at programming time.
 PRESETS: dict[str, RampADCConfig] = {
     "ideal": RampADCConfig(),
-    "chip": RampADCConfig(
-        bits=5, prog_noise=0.02, read_noise=0.01, calibration_devices=5, comparator_offset=0.005,
-        comparator_noise=0.005,
-    ),
-    "noisy": RampADCConfig(prog_noise=0.05, read_noise=0.02, comparator_offset=0.01, comparator_noise=0.01),
+    "chip": RampADCConfig(device="rram", calibration_devices=5, comparator_offset=0.005, comparator_noise=0.005),
+    "noisy": RampADCConfig(device=_scaled_rram(2.0), comparator_offset=0.01, comparator_noise=0.01),
+    "pcm": RampADCConfig(device="pcm", t_seconds=3600.0, calibration_devices=5, comparator_offset=0.005,
+                         comparator_noise=0.005),
 }
 
 
@@ -108,13 +122,13 @@ class ProgrammedRamp:
     config: RampADCConfig
     quantiser: Quantiser
     conductances: np.ndarray
-    """programmed (and drifted, calibrated) ramp-step conductances relative to g_max, [K - 1]."""
+    """ramp-step conductances at config.t_seconds (programmed, drifted, calibrated) relative to g_max, [K - 1]."""
     start: float
     """ramp start (first threshold) after calibration, input units."""
     step_unit: float
     """input-units height of a step of conductance g_max."""
     column_offset: np.ndarray
-    """fixed comparator offsets [C], input units."""
+    """fixed comparator offsets [C], input units (added to the column value)."""
     table: np.ndarray = field(repr=False)
     """output value per count, float32."""
 
@@ -126,15 +140,16 @@ class ProgrammedRamp:
     def thresholds(self, n_sweeps: int, rng: np.random.Generator | None, read_noise: bool = True) -> np.ndarray:
         """Return the ramp's thresholds, [1, K] without read noise or [n_sweeps, K] with a read-noise draw per sweep."""
         g = self.conductances[None, :]
-        if read_noise and self.config.read_noise > 0:
+        if read_noise and self.config.has_read_noise and g.size:
             if rng is None:
-                raise UserError("read noise is on: pass rng=np.random.default_rng(seed) to convert")
-            g = g * (1.0 + self.config.read_noise * rng.standard_normal((n_sweeps, g.shape[1])))
-            g = np.maximum(g, 0.0)  # a conductance cannot go negative, so the ramp stays monotone
+                raise UserError("the ramp devices have read noise: pass rng=np.random.default_rng(seed) to convert")
+            dev = DeviceModel(self.config.device_config)
+            g_us = np.broadcast_to(g * dev.g_max, (n_sweeps, g.shape[1]))
+            g = np.maximum(dev.read(g_us, rng), 0.0) / dev.g_max  # a conductance cannot go negative: ramp monotone
         # ideal thresholds plus the accumulated step errors, so an ideal ramp reproduces f^-1(midpoints) bit for bit
         target = np.diff(self.quantiser.thresholds) / self.step_unit
-        drift = np.concatenate([np.zeros((g.shape[0], 1)), np.cumsum(g - target[None, :], axis=1)], axis=1)
-        return self.quantiser.thresholds[None, :] + (self.start - self.quantiser.thresholds[0]) + self.step_unit * drift
+        error = np.concatenate([np.zeros((g.shape[0], 1)), np.cumsum(g - target[None, :], axis=1)], axis=1)
+        return self.quantiser.thresholds[None, :] + (self.start - self.quantiser.thresholds[0]) + self.step_unit * error
 
     def convert(
         self,
@@ -192,25 +207,26 @@ class RampADC:
     def program(self, n_columns: int, rng: np.random.Generator | None = None) -> ProgrammedRamp:
         """Return one programmed chip instance with C comparators sharing this ramp (draws its fixed errors)."""
         cfg = self.config
-        needs_rng = cfg.prog_noise > 0 or cfg.comparator_offset > 0
-        if needs_rng and rng is None:
-            raise UserError("programming noise or comparator offset is on: pass rng=np.random.default_rng(seed)")
+        if not cfg.is_ideal and rng is None:
+            raise UserError("the ramp has device or comparator errors: pass rng=np.random.default_rng(seed)")
+        dev = DeviceModel(cfg.device_config)
         t = self.quantiser.thresholds
         heights = np.diff(t)
         step_unit = float(heights.max()) if heights.size else 1.0
-        target = heights / step_unit if heights.size else heights
-        g = np.maximum(target, cfg.g_min_ratio)
-        if cfg.prog_noise > 0:
-            g = np.maximum(g + cfg.prog_noise * rng.standard_normal(g.shape), 0.0)
+        target = heights / step_unit
         start = float(t[0]) if t.size else 0.0
-        if cfg.calibration_devices > 0 and g.size:
-            # Trim measured right after programming: the calibration devices rescale the ramp so its span matches
-            # the target. They are memristors too, so the span is left off by about one device's programming error
-            # (instead of the sqrt(K - 1) devices' errors of an untrimmed ramp).
-            residual = cfg.prog_noise * rng.standard_normal() if cfg.prog_noise > 0 else 0.0
-            g = g * ((target.sum() + residual) / max(g.sum(), 1e-30))
-        if cfg.drift_nu > 0:
-            g = g * cfg.drift_t_over_t0 ** (-cfg.drift_nu)
+        g = target
+        if heights.size and cfg.device_config != IDEAL_DEVICE:
+            g_prog = dev.program(target * dev.g_max, rng)  # level rounding, programming noise, faults
+            if cfg.calibration_devices > 0:
+                # Trim measured right after programming: calibration devices rescale the ramp so its span matches
+                # the target. They are memristors too, so the span stays off by about one device's programming
+                # error (instead of the accumulated error of all K - 1 steps).
+                sigma = float(dev.config.programming.sigma_us(np.array([dev.g_max * target.mean()]), dev.g_max)[0])
+                span = target.sum() * dev.g_max + sigma * rng.standard_normal()
+                g_prog = g_prog * (span / max(g_prog.sum(), 1e-30))
+            nu = dev.drift_coefficients(g_prog, rng)
+            g = dev.at_time(g_prog, nu, cfg.t_seconds, rng) / dev.g_max
         offsets = np.zeros(n_columns, np.float32)
         if cfg.comparator_offset > 0:
             offsets = (cfg.comparator_offset * rng.standard_normal(n_columns)).astype(np.float32)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from edgeq.errors import UserError
+from edgeq.simulators.devices import ConductanceRange, DeviceConfig, Drift, ProgrammingNoise, ReadNoise
 from edgeq.simulators.ramp_adc import LinearLutADC, RampADC, RampADCConfig, get_preset
 from edgeq.simulators.ramp_functions import NAMED
 from edgeq.simulators.ramp_kernels import pad_table, pad_thresholds, ramp_convert
@@ -83,41 +84,53 @@ def test_numba_kernel_matches_numpy_twin(bits: int, per_row: bool, noisy: bool) 
     np.testing.assert_array_equal(a, b)
 
 
-def test_programming_noise_statistics_match_config() -> None:
+def _flat_device(prog_sigma: float = 0.0, read_sigma: float = 0.0) -> DeviceConfig:
+    """A device with state-independent programming and read noise, sigma as a fraction of g_max."""
+    return DeviceConfig(
+        name="flat",
+        conductance=ConductanceRange(0.0, 25.0),
+        programming=ProgrammingNoise(coeffs_us=(prog_sigma * 25.0,) if prog_sigma else (), coeff_g_max_us=25.0),
+        read=ReadNoise(constant=read_sigma),
+    )
+
+
+def test_programming_noise_statistics_match_the_device_model() -> None:
     sigma = 0.03
-    adc = RampADC(RampADCConfig(bits=8, function="tanh", prog_noise=sigma))
+    adc = RampADC(RampADCConfig(bits=8, function="tanh", device=_flat_device(prog_sigma=sigma)))
     target = adc.step_heights / adc.step_heights.max()
     big = target > 6 * sigma  # smaller steps are clipped at zero conductance, which biases them
     errs = np.concatenate([adc.program(1, np.random.default_rng(s)).conductances[big] - target[big] for s in range(80)])
     assert abs(errs.mean()) < 4 * sigma / np.sqrt(errs.size)
     assert errs.std() == pytest.approx(sigma, rel=0.05)
+    rram = RampADC(RampADCConfig(bits=5, device="rram")).program(1, np.random.default_rng(0))
+    assert not np.array_equal(rram.conductances, RampADC(RampADCConfig(bits=5)).step_heights / adc.step_heights.max())
 
 
 def test_read_and_comparator_noise_statistics_match_config() -> None:
     read, comp, off = 0.02, 0.05, 0.1
-    adc = RampADC(RampADCConfig(bits=6, function="tanh", read_noise=read, comparator_noise=comp, comparator_offset=off))
-    ramp = adc.program(4000, np.random.default_rng(0))
+    cfg = RampADCConfig(bits=6, function="tanh", device=_flat_device(read_sigma=read), comparator_noise=comp,
+                        comparator_offset=off)
+    ramp = RampADC(cfg).program(4000, np.random.default_rng(0))
     assert np.std(ramp.column_offset) == pytest.approx(off, rel=0.05)
-    # read noise: relative spread of each step's effective conductance across sweeps
+    # read noise: spread of each step's conductance (relative to g_max) across sweeps
     thr = ramp.thresholds(5000, np.random.default_rng(1))
-    steps = np.diff(thr, axis=1) / (ramp.step_unit * ramp.conductances[None, :])
-    assert np.std(steps) == pytest.approx(read, rel=0.05)
-    # comparator noise: the fraction of conversions that flip at a threshold follows the Gaussian CDF
+    steps = np.diff(thr, axis=1) / ramp.step_unit - ramp.conductances[None, :]
+    big = ramp.conductances > 4 * read  # small steps are clipped at zero
+    assert np.std(steps[:, big]) == pytest.approx(read, rel=0.05)
+    # comparator noise: the fraction of conversions passing a threshold follows the Gaussian CDF
     cfg = RampADCConfig(bits=6, function="tanh", comparator_noise=comp)
-    ramp = RampADC(cfg).program(1000)
+    ramp = RampADC(cfg).program(1000, np.random.default_rng(0))
     t = np.float32(RampADC(cfg).thresholds[40])
     x = np.full((200, 1000), t + comp, np.float32)  # one sigma above the threshold
     out = ramp.convert(x, np.random.default_rng(2))
-    upper = RampADC(cfg).levels[41]
-    frac_up = np.mean(out >= np.float32(upper))
+    frac_up = np.mean(out >= np.float32(RampADC(cfg).levels[41]))
     assert frac_up == pytest.approx(0.8413, abs=0.01)
 
 
 def test_calibration_removes_gain_error_of_programming() -> None:
-    base = dict(bits=5, function="tanh", prog_noise=0.05)
     spans = {}
     for cal in (0, 5):
-        adc = RampADC(RampADCConfig(**base, calibration_devices=cal))
+        adc = RampADC(RampADCConfig(bits=5, function="tanh", device=_flat_device(prog_sigma=0.05), calibration_devices=cal))
         target = adc.thresholds[-1] - adc.thresholds[0]
         spans[cal] = np.std(
             [adc.program(1, np.random.default_rng(s)).thresholds(1, None)[0, -1] - adc.thresholds[0] - target
@@ -127,8 +140,10 @@ def test_calibration_removes_gain_error_of_programming() -> None:
 
 
 def test_drift_shrinks_the_ramp() -> None:
-    adc = RampADC(RampADCConfig(bits=4, drift_nu=0.05, drift_t_over_t0=1000.0))
-    g = adc.program(1).conductances
+    drift = Drift(t0_s=1.0, nu_mean=0.05)
+    device = DeviceConfig(name="drifting", conductance=ConductanceRange(0.0, 25.0), drift=drift)
+    adc = RampADC(RampADCConfig(bits=4, device=device, t_seconds=999.0))
+    g = adc.program(1, np.random.default_rng(0)).conductances
     np.testing.assert_allclose(g, adc.step_heights / adc.step_heights.max() * 1000.0**-0.05)
 
 

@@ -78,7 +78,7 @@ def test_noisy_config_changes_output_and_is_reproducible() -> None:
     torch.manual_seed(3)
     ref = torch.nn.LSTM(4, 8)
     x = torch.randn(6, 3, 4)
-    cfg = AnalogRNNConfig.uniform("ramp", 5, adc=get_preset("noisy"), weight_noise=0.02, mvm_noise=0.01, seed=7)
+    cfg = AnalogRNNConfig.uniform("ramp", 5, adc=get_preset("noisy"), crossbar="rram", seed=7)
     a = AnalogLSTM.from_torch(ref, cfg)
     b = AnalogLSTM.from_torch(ref, cfg)
     ya, _ = a(x)
@@ -105,7 +105,7 @@ def test_hardware_aware_training_step_reduces_loss() -> None:
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     assert losses[-1] < 0.7 * losses[0]
 
 
@@ -116,3 +116,23 @@ def test_bad_gate_name_and_function_raise_user_errors() -> None:
         ActivationSpec("log")
     with pytest.raises(UserError, match="single-layer"):
         AnalogLSTM.from_torch(torch.nn.LSTM(2, 3, num_layers=2))
+
+
+def test_gate_mvms_on_crossbar_tiles_follow_the_crossbar_simulator() -> None:
+    from edgeq.simulators.crossbar import program
+    from edgeq.simulators.presets import get_preset as crossbar_preset
+
+    torch.manual_seed(5)
+    ref = torch.nn.LSTM(4, 6)
+    x = torch.randn(3, 2, 4)
+    ideal_tiles = AnalogLSTM.from_torch(ref, AnalogRNNConfig(crossbar="ideal"))(x)[0]
+    torch.testing.assert_close(ideal_tiles, ref(x)[0], rtol=1e-5, atol=1e-5)
+    cfg = AnalogRNNConfig(crossbar="rram", seed=3)
+    lstm = AnalogLSTM.from_torch(ref, cfg)
+    # the input tile is the crossbar simulator's programmed array, with the same seeds
+    arr = program(ref.weight_ih_l0.detach().double().numpy().T, crossbar_preset("rram"), np.random.default_rng([4, 0]))
+    expected = arr.matmul(x[0].numpy(), 0.0, np.random.default_rng([4, 1])) + ref.bias_ih_l0.detach().numpy()
+    got = lstm.mvm_ih(x[0], lstm.weight_ih_l0, lstm.bias_ih_l0)
+    np.testing.assert_allclose(got.detach().numpy(), expected, rtol=1e-5, atol=1e-5)
+    assert cfg.tile_config().adc.bits == 8  # exact activations: the tile keeps its column ADC
+    assert AnalogRNNConfig.uniform("ramp", 5, crossbar="rram").tile_config().adc.bits is None

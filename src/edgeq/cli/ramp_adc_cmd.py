@@ -20,7 +20,7 @@ Examples:
 @click.option("-f", "--function", default="tanh", show_default=True,
               help="tanh, sigmoid, hard_sigmoid, relu_clip, softsign or exp.")
 @click.option("-b", "--bits", "bits_list", type=int, multiple=True, help="ADC bits (repeatable; default 3 4 5 8).")
-@click.option("--preset", default="ideal", show_default=True, help="Non-idealities: ideal, chip or noisy.")
+@click.option("--preset", default="ideal", show_default=True, help="Non-idealities: ideal, chip (RRAM), noisy or pcm.")
 @click.option("--x-range", type=float, nargs=2, default=None, help="Input span lo hi (for unbounded functions).")
 @click.option("--chips", default=20, show_default=True, help="Programmed chip instances to draw when noisy.")
 @click.option("--seed", default=0, show_default=True)
@@ -50,7 +50,7 @@ def command(function: str, bits_list: tuple[int, ...], preset: str, x_range, chi
                       f"{r['linear_lut_max_abs_error']:.4f}", f"{r['linear_lut_rms_error']:.4f}",
                       f"{r['chip_rms_error_mean']:.4f}±{r['chip_rms_error_std']:.4f}",
                       f"{100 * r['codes_differing_from_ideal']:.1f}%")
-    Console().print(table)
+    Console(width=max(Console().width, 110)).print(table)
     click.echo(f"G ratio: largest/smallest ramp conductance; lin: linear ADC + LUT at the same bits; chip rms: mean ± "
                f"std over {rows[0]['chips']} programmed chips; flips: codes differing from the ideal ramp")
     return 0
