@@ -13,15 +13,14 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+import argparse
+import json
+import time
+from collections.abc import Callable
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from edgeq.simulators.ramp_adc import LinearLutADC, RampADC, RampADCConfig, get_preset  # noqa: E402
+import numpy as np
+import torch
+from edgeq.simulators.ramp_adc import LinearLutADC, RampADC, RampADCConfig, get_preset
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> float:
@@ -73,10 +72,10 @@ def main() -> None:
         ref_out = torch_ref().numpy()
         out = ideal.convert(y)
         err = float(np.max(np.abs(out - ref_out)))
-        t_ramp = median_time(lambda: ideal.convert(mvm()), args.repeats)
-        t_noisy = median_time(lambda: noisy.convert(mvm(), np.random.default_rng(2)), args.repeats)
-        t_lin = median_time(lambda: linear.convert(mvm()), args.repeats)
-        t_numpy = median_time(lambda: ideal.convert(mvm(), backend="numpy"), max(3, args.repeats // 3))
+        t_ramp = median_time(lambda a=ideal: a.convert(mvm()), args.repeats)
+        t_noisy = median_time(lambda a=noisy: a.convert(mvm(), np.random.default_rng(2)), args.repeats)
+        t_lin = median_time(lambda a=linear: a.convert(mvm()), args.repeats)
+        t_numpy = median_time(lambda a=ideal: a.convert(mvm(), backend="numpy"), max(3, args.repeats // 3))
         rows = [
             (f"{bits}b ramp NL-ADC, ideal (MVM + count)", t_ramp),
             (f"{bits}b ramp NL-ADC, chip noise (read + comparator)", t_noisy),

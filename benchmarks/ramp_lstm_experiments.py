@@ -19,15 +19,15 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from edgeq.examples.rnn_tasks import CharLSTM, KwsLSTM, load_charlm, load_kws
+from edgeq.simulators.analog_rnn import AnalogLSTM, AnalogRNNConfig
+from edgeq.simulators.ramp_adc import get_preset
+from tqdm import tqdm
 
-from edgeq.examples.rnn_tasks import CharLSTM, KwsLSTM, load_charlm, load_kws  # noqa: E402
-from edgeq.io import atomic_write_bytes, atomic_write_text  # noqa: E402
-from edgeq.simulators.analog_rnn import AnalogLSTM, AnalogRNNConfig  # noqa: E402
-from edgeq.simulators.ramp_adc import get_preset  # noqa: E402
+from edgeq.io import atomic_write_bytes, atomic_write_text
 
 BITS = (3, 4, 5, 8)
 CROSSBAR = "rram"  # gate MVMs of the noisy rows: the crossbar simulator's RRAM tiles (Wan et al. 2022 statistics)
@@ -183,14 +183,14 @@ def markdown(kws: list[dict], lm: list[dict], cost: list[dict], meta: dict) -> s
     lm_by = {r["row"]: r for r in lm}
     for r in kws:
         m = lm_by.get(r["row"])
-        fmt = lambda d, p: f"{d['mean']:.{p}f}" + (f" ± {d['std']:.{p}f}" if d["n"] > 1 else "")  # noqa: E731
+        fmt = lambda d, p: f"{d['mean']:.{p}f}" + (f" ± {d['std']:.{p}f}" if d["n"] > 1 else "")
         lines.append(f"| {r['row']} | {fmt(r, 1)} | {fmt(m, 3) if m else '-'} |")
-    lines += ["", "Noisy rows: mean ± std over chip instances (programming draws) "
+    lines += ["", ("Noisy rows: mean ± std over chip instances (programming draws) "
               f"{list(NOISE_SEEDS)}; noise = gate MVMs on the crossbar simulator's '{CROSSBAR}' tiles (programming and "
               "read noise, 8-bit DAC; the column ADC is the ramp / linear ADC) + ramp preset 'chip' (RRAM ramp "
               "memristors with programming and read noise, 5 calibration devices, comparator offset and noise). "
               "A linear ADC has no ramp memristors: only its comparator errors apply. HWA: fine-tuned with the noisy "
-              "NL-ADC LSTM in the loop, a new chip instance per batch; evaluated on chips not seen in training.", "",
+              "NL-ADC LSTM in the loop, a new chip instance per batch; evaluated on chips not seen in training."), "",
               "## Activation readout cost per LSTM step (5 x hidden activations, `edgeq.hw_models`)", "",
               "| bits | scheme | energy (pJ/step) | latency (cycles) |", "|---|---|---|---|"]
     for c in cost:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import platform
+import pydoc_data.topics
 from pathlib import Path
 
 import numpy as np
-import pydoc_data.topics
 
 VOCAB = "\n" + "".join(chr(c) for c in range(32, 127))
 

@@ -9,6 +9,7 @@ f' (straight-through). With every effect off the module equals torch.nn.LSTM / n
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -97,7 +98,7 @@ class _GateTile(torch.nn.Module):
 
 
 class _AnalogRNNBase(torch.nn.Module):
-    gates: dict[str, str] = {}
+    gates: ClassVar[dict[str, str]] = {}
     n_chunks = 1
 
     def __init__(self, input_size: int, hidden_size: int, config: AnalogRNNConfig, batch_first: bool) -> None:

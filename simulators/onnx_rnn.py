@@ -51,9 +51,10 @@ def _arg(inputs: list[np.ndarray | None], i: int) -> np.ndarray | None:
 
 
 def run_rnn_node(
-    node: onnx.NodeProto, inputs: list[np.ndarray | None], config: AnalogRNNConfig = AnalogRNNConfig()
+    node: onnx.NodeProto, inputs: list[np.ndarray | None], config: AnalogRNNConfig | None = None
 ) -> list[np.ndarray]:
-    """Return [Y, Y_h] (GRU) or [Y, Y_h, Y_c] (LSTM) of an ONNX LSTM/GRU node run on analog hardware."""
+    """Return [Y, Y_h] (GRU) or [Y, Y_h, Y_c] (LSTM) of an ONNX LSTM/GRU node run on analog hardware (None: ideal)."""
+    config = config if config is not None else AnalogRNNConfig()
     if node.op_type not in ("LSTM", "GRU"):
         raise UserError(f"run_rnn_node handles LSTM and GRU nodes, got {node.op_type}")
     is_lstm = node.op_type == "LSTM"

@@ -115,7 +115,7 @@ def linear_lut_numba(x: np.ndarray, lo: np.float32, inv_step: np.float32, table:
         for j in range(c):
             v = np.floor((x[i, j] - lo) * inv_step + half)
             v = min(max(v, np.float32(0.0)), np.float32(top))  # NaN falls to code 0 like the twin
-            out[i, j] = table[int(v) if v == v else 0]
+            out[i, j] = table[0 if np.isnan(v) else int(v)]
     return out
 
 

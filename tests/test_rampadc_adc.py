@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from edgeq.errors import UserError
 from edgeq.simulators.devices import ConductanceRange, DeviceConfig, Drift, ProgrammingNoise, ReadNoise
 from edgeq.simulators.ramp_adc import LinearLutADC, RampADC, RampADCConfig, get_preset
 from edgeq.simulators.ramp_functions import NAMED
 from edgeq.simulators.ramp_kernels import pad_table, pad_thresholds, ramp_convert
+
+from edgeq.errors import UserError
 
 FUNCTIONS = sorted(NAMED)
 BITS = [3, 4, 5, 6, 7, 8]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+from edgeq.simulators.analog_rnn import AnalogRNNConfig
+from edgeq.simulators.onnx_rnn import run_rnn_node
 from onnx import TensorProto, helper
 
 from edgeq.errors import UserError
-from edgeq.simulators.analog_rnn import AnalogRNNConfig
-from edgeq.simulators.onnx_rnn import run_rnn_node
 
 ort = pytest.importorskip("onnxruntime")
 from rampadc_helpers import one_torch_thread
@@ -72,7 +72,7 @@ def test_ideal_onnx_rnn_matches_onnxruntime(op: str, direction: str, layout: int
 
 
 def test_ramp_adc_onnx_lstm_differs_but_stays_close() -> None:
-    model, node, arrays, x = _model("LSTM", 6, 3, 5, 4, 1, {}, 0)
+    _, node, arrays, _ = _model("LSTM", 6, 3, 5, 4, 1, {}, 0)
     ideal = run_rnn_node(node, arrays)[0]
     ramp = run_rnn_node(node, arrays, AnalogRNNConfig.uniform("ramp", 5))[0]
     assert not np.array_equal(ideal, ramp)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from edgeq.errors import UserError
 from edgeq.simulators.analog_activation import ActivationSpec, AnalogActivation
 from edgeq.simulators.analog_rnn import AnalogGRU, AnalogLSTM, AnalogRNNConfig
 from edgeq.simulators.ramp_adc import RampADC, RampADCConfig, get_preset
 from rampadc_helpers import one_torch_thread
+
+from edgeq.errors import UserError
 
 _one_thread = pytest.fixture(autouse=True)(one_torch_thread)
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from edgeq.examples import example_path
 from edgeq.examples.rnn_tasks import load_charlm, load_kws
 
