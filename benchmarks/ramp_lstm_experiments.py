@@ -20,6 +20,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numba
 import numpy as np
 import torch
 from edgeq.examples.rnn_tasks import CharLSTM, KwsLSTM, load_charlm, load_kws
@@ -109,11 +110,13 @@ def lm_batches(codes: np.ndarray, batch: int, seq: int, rng: np.random.Generator
         yield torch.from_numpy(win[:, :-1]), torch.from_numpy(win[:, 1:])
 
 
-def train_lm(model: torch.nn.Module, params, train: np.ndarray, steps: int, seed: int, lr: float, desc: str) -> None:
+def train_lm(
+    model: torch.nn.Module, params, train: np.ndarray, steps: int, seed: int, lr: float, desc: str, seq: int = 64
+) -> None:
     """Train model in place for `steps` Adam steps of truncated BPTT on random windows (new chip per step if HWA)."""
     torch.manual_seed(seed)
     opt = torch.optim.Adam(params, lr=lr)
-    batches = lm_batches(train, 32, 64, np.random.default_rng(seed))
+    batches = lm_batches(train, 32, seq, np.random.default_rng(seed))
     for step in tqdm(range(steps), desc=desc, leave=False):
         if isinstance(model.rnn, AnalogLSTM):
             model.rnn.reprogram(1000 + step)
@@ -126,7 +129,7 @@ def train_lm(model: torch.nn.Module, params, train: np.ndarray, steps: int, seed
         opt.step()
 
 
-def bits_per_char(model: torch.nn.Module, codes: np.ndarray, streams: int = 32) -> float:
+def bits_per_char(model: torch.nn.Module, codes: np.ndarray, streams: int = 128) -> float:
     """Return bits per character on codes, read as `streams` parallel contiguous streams."""
     n = (codes.size - 1) // streams
     x = torch.from_numpy(codes[: streams * n].reshape(streams, n).astype(np.int64))
@@ -140,7 +143,8 @@ def bits_per_char(model: torch.nn.Module, codes: np.ndarray, streams: int = 32) 
 def hwa_lm(model: CharLSTM, train: np.ndarray, cfg: AnalogRNNConfig, steps: int, seed: int) -> torch.nn.Module:
     """Return a copy fine-tuned with the analog LSTM in the loop."""
     hw = analog_copy(model, cfg, seed)
-    train_lm(hw, list(hw.parameters()), train, steps, seed, HWA_LR, "LM HWA training")
+    # windows of 32: every step of the analog LSTM is a tile read, so HWA steps cost far more than FP ones
+    train_lm(hw, list(hw.parameters()), train, steps, seed, HWA_LR, "LM HWA training", seq=32)
     return hw
 
 
@@ -235,10 +239,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    numba.set_num_threads(args.threads)  # the crossbar kernels are parallel; extra threads only add launch overhead
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"kws_epochs": 2 if args.quick else 40, "kws_hwa_epochs": 1 if args.quick else 4,
-            "lm_steps": 20 if args.quick else 3000, "lm_hwa_steps": 5 if args.quick else 150, "seed": args.seed,
+    meta = {"kws_epochs": 2 if args.quick else 40, "kws_hwa_epochs": 1 if args.quick else 3,
+            "lm_steps": 20 if args.quick else 3000, "lm_hwa_steps": 5 if args.quick else 100, "seed": args.seed,
             "hwa_bits": [3, 5]}
     t0 = time.perf_counter()
     kws_data = load_kws()
