@@ -247,6 +247,9 @@ def main() -> None:
             "hwa_bits": [3, 5]}
     t0 = time.perf_counter()
     kws_data = load_kws()
+    if args.quick:  # a smoke run: a slice of each split
+        kws_data = replace(kws_data, x_train=kws_data.x_train[::8], y_train=kws_data.y_train[::8],
+                           x_test=kws_data.x_test[::6], y_test=kws_data.y_test[::6])
     kws_model = train_kws(kws_data, meta["kws_epochs"], args.seed)
     kws_hwa = {b: hwa_kws(kws_model, kws_data, noisy_config("ramp", b), meta["kws_hwa_epochs"], args.seed)
                for b in meta["hwa_bits"]}
@@ -258,7 +261,7 @@ def main() -> None:
     train_lm(lm_model, list(lm_model.parameters()), lm_data["train"], meta["lm_steps"], args.seed, 3e-3, "LM FP training")
     lm_hwa = {b: hwa_lm(lm_model, lm_data["train"], noisy_config("ramp", b), meta["lm_hwa_steps"], args.seed)
               for b in meta["hwa_bits"]}
-    test = lm_data["test"] if not args.quick else lm_data["test"][:4000]
+    test = lm_data["test"] if not args.quick else lm_data["test"][:2000]
     lm_rows = evaluate(lambda m: bits_per_char(m, test), lm_model, lm_hwa)
     print(f"LM done in {time.perf_counter() - t0:.0f} s; FP {lm_rows[0]['mean']:.3f} bits/char")
     cost = step_cost(kws_model.rnn.hidden_size)

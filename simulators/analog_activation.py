@@ -87,7 +87,7 @@ class AnalogActivation(torch.nn.Module):
             noise = self._rng.standard_normal(tuple(flat.shape)).astype(np.float32)
             xe = xe + cfg.comparator_noise * torch.from_numpy(noise)
         if self.ramp is not None and cfg.has_read_noise:
-            thr = torch.from_numpy(self.ramp.thresholds(flat.shape[0], self._rng).astype(np.float32))
+            thr = torch.from_numpy(np.ascontiguousarray(self.ramp.thresholds(flat.shape[0], self._rng), np.float32))
             code = torch.searchsorted(thr, xe.contiguous(), right=True)
         else:
             code = torch.bucketize(xe, self.thresholds, right=True)
