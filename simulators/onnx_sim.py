@@ -12,18 +12,21 @@ applied digitally), every other node by onnxruntime as a one-node model (so any 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from .analog_activation import ActivationSpec
 from .crossbar import ProgrammedArray, program
+from .onnx_rnn import ONNX_HANDLERS as RNN_HANDLERS
+from .onnx_rnn import rnn_config
 from .presets import CrossbarConfig
 
-__all__ = ["AnalogNode", "OnnxCrossbarModel", "SimulationResult", "simulate_onnx"]
+__all__ = ["AnalogNode", "OnnxCrossbarModel", "SimulationResult", "fp32_outputs", "simulate_onnx"]
 
 _ANALOG_OPS = ("MatMul", "Gemm", "Conv")
 
@@ -56,9 +59,15 @@ class SimulationResult:
         """Return one dict per drift time with mean and std over repeats."""
         rows = []
         for k, t in enumerate(self.drift_times_s):
-            row = {"t_s": t, "sqnr_db_mean": float(np.mean(self.sqnr_db[:, k])), "sqnr_db_std": float(np.std(self.sqnr_db[:, k]))}
+            row = {
+                "t_s": t,
+                "sqnr_db_mean": float(np.mean(self.sqnr_db[:, k])),
+                "sqnr_db_std": float(np.std(self.sqnr_db[:, k])),
+            }
             if self.accuracy is not None:
-                row.update(accuracy_mean=float(np.mean(self.accuracy[:, k])), accuracy_std=float(np.std(self.accuracy[:, k])))
+                row.update(
+                    accuracy_mean=float(np.mean(self.accuracy[:, k])), accuracy_std=float(np.std(self.accuracy[:, k]))
+                )
             rows.append(row)
         return rows
 
@@ -80,7 +89,9 @@ def _attrs(node: onnx.NodeProto) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-def _im2col(x: np.ndarray, kernel: tuple[int, int], pads: list[int], strides: list[int], dil: list[int]) -> tuple[np.ndarray, int, int]:
+def _im2col(
+    x: np.ndarray, kernel: tuple[int, int], pads: list[int], strides: list[int], dil: list[int]
+) -> tuple[np.ndarray, int, int]:
     """Return (N*Ho*Wo, C*kh*kw) patches of x (N, C, H, W) in Conv weight order, and Ho, Wo."""
     n, c, h, w = x.shape
     kh, kw = kernel
@@ -90,7 +101,12 @@ def _im2col(x: np.ndarray, kernel: tuple[int, int], pads: list[int], strides: li
     cols = np.empty((n, ho, wo, c, kh, kw), dtype=np.float32)
     for i in range(kh):
         for j in range(kw):
-            patch = xp[:, :, i * dil[0] : i * dil[0] + strides[0] * (ho - 1) + 1 : strides[0], j * dil[1] : j * dil[1] + strides[1] * (wo - 1) + 1 : strides[1]]
+            patch = xp[
+                :,
+                :,
+                i * dil[0] : i * dil[0] + strides[0] * (ho - 1) + 1 : strides[0],
+                j * dil[1] : j * dil[1] + strides[1] * (wo - 1) + 1 : strides[1],
+            ]
             cols[:, :, :, :, i, j] = patch.transpose(0, 2, 3, 1)
     return cols.reshape(n * ho * wo, c * kh * kw), ho, wo
 
@@ -98,7 +114,9 @@ def _im2col(x: np.ndarray, kernel: tuple[int, int], pads: list[int], strides: li
 class OnnxCrossbarModel:
     """An ONNX model split into analog nodes (simulated tiles) and float nodes (onnxruntime, one node each)."""
 
-    def __init__(self, model: onnx.ModelProto, config: CrossbarConfig) -> None:
+    def __init__(
+        self, model: onnx.ModelProto, config: CrossbarConfig, rnn_activation: ActivationSpec | None = None
+    ) -> None:
         import onnxruntime as ort
 
         self._ort = ort
@@ -116,11 +134,19 @@ class OnnxCrossbarModel:
         self._elem_type = {
             v.name: v.type.tensor_type.elem_type for v in [*inferred.value_info, *inferred.output, *inferred.input]
         }
+        self.rnn_activation = rnn_activation  # LSTM/GRU gate activations (onnx_rnn.py); None: exact
+        self._rnn_seed = 0
         for node in model.graph.node:
+            if node.op_type in RNN_HANDLERS and all(i in self.inits for i in node.input[1:3]):
+                w, r = self.inits[node.input[1]], self.inits[node.input[2]]
+                self.nodes.append(AnalogNode(node.name or node.output[0], node.op_type, w.shape[2] + r.shape[2],
+                                             w.shape[1], 2 * w.shape[0]))
             w = self._analog_weight(node)
             if w is not None:
                 self.weights[node.name or node.output[0]] = w
-                tiles = -(-w.shape[0] // config.tile.rows) * -(-w.shape[1] // config.tile.cols)
+                tiles = (
+                    -(-w.shape[0] // config.tile.rows) * -(-w.shape[1] // config.tile.cols) * config.tile.weight_slices
+                )
                 self.nodes.append(AnalogNode(node.name or node.output[0], node.op_type, w.shape[0], w.shape[1], tiles))
 
     def _analog_weight(self, node: onnx.NodeProto) -> np.ndarray | None:
@@ -140,6 +166,7 @@ class OnnxCrossbarModel:
     def program(self, rng: np.random.Generator) -> None:
         """Program every analog weight onto fresh tiles (one chip)."""
         self._arrays = {name: program(w, self.config, rng) for name, w in self.weights.items()}
+        self._rnn_seed = int(rng.integers(0, 2**31))
 
     def run(self, feeds: dict[str, np.ndarray], t_seconds: float, rng: np.random.Generator | None) -> list[np.ndarray]:
         """Return the model outputs with analog nodes simulated at t_seconds (read noise from rng)."""
@@ -150,7 +177,14 @@ class OnnxCrossbarModel:
         for k, node in enumerate(self.model.graph.node):
             name = node.name or node.output[0]
             if name in self._arrays:
-                env[node.output[0]] = self._run_analog(node, self._arrays[name], env, t_seconds, rng)
+                try:
+                    env[node.output[0]] = self._run_analog(node, self._arrays[name], env, t_seconds, rng)
+                except ValueError as err:
+                    raise ValueError(f"node {name} ({node.op_type}) on tiles: {err}") from None
+            elif node.op_type in RNN_HANDLERS and all(i in self.inits for i in node.input[1:3]):
+                cfg = rnn_config(self.config, self.rnn_activation, t_seconds, self._rnn_seed + k)
+                outs = RNN_HANDLERS[node.op_type](node, [env[i] if i else None for i in node.input], cfg)
+                env.update((o, v) for o, v in zip(node.output, outs) if o)
             else:
                 outs = self._run_float(k, node, env)
                 env.update(zip(node.output, outs))
@@ -190,17 +224,28 @@ class OnnxCrossbarModel:
             opts = self._ort.SessionOptions()
             opts.intra_op_num_threads = 1
             opts.log_severity_level = 3
-            self._sessions[k] = self._ort.InferenceSession(one.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-        return self._sessions[k].run([o for o in node.output if o], {i: env[i] for i in inputs})
+            self._sessions[k] = self._ort.InferenceSession(
+                one.SerializeToString(), opts, providers=["CPUExecutionProvider"]
+            )
+        try:
+            return self._sessions[k].run([o for o in node.output if o], {i: env[i] for i in inputs})
+        except Exception as err:  # onnxruntime raises its own exception types for shape/type mismatches
+            raise ValueError(
+                f"node {node.name or node.output[0]} ({node.op_type}) failed: {str(err).splitlines()[0][:300]}"
+            ) from None
 
 
-def _fp32_outputs(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+def fp32_outputs(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Return the model's outputs from onnxruntime in float (the reference); ValueError when it cannot run."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)
+    try:
+        sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        return sess.run(None, feeds)
+    except Exception as err:  # onnxruntime's own exception types; the first line says what is wrong
+        raise ValueError(f"the FP32 model does not run on these inputs: {' '.join(str(err).split())[:300]}") from None
 
 
 def simulate_onnx(
@@ -212,13 +257,19 @@ def simulate_onnx(
     repeats: int = 1,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    reference: np.ndarray | None = None,
+    rnn_activation: ActivationSpec | None = None,
 ) -> SimulationResult:
-    """Return accuracy (with labels) and SQNR vs FP32 of the model on simulated tiles at each drift time."""
+    """Return accuracy (with labels) and SQNR vs FP32 of the model on simulated tiles at each drift time.
+
+    `reference` is the FP32 first output when already computed (it is computed here otherwise).
+    """
     from edgeq.metrics import sqnr_db, top1_accuracy
 
     proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model))
-    sim = OnnxCrossbarModel(proto, config)
-    reference = _fp32_outputs(proto, feeds)[0]
+    sim = OnnxCrossbarModel(proto, config, rnn_activation)
+    if reference is None:
+        reference = fp32_outputs(proto, feeds)[0]
     times = [float(t) for t in drift_times]
     sqnr = np.zeros((repeats, len(times)))
     acc = None if labels is None else np.zeros((repeats, len(times)))
