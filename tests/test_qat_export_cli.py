@@ -28,6 +28,7 @@ def test_exported_qat_model_runs_like_the_torch_model(digits, fmt):
     assert len(exported.plan) == 2 * len(qat.quant_layers(q))
     for mode, fidelity in exported.fidelity.items():
         assert fidelity.ok and fidelity.agreement == 1.0 and fidelity.sqnr_db > 60, mode
+    assert exported.simulation.ok and exported.simulation.sqnr_db > 60  # edgeq's own simulation of the plan agrees
     # Runtimes execute INT8 / E4M3 as QDQ; E3M4 has no ONNX type, so it becomes exact fake-quant ops instead.
     has_qdq = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in exported.model.graph.node)
     assert has_qdq == (fmt != "fp8_e3m4")

@@ -53,7 +53,7 @@ def command(model, data, eval_data, fmt, weights, acts, granularity, epochs, lr,
         click.echo(f"converted to {c['format']}: accuracy {100 * c['acc']:.2f}% ({c['acc_change_pp']:+.2f} pp vs QAT), "
                    f"logit SQNR {c['sqnr_db_vs_qat']:.1f} dB vs QAT, {c['sqnr_db_vs_fp32']:.1f} dB vs FP32")
     for mode, f in (result.onnx_fidelity or {}).items():
-        click.echo(f"onnxruntime {mode}: top-1 agreement {100 * f['agreement']:.1f}%, SQNR {f['sqnr_db']:.1f} dB vs "
+        click.echo(f"{mode}: top-1 agreement {100 * f['agreement']:.1f}%, SQNR {f['sqnr_db']:.1f} dB vs "
                    f"the QAT model ({'ok' if f['ok'] else 'MISMATCH'})")
     for path in result.outputs:
         click.echo(f"wrote {path}")

@@ -19,19 +19,24 @@ from torch import nn
 
 from ..errors import UserError
 from ..formats.spec import BlockFormat
-from ..graph.plan import TensorQuant
-from ..graph.qdq import export_quantized
-from ..runtime import ModeFidelity, check_fidelity
+from ..export import ModeFidelity, TensorQuant, check_fidelity, export_quantized, reference_outputs
+from ..metrics import sqnr_db, top1_agreement
 from .prepare import float_model, quant_layers
 
 
 @dataclass
 class QATExport:
-    """An exported QAT model: the ONNX graph, its plan, and how onnxruntime reproduces the QAT forward pass."""
+    """An exported QAT model: the ONNX graph, its plan, and how it reproduces the QAT forward pass.
+
+    `fidelity` has one entry per onnxruntime mode (default optimisations, none) against the QAT model's torch
+    forward; `simulation` compares edgeq's own reference simulation of the plan (what `edgeq quantize` trusts)
+    with the same torch forward, closing the three-way check: torch QAT = edgeq simulation = each ORT mode.
+    """
 
     model: onnx.ModelProto
     plan: list[TensorQuant]
     fidelity: dict[str, ModeFidelity]
+    simulation: ModeFidelity
     stored_bytes: dict[str, int]
 
 
@@ -88,5 +93,10 @@ def export_qat(model: nn.Module, data: torch.Tensor, input_name: str = "input") 
     onnx.checker.check_model(model_q)
     with torch.no_grad():
         reference = model(data).numpy()
-    fidelity, _ = check_fidelity(model_q, reference, {graph.graph.input[0].name: data.numpy()})
-    return QATExport(model_q, plan, fidelity, stored)
+    feeds = {graph.graph.input[0].name: data.numpy()}
+    fidelity, _ = check_fidelity(model_q, reference, feeds)
+    simulated = reference_outputs(graph, plan, feeds)
+    s = sqnr_db(reference, simulated)
+    agreement = top1_agreement(reference, simulated)
+    simulation = ModeFidelity(agreement, s, float(np.max(np.abs(reference - simulated))), agreement == 1.0 and s >= 40)
+    return QATExport(model_q, plan, fidelity, simulation, stored)

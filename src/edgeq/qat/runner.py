@@ -132,6 +132,7 @@ def run_qat(model_spec: str, data: str, eval_data: str | None, weights: str | No
             exported = export_qat(qmodel, xe[:256], input_name=input_name)
             atomic_write_bytes(out_dir / "qat_model.onnx", exported.model.SerializeToString())
             result.onnx_fidelity = {mode: f.to_dict() for mode, f in exported.fidelity.items()}
+            result.onnx_fidelity["edgeq_simulation"] = exported.simulation.to_dict()
             result.outputs.append(str(out_dir / "qat_model.onnx"))
         result.outputs.append(str(out_dir / "qat_report.json"))
         atomic_write_text(out_dir / "qat_report.json", json.dumps(asdict(result), indent=1, default=_numpy_scalar) + "\n")
