@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         results = load_results(args.from_results) if args.from_results else run_study(cfg, not args.no_progress)
         claims = all_claims(results)
-        quick = results["config"] == asdict(StudyConfig.quick()) | {"seed": results["config"]["seed"]}
+        if not args.from_results:
+            results["mode"] = "quick" if args.quick else "full"
+        quick = results.get("mode") == "quick"
         command = "python -m edgeq.study --out " + str(args.out) + (" --quick" if quick else "")
         path = write_report(args.out, results, claims, command)
     except UserError as err:
