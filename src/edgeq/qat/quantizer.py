@@ -79,12 +79,27 @@ class FakeQuantizer(nn.Module):
             return fake_quant(x, self.fmt, axis=self.block_axis)
         scale = self._broadcast(self.current_scale(x), x)
         if self.brevitas is not None:
-            return self.brevitas(x, scale)
+            return self._brevitas_lsq(x, scale)
         if self.mode == "learned":
             # Divide outside the STE so the scale receives a gradient through x / s and the final * s.
             return fake_quant(x / scale, self.fmt, 1.0) * scale
         scale = scale.detach().reshape(-1) if self.axis is not None else scale.detach()
         return fake_quant(x, self.fmt, scale, self.axis)
+
+    def _brevitas_lsq(self, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """brevitas rounds (no autograd graph through its ops); the gradient is the LSQ straight-through one.
+
+        With u = clip(x / s) to the format's range and q brevitas' result: y = s * (u + (q / s - u).detach()), so
+        dy/dx = 1 inside the range and 0 where it clips, and dy/ds = q/s - x/s inside, +-top outside (LSQ). Running
+        brevitas without autograd is what keeps a QAT step within ~3x of a float step.
+        """
+        with torch.no_grad():
+            q = self.brevitas(x.detach(), scale.detach())
+        if not (x.requires_grad or scale.requires_grad):
+            return q
+        lo = float(self.fmt.qmin) if isinstance(self.fmt, IntFormat) else -float(self.fmt.max)
+        u = torch.clamp(x / scale, lo, format_top(self.fmt))
+        return scale * (u + (q / scale - u).detach())
 
     def extra_repr(self) -> str:
         return f"{self.fmt.name}, axis={self.axis}, mode={self.mode}, backend={self.backend}"
