@@ -1,0 +1,114 @@
+"""Trial isolation: one long-lived evaluation process per worker, restarted after a crash or a timeout.
+
+Keeping the process alive across trials keeps the model loaded and costs microseconds per trial instead of a
+process start; a trial that segfaults, runs out of memory or exceeds its timeout kills only that process, and the
+trial is recorded as failed with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from .evaluators import EvalTask, build_evaluator
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one evaluation gave: metrics, or an error message; and how long it took (s)."""
+
+    metrics: dict[str, float] | None
+    error: str | None
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """Return True when the evaluation produced finite metrics."""
+        return self.error is None
+
+
+class EvalProcess:
+    """A child process that builds the evaluator once and answers one config per request."""
+
+    def __init__(self, task: EvalTask) -> None:
+        self.task = task
+        self._ctx = mp.get_context("spawn")  # fork is unsafe with onnxruntime/numba threads
+        self._proc = None
+        self._conn = None
+
+    def evaluate(self, config: dict[str, Any], timeout: float) -> Outcome:
+        """Return the outcome of evaluating config, killing and restarting the process if it hangs or dies."""
+        if self._proc is None or not self._proc.is_alive():
+            self._start()
+        start = time.perf_counter()
+        self._conn.send(config)
+        if not self._conn.poll(timeout):
+            self._kill()
+            return Outcome(None, f"timeout: no result after {timeout:g} s (trial_timeout)", time.perf_counter() - start)
+        try:
+            kind, payload, seconds = self._conn.recv()
+        except (EOFError, OSError):
+            self._proc.join(5)
+            code = self._proc.exitcode
+            self._kill()
+            how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+            return Outcome(None, f"crash: evaluation process died ({how})", time.perf_counter() - start)
+        if kind == "error":
+            return Outcome(None, payload, seconds)
+        bad = [k for k, v in payload.items() if isinstance(v, float) and math.isnan(v)]
+        if bad:
+            return Outcome(None, f"nan: metric {bad[0]} is NaN", seconds)
+        return Outcome(payload, None, seconds)
+
+    def close(self) -> None:
+        """Stop the child process."""
+        if self._conn is not None:
+            try:
+                self._conn.send(None)
+            except (OSError, BrokenPipeError):
+                pass
+        if self._proc is not None:
+            self._proc.join(2)
+        self._kill()
+
+    def _start(self) -> None:
+        self._conn, child = self._ctx.Pipe()
+        self._proc = self._ctx.Process(target=_serve, args=(child, self.task), daemon=True, name="edgeq-eval")
+        self._proc.start()
+        child.close()
+
+    def _kill(self) -> None:
+        if self._proc is not None and self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(5)
+        if self._conn is not None:
+            self._conn.close()
+        self._proc = self._conn = None
+
+
+def _serve(conn, task: EvalTask) -> None:
+    """Child main loop: evaluate each config received; exit on None or when the parent goes away."""
+    evaluator = None
+    while True:
+        try:
+            config = conn.recv()
+        except (EOFError, OSError):
+            return
+        if config is None:
+            return
+        start = time.perf_counter()
+        try:
+            if evaluator is None:
+                evaluator = build_evaluator(task)
+            metrics = {k: float(v) for k, v in evaluator.evaluate(config).items()}
+            reply = ("ok", metrics, time.perf_counter() - start)
+        except Exception as err:  # any evaluator failure becomes a failed trial, never a dead sweep
+            last = traceback.extract_tb(err.__traceback__)[-1:]
+            where = f" at {last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno}" if last else ""
+            reply = ("error", f"{type(err).__name__}: {err}{where}", time.perf_counter() - start)
+        conn.send(reply)
+

@@ -1,0 +1,180 @@
+"""One sweep worker: pop or ask a trial, evaluate it in the isolated process (or take it from the cache), tell.
+
+Any number of workers, on one machine or many, run this loop against the same storage; the storage hands each
+queued point to exactly one of them. Every finished trial is written (and fsynced, for the journal) before the
+next is taken, so killing a worker loses at most the trial it was running, which the next worker re-queues.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+import warnings
+import zlib
+from dataclasses import dataclass, field
+
+import optuna
+from optuna.trial import TrialState
+
+from .cache import ResultCache, cache_key, restore_floats
+from .recovery import recover_dead_trials, requeue, worker_identity
+from .runner import EvalProcess, Outcome
+from .space import suggest
+from .spec import SweepSpec
+from .storage import has_heartbeat, open_storage
+from .study import eval_task, load_sweep_study
+
+RECOVERY_EVERY_S = 5.0
+
+
+@dataclass
+class WorkerStats:
+    """What one worker did."""
+
+    completed: int = 0
+    failed: int = 0
+    cached: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, deadline: float | None = None,
+               max_trials: int | None = None) -> WorkerStats:
+    """Run trials until the budget, the grid or the deadline is exhausted; return what this worker did."""
+    storage = open_storage(storage_url, failed_trial_callback=requeue)
+    seed_offset = index if index is not None else zlib.crc32(repr(worker_identity()).encode()) % 100_000
+    study = load_sweep_study(spec, storage, worker_seed=spec.seed + 1000 * seed_offset)
+    task = eval_task(spec)
+    fingerprint = task.fingerprint()
+    cache = ResultCache(spec.cache_dir)
+    process = EvalProcess(task)
+    stats = WorkerStats()
+    heartbeat = has_heartbeat(storage)
+    identity = worker_identity()
+    if deadline is None and spec.budget.seconds is not None:
+        deadline = time.time() + spec.budget.seconds
+    start = time.perf_counter()
+    last_recovery = 0.0
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if threading.current_thread() is threading.main_thread() \
+        else None
+    try:
+        while max_trials is None or stats.completed + stats.failed < max_trials:
+            if deadline is not None and time.time() >= deadline:
+                break
+            if time.perf_counter() - last_recovery > RECOVERY_EVERY_S:
+                if heartbeat:
+                    optuna.storages.fail_stale_trials(study)
+                recover_dead_trials(study)
+                last_recovery = time.perf_counter()
+            trial = _next_trial(study, spec)
+            if trial is None:
+                break
+            _run_trial(study, trial, spec, process, cache, fingerprint, identity, heartbeat, stats)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        process.close()
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+def _run_trial(study, trial, spec, process, cache, fingerprint, identity, heartbeat, stats) -> None:
+    config = suggest(trial, spec.space)
+    key = cache_key(fingerprint, config)
+    trial.set_user_attr("worker", identity)
+    beat = _Heartbeat(study._storage, trial._trial_id) if heartbeat else None
+    try:
+        cached = cache.get(key)
+        if cached is not None:
+            outcome, hit = Outcome(restore_floats(cached), None, 0.0), True
+        else:
+            outcome, hit = process.evaluate(config, spec.trial_timeout), False
+    except KeyboardInterrupt:
+        _fail(study, trial, "interrupted: the worker was stopped; the point is re-queued")
+        requeue(study, study._storage.get_trial(trial._trial_id))
+        raise
+    finally:
+        if beat is not None:
+            beat.stop()
+    values, error = _objective_values(spec, outcome)
+    if error is not None:
+        _fail(study, trial, error)
+        stats.failed += 1
+        stats.errors.append(f"trial {trial.number}: {error}")
+        return
+    if not hit:
+        cache.put(key, outcome.metrics, config)
+    trial.set_user_attr("result", {"metrics": outcome.metrics, "seconds": outcome.seconds, "cached": hit})
+    study.tell(trial, values)
+    stats.completed += 1
+    stats.cached += hit
+
+
+def _objective_values(spec: SweepSpec, outcome: Outcome) -> tuple[list[float] | None, str | None]:
+    if not outcome.ok:
+        return None, outcome.error
+    needed = [o.metric for o in spec.objectives] + [c.metric for c in spec.constraints]
+    missing = [m for m in needed if m not in outcome.metrics]
+    if missing:
+        return None, f"missing metric: the evaluator gave no {missing[0]!r} (it gives {', '.join(outcome.metrics)})"
+    values = [outcome.metrics[o.metric] for o in spec.objectives]
+    if any(math.isnan(v) for v in values):
+        return None, "nan: an objective is NaN"
+    return values, None
+
+
+def _fail(study: optuna.Study, trial: optuna.Trial, error: str) -> None:
+    trial.set_user_attr("error", error)
+    study.tell(trial, state=TrialState.FAIL)
+
+
+def _next_trial(study: optuna.Study, spec: SweepSpec) -> optuna.Trial | None:
+    """Return a queued trial (a grid point or a retry) if any, else a new sampled one while budget remains."""
+    storage = study._storage
+    trials = study.get_trials(deepcopy=False)
+    for t in trials:
+        if t.state != TrialState.WAITING:
+            continue
+        try:
+            if storage.set_trial_state_values(t._trial_id, TrialState.RUNNING):
+                return optuna.Trial(study, t._trial_id)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+    if study.user_attrs.get("grid"):
+        return None
+    if spec.budget.trials is not None and used_trials(trials) >= spec.budget.trials:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "heartbeat is supposed to be used with optimize": we beat ourselves
+        return study.ask()
+
+
+def used_trials(trials) -> int:
+    """Return how many points of the budget are spent: started trials, not counting failures that were retried."""
+    started = [t for t in trials if t.state != TrialState.WAITING]
+    return len(started) - sum(1 for t in started if "retry_of" in t.user_attrs)
+
+
+class _Heartbeat:
+    """Record the trial's heartbeat in a thread while it runs (RDB storages only)."""
+
+    def __init__(self, storage, trial_id: int) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, args=(storage, trial_id), daemon=True)
+        self._interval = storage.get_heartbeat_interval()
+        storage.record_heartbeat(trial_id)
+        self._thread.start()
+
+    def _beat(self, storage, trial_id: int) -> None:
+        while not self._stop.wait(self._interval):
+            storage.record_heartbeat(trial_id)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
