@@ -105,14 +105,13 @@ def _watch(spec: SweepSpec, study: optuna.Study, procs: list[subprocess.Popen], 
     from tqdm import tqdm
 
     total = total_points(spec, study)
-    bar = tqdm(total=total, unit="trial", desc=spec.name, disable=not progress, dynamic_ncols=True,
-               file=sys.stderr)
+    bar = tqdm(total=total, initial=_finished(study.get_trials(deepcopy=False)), unit="trial", desc=spec.name,
+               disable=not progress, dynamic_ncols=True, file=sys.stderr)
     try:
         while True:
             alive = any(p.poll() is None for p in procs)
             trials = study.get_trials(deepcopy=False)
-            finished = used_trials(trials) - sum(1 for t in trials if t.state == TrialState.RUNNING)
-            bar.n = finished
+            bar.update(_finished(trials) - bar.n)
             bar.set_postfix_str(_best_so_far(spec, trials), refresh=False)
             bar.refresh()
             if not alive:
@@ -120,6 +119,10 @@ def _watch(spec: SweepSpec, study: optuna.Study, procs: list[subprocess.Popen], 
             time.sleep(POLL_S)
     finally:
         bar.close()
+
+
+def _finished(trials) -> int:
+    return used_trials(trials) - sum(1 for t in trials if t.state == TrialState.RUNNING)
 
 
 def _best_so_far(spec: SweepSpec, trials) -> str:

@@ -34,8 +34,9 @@ class Outcome:
 class EvalProcess:
     """A child process that builds the evaluator once and answers one config per request."""
 
-    def __init__(self, task: EvalTask) -> None:
+    def __init__(self, task: EvalTask, startup_timeout: float = 300.0) -> None:
         self.task = task
+        self.startup_timeout = startup_timeout
         self._ctx = mp.get_context("spawn")  # fork is unsafe with onnxruntime/numba threads
         self._proc = None
         self._conn = None
@@ -43,7 +44,9 @@ class EvalProcess:
     def evaluate(self, config: dict[str, Any], timeout: float) -> Outcome:
         """Return the outcome of evaluating config, killing and restarting the process if it hangs or dies."""
         if self._proc is None or not self._proc.is_alive():
-            self._start()
+            failure = self._start()
+            if failure is not None:
+                return failure
         start = time.perf_counter()
         self._conn.send(config)
         if not self._conn.poll(timeout):
@@ -75,11 +78,29 @@ class EvalProcess:
             self._proc.join(2)
         self._kill()
 
-    def _start(self) -> None:
+    def start(self) -> str | None:
+        """Start the evaluation process now; return None, or the error that kept the evaluator from starting."""
+        failure = self._start()
+        return None if failure is None else failure.error
+
+    def _start(self) -> Outcome | None:
+        """Start the child and wait until its evaluator is built (not counted in the trial timeout)."""
+        start = time.perf_counter()
         self._conn, child = self._ctx.Pipe()
         self._proc = self._ctx.Process(target=_serve, args=(child, self.task), daemon=True, name="edgeq-eval")
         self._proc.start()
         child.close()
+        if not self._conn.poll(self.startup_timeout):
+            self._kill()
+            return Outcome(None, f"timeout: the evaluator did not start within {self.startup_timeout:g} s",
+                           time.perf_counter() - start)
+        try:
+            error = self._conn.recv()
+        except (EOFError, OSError):
+            self._kill()
+            return Outcome(None, "crash: the evaluation process died while building the evaluator",
+                           time.perf_counter() - start)
+        return None if error is None else Outcome(None, error, 0.0)
 
     def _kill(self) -> None:
         if self._proc is not None and self._proc.is_alive():
@@ -91,8 +112,16 @@ class EvalProcess:
 
 
 def _serve(conn, task: EvalTask) -> None:
-    """Child main loop: evaluate each config received; exit on None or when the parent goes away."""
-    evaluator = None
+    """Child main loop: build the evaluator, say so, evaluate each config received; exit on None or EOF."""
+    evaluator, build_error = None, None
+    try:
+        evaluator = build_evaluator(task)
+    except Exception as err:  # reported for every trial: the spec's evaluator cannot work here
+        build_error = f"{type(err).__name__}: {err}"
+    conn.send(build_error)
+    if build_error is not None:
+        conn.close()
+        return
     while True:
         try:
             config = conn.recv()
@@ -102,8 +131,6 @@ def _serve(conn, task: EvalTask) -> None:
             return
         start = time.perf_counter()
         try:
-            if evaluator is None:
-                evaluator = build_evaluator(task)
             metrics = {k: float(v) for k, v in evaluator.evaluate(config).items()}
             reply = ("ok", metrics, time.perf_counter() - start)
         except Exception as err:  # any evaluator failure becomes a failed trial, never a dead sweep

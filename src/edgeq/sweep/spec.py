@@ -188,11 +188,32 @@ def parse_spec(raw: Any, path: Path, run_dir: str | Path | None = None) -> Sweep
         sampler=sampler, seed=seed, trial_timeout=float(_seconds(timeout)), run_dir=run, cache_dir=cache,
         color_by=color_by,
     )
+    _check_metrics(ctx, spec)
     if sampler == "grid" and grid_size(spec) is None:
         ctx.fail("sampler", "grid needs every parameter finite (choices, or int/float with a step)")
     if budget.trials is None and budget.seconds is None and grid_size(spec) is None:
         ctx.fail("budget", "a continuous space needs a budget: trials and/or time")
     return spec
+
+
+def _check_metrics(ctx: "_Ctx", spec: SweepSpec) -> None:
+    """Fail on an objective or constraint metric the evaluator does not report (when it declares its metrics)."""
+    from .evaluators import declared_metrics
+
+    try:
+        known = declared_metrics(spec.evaluator, spec.path.parent)
+    except UserError as err:
+        ctx.fail("evaluator", str(err).removeprefix("evaluator: "))
+    if known is None:
+        return
+    for i, o in enumerate(spec.objectives):
+        if o.metric not in known:
+            ctx.fail(f"objectives[{i}].{o.metric}", f"evaluator {spec.evaluator!r} reports no such metric; "
+                     f"it reports {', '.join(known)}")
+    for i, c in enumerate(spec.constraints):
+        if c.metric not in known:
+            ctx.fail(f"constraints[{i}]", f"evaluator {spec.evaluator!r} reports no metric {c.metric!r}; "
+                     f"it reports {', '.join(known)}")
 
 
 def grid_size(spec: SweepSpec) -> int | None:

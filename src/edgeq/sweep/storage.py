@@ -16,6 +16,7 @@ from ..errors import UserError
 
 HEARTBEAT_S = 20
 GRACE_S = 60
+LOCK_GRACE_S = 5
 
 
 def default_storage_url(run_dir: Path) -> str:
@@ -31,8 +32,11 @@ def open_storage(url: str, failed_trial_callback=None) -> optuna.storages.BaseSt
             raise UserError(f"--storage: folder {path.parent} does not exist for the journal file")
         from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock, JournalStorage
 
-        # The open(O_EXCL) lock also works on NFS-like shared folders where symlink locks can misbehave.
-        return JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+        # The open(O_EXCL) lock also works on NFS-like shared folders where symlink locks can misbehave. A worker
+        # killed while appending leaves the lock behind; holders keep it for milliseconds, so 5 s (not Optuna's
+        # 30 s default) is a safe time to break it.
+        lock = JournalFileOpenLock(str(path), grace_period=LOCK_GRACE_S)
+        return JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
     if "://" not in url:
         raise UserError(f"--storage: {url!r} is neither journal:PATH nor a database URL like "
                         "postgresql://user@host/db or sqlite:///sweep.db")

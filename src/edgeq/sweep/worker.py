@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import optuna
 from optuna.trial import TrialState
 
+from ..errors import UserError
 from .cache import ResultCache, cache_key, restore_floats
 from .recovery import recover_dead_trials, requeue, worker_identity
 from .runner import EvalProcess, Outcome
@@ -50,6 +51,10 @@ def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, dead
     fingerprint = task.fingerprint()
     cache = ResultCache(spec.cache_dir)
     process = EvalProcess(task)
+    failure = process.start()
+    if failure is not None:
+        process.close()
+        raise UserError(f"evaluator {spec.evaluator!r} cannot start: {failure}")
     stats = WorkerStats()
     heartbeat = has_heartbeat(storage)
     identity = worker_identity()

@@ -1,0 +1,178 @@
+"""The hardware evaluators: accuracy from quantization or analog simulation, cost from `edgeq.hw_models`.
+
+Config keys (parameters in the spec's space, or fixed in evaluator_options):
+- digital ("quantize"): `weights`, `acts` (formats; acts defaults to weights), `layer.<node>` (a format for one
+  layer), `tech` ("45nm", "16nm", ...), `digital_hw` (edge-npu, mcu, datacenter).
+- analog ("analog"): `preset` (sar8, sar5, ramp5, nl-ramp5, isaac-like), `adc_bits`, `adc_kind`, `dac_bits`,
+  `tile` (rows = cols), `noise` (read-noise scale), `weights` (the format weights are programmed with), `tech`.
+- "hardware" picks one of the two per trial from `target` ("digital" or "analog").
+
+Digital accuracy comes from `edgeq.quantize` where it is installed (option `digital_accuracy: quantize`), or from
+the built-in weight-only fake quantization (`digital_accuracy: weights`), which is faster but keeps activations in
+float. Metrics: accuracy, accuracy_float, accuracy_drop_pp, sqnr_db, energy_pj (per inference), latency_ns,
+area_mm2, tops_per_w, macs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from typing import Any
+
+from ...errors import UserError
+
+COST_METRICS = ("energy_pj", "latency_ns", "area_mm2", "tops_per_w", "macs")
+ACCURACY_METRICS = ("accuracy", "accuracy_float", "accuracy_drop_pp", "sqnr_db")
+
+
+def _option(config: dict[str, Any], options: dict, key: str, default=None):
+    return config.get(key, options.get(key, default))
+
+
+def _layer_overrides(config: dict[str, Any]) -> dict[str, str]:
+    return {k[len("layer."):]: v for k, v in config.items() if k.startswith("layer.")}
+
+
+def _cost_metrics(cost) -> dict[str, float]:
+    return {"energy_pj": cost.energy_pj, "latency_ns": cost.latency_ns, "area_mm2": cost.area_um2 * 1e-6,
+            "tops_per_w": cost.tops_per_w, "macs": float(cost.macs)}
+
+
+def _hw_models():
+    try:
+        from ... import hw_models
+    except ImportError:
+        raise UserError("this evaluator needs edgeq.hw_models (hardware cost models), which this build lacks") from None
+    return hw_models
+
+
+class DigitalEvaluator:
+    """Accuracy of a quantized model and the cost of running it on a digital accelerator."""
+
+    metrics = ACCURACY_METRICS + COST_METRICS
+
+    def __init__(self, task) -> None:
+        self.task = task
+        self.options = task.options
+        backend = self.options.get("digital_accuracy", "auto")
+        if backend == "auto":
+            backend = "quantize" if _has_quantize() else "weights"
+        if backend not in ("quantize", "weights"):
+            raise UserError(f"evaluator_options.digital_accuracy: expected quantize or weights, got {backend!r}")
+        if backend == "quantize" and not _has_quantize():
+            raise UserError("evaluator_options.digital_accuracy: edgeq.quantize is not in this build; use weights")
+        self.backend = backend
+        self._weights = None
+
+    def evaluate(self, config: dict[str, Any]) -> dict[str, float]:
+        """Return accuracy and digital cost metrics for one config."""
+        model = self.task.model_path(config)
+        weights = _option(config, self.options, "weights", "int8")
+        acts = _option(config, self.options, "acts", weights)
+        overrides = _layer_overrides(config)
+        metrics = self._accuracy(model, weights, acts, overrides, config)
+        plan = {"default": {"weight": weights, "act": acts},
+                "layers": {name: {"weight": fmt, "act": acts} for name, fmt in overrides.items()}}
+        hw = _hw_models()
+        cost = hw.network_cost(model, plan, target="digital", tech=_option(config, self.options, "tech", "16nm"),
+                               hw=_option(config, self.options, "digital_hw", "edge-npu"))
+        return {**metrics, **_cost_metrics(cost)}
+
+    def _accuracy(self, model, weights, acts, overrides, config) -> dict[str, float]:
+        if self.backend == "weights":
+            from .onnx_weights import WeightQuantEvaluator
+
+            if self._weights is None:
+                self._weights = WeightQuantEvaluator(self.task)
+            layer_cfg = {f"layer.{k}": v for k, v in overrides.items()}
+            out = self._weights.evaluate({"model": config.get("model"), "weights": weights, **layer_cfg})
+            return {k: out[k] for k in ACCURACY_METRICS}
+        return _quantize_accuracy(self.task, model, weights, acts, overrides)
+
+
+class AnalogEvaluator:
+    """Accuracy of the model simulated on analog crossbars and the cost of those tiles."""
+
+    metrics = ACCURACY_METRICS + COST_METRICS
+
+    def __init__(self, task) -> None:
+        self.task = task
+        self.options = task.options
+
+    def evaluate(self, config: dict[str, Any]) -> dict[str, float]:
+        """Return simulated accuracy and analog cost metrics for one config."""
+        hw = _hw_models()
+        model = self.task.model_path(config)
+        tech = _option(config, self.options, "tech", "16nm")
+        tile = hw.tile_preset(_option(config, self.options, "preset", "sar8"), **self._tile_overrides(config))
+        weights = _option(config, self.options, "weights", "int8")
+        metrics = _analog_accuracy(self.task, model, tile, config, self.options)
+        cost = hw.network_cost(model, {"default": {"weight": weights, "act": weights}}, target="analog", tech=tech,
+                               hw=tile)
+        return {**metrics, **_cost_metrics(cost)}
+
+    def _tile_overrides(self, config: dict[str, Any]) -> dict:
+        out = {}
+        for key in ("adc_bits", "adc_kind", "dac_bits", "cols_per_adc", "cell"):
+            value = _option(config, self.options, key)
+            if value is not None:
+                out[key] = value
+        size = _option(config, self.options, "tile")
+        if size is not None:
+            out["rows"] = out["cols"] = int(size)
+        return out
+
+
+class HardwareEvaluator:
+    """Digital or analog per trial, chosen by the `target` parameter."""
+
+    metrics = ACCURACY_METRICS + COST_METRICS
+
+    def __init__(self, task) -> None:
+        self.task = task
+        self._targets: dict[str, Any] = {}
+
+    def evaluate(self, config: dict[str, Any]) -> dict[str, float]:
+        """Return the metrics of the config on its target."""
+        target = _option(config, self.task.options, "target", "digital")
+        if target not in ("digital", "analog"):
+            raise UserError(f"target: expected digital or analog, got {target!r}")
+        if target not in self._targets:
+            cls = DigitalEvaluator if target == "digital" else AnalogEvaluator
+            self._targets[target] = cls(self.task)
+        return self._targets[target].evaluate(config)
+
+
+def _has_quantize() -> bool:
+    return importlib.util.find_spec("edgeq.quantize") is not None or _has_attr("edgeq", "quantize")
+
+
+def _has_attr(module: str, name: str) -> bool:
+    try:
+        return hasattr(importlib.import_module(module), name)
+    except ImportError:
+        return False
+
+
+def _quantize_accuracy(task, model, weights, acts, overrides) -> dict[str, float]:
+    import edgeq
+
+    result = edgeq.quantize(model, weights=weights, acts=acts, overrides=overrides or None, calib=task.calib,
+                            eval=task.data)
+    report = result.report.to_dict() if hasattr(result, "report") else result.to_dict()
+    acc, ref = report["accuracy_quant"], report["accuracy_float"]
+    return {"accuracy": acc, "accuracy_float": ref, "accuracy_drop_pp": 100.0 * (ref - acc),
+            "sqnr_db": report["sqnr_db"]}
+
+
+def _analog_accuracy(task, model, tile, config, options) -> dict[str, float]:
+    try:
+        from ...simulators import simulate_onnx
+    except ImportError:
+        raise UserError("the analog evaluator needs edgeq.simulators.simulate_onnx, which this build lacks") from None
+    result = simulate_onnx(model, task.data, tile=dataclasses.asdict(tile), noise=_option(config, options, "noise", 1.0),
+                           seed=int(_option(config, options, "seed", 0)))
+    report = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+    acc, ref = report["accuracy_sim"], report["accuracy_float"]
+    return {"accuracy": acc, "accuracy_float": ref, "accuracy_drop_pp": 100.0 * (ref - acc),
+            "sqnr_db": report["sqnr_db"]}
