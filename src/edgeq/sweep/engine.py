@@ -20,7 +20,7 @@ from ..errors import UserError
 from .recovery import recover_dead_trials, requeue
 from .space import space_size
 from .spec import SweepSpec
-from .storage import default_storage_url, has_heartbeat, open_storage
+from .storage import default_storage_url, fail_stale_trials, has_heartbeat, open_storage
 from .study import create_sweep_study, load_sweep_study, sampler_kind
 from .worker import used_trials
 
@@ -55,7 +55,7 @@ def prepare(spec: SweepSpec, storage_url: str, resume: bool) -> tuple[optuna.Stu
     recovered = []
     if resume:
         if has_heartbeat(storage):
-            optuna.storages.fail_stale_trials(study)
+            fail_stale_trials(study)
         recovered = recover_dead_trials(study)
     return study, recovered
 

@@ -64,6 +64,13 @@ def has_heartbeat(storage: optuna.storages.BaseStorage) -> bool:
     return is_heartbeat_enabled(storage)
 
 
+def fail_stale_trials(study: optuna.Study) -> None:
+    """Fail (and, through the storage's callback, re-queue) trials whose heartbeat stopped (RDB storages)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # flagged experimental since Optuna 2.9, stable in practice
+        optuna.storages.fail_stale_trials(study)
+
+
 def _engine_kwargs(scheme: str) -> dict:
     if scheme.startswith("sqlite"):
         return {"connect_args": {"timeout": 60}}

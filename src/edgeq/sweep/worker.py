@@ -24,7 +24,7 @@ from .recovery import recover_dead_trials, requeue, worker_identity
 from .runner import EvalProcess, Outcome
 from .space import suggest
 from .spec import SweepSpec
-from .storage import has_heartbeat, open_storage
+from .storage import fail_stale_trials, has_heartbeat, open_storage
 from .study import eval_task, load_sweep_study
 
 RECOVERY_EVERY_S = 5.0
@@ -70,7 +70,7 @@ def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, dead
                 break
             if time.perf_counter() - last_recovery > RECOVERY_EVERY_S:
                 if heartbeat:
-                    optuna.storages.fail_stale_trials(study)
+                    fail_stale_trials(study)
                 recover_dead_trials(study)
                 last_recovery = time.perf_counter()
             trial = _next_trial(study, spec)
