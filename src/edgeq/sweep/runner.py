@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
+import os
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -113,6 +115,7 @@ class EvalProcess:
 
 def _serve(conn, task: EvalTask) -> None:
     """Child main loop: build the evaluator, say so, evaluate each config received; exit on None or EOF."""
+    _limit_threads(int(task.options.get("threads", 1)))
     evaluator, build_error = None, None
     try:
         evaluator = build_evaluator(task)
@@ -139,3 +142,11 @@ def _serve(conn, task: EvalTask) -> None:
             reply = ("error", f"{type(err).__name__}: {err}{where}", time.perf_counter() - start)
         conn.send(reply)
 
+
+
+def _limit_threads(threads: int) -> None:
+    """Keep one trial on `threads` cores (default 1), so N workers use N cores instead of fighting over them."""
+    for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, str(threads))
+    if "numba" in sys.modules:
+        sys.modules["numba"].set_num_threads(min(threads, sys.modules["numba"].config.NUMBA_NUM_THREADS))

@@ -1,0 +1,136 @@
+"""Sweep engine benchmark: per-trial overhead with a trivial objective, and the 2-worker speed-up on a real one.
+
+Overhead: one worker runs N1 and then N2 trials of the closed-form `trivial` evaluator (still in its isolated
+process) on a fresh journal; (T(N2) - T(N1)) / (N2 - N1) cancels the fixed start-up, leaving engine + storage +
+bookkeeping + IPC per trial. Baseline beside it: bare Optuna `study.optimize` on the same journal backend and on
+in-memory storage with the same objective. Speed-up: the digits CNN weight-quantization sweep (a real objective,
+onnxruntime on 500 images per trial) with 1 and with 2 worker processes, no cache shared between runs.
+
+    .venv/bin/python benchmarks/bench_sweep.py [--repeats 3] [--real-trials 120]
+
+Last line: JSON with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+import yaml
+
+from edgeq.examples import example_path
+from edgeq.sweep import load_spec, prepare, run_sweep, run_worker, storage_url_for
+
+
+def _spec(folder: Path, name: str, **fields) -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"name": name, **fields}, sort_keys=False))
+    return path
+
+
+def edgeq_overhead_ms(folder: Path, n1: int, n2: int) -> float:
+    """Return edgeq's per-trial overhead (ms) with the journal, by difference of two run lengths."""
+    times = {}
+    for n in (n1, n2):
+        path = _spec(folder, f"overhead{n}", evaluator="trivial", sampler="random", seed=0,
+                     space={"x0": {"float": [0.0, 1.0]}, "x1": {"float": [0.0, 1.0]}, "m": ["a", "b"]},
+                     objectives=[{"f1": "min"}, {"f2": "min"}], budget={"trials": n})
+        spec = load_spec(path)
+        url = storage_url_for(spec, None)
+        prepare(spec, url, resume=False)
+        start = time.perf_counter()
+        stats = run_worker(spec, url, index=0)
+        times[n] = time.perf_counter() - start
+        assert stats.completed == n, stats
+    return 1000.0 * (times[n2] - times[n1]) / (n2 - n1)
+
+
+def optuna_overhead_ms(folder: Path, n: int, journal: bool) -> float:
+    """Return bare Optuna's time per trial (ms) for the same closed-form objective, journal or in-memory."""
+    import math
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if journal:
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        storage = JournalStorage(JournalFileBackend(str(folder / f"bare{time.perf_counter_ns()}.journal")))
+    else:
+        storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage, directions=["minimize", "minimize"],
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+
+    def objective(trial):
+        x0, x1 = trial.suggest_float("x0", 0, 1), trial.suggest_float("x1", 0, 1)
+        trial.suggest_categorical("m", ["a", "b"])
+        g = 1 + 9 * x1
+        return x0, g * (1 - math.sqrt(x0 / g))
+
+    start = time.perf_counter()
+    study.optimize(objective, n_trials=n)
+    return 1000.0 * (time.perf_counter() - start) / n
+
+
+def real_sweep_seconds(folder: Path, workers: int, trials: int) -> float:
+    """Return the wall time of a digits CNN weight-quantization sweep of `trials` points with N workers."""
+    layers = ["conv1", "conv2", "conv3", "fc1", "fc2"]
+    formats = ["int8", "int6", "int4", "int3", "fp8_e4m3", "fp8_e5m2"]
+    path = _spec(folder, f"real{workers}", model=str(example_path("digits_cnn.onnx")),
+                 data=str(example_path("digits_eval.npz")), evaluator="weights", sampler="random", seed=0,
+                 space={f"layer.{name}": formats for name in layers},
+                 objectives=[{"accuracy": "max"}, {"weight_kib": "min"}], budget={"trials": trials})
+    spec = load_spec(path)
+    start = time.perf_counter()
+    summary = run_sweep(spec, workers=workers, progress=False)
+    seconds = time.perf_counter() - start
+    assert summary.completed == trials, summary
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the benchmark, print rows and the JSON line; return the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--real-trials", type=int, default=200)
+    parser.add_argument("--overhead-trials", type=int, default=400)
+    args = parser.parse_args(argv)
+    n1, n2 = 50, 50 + args.overhead_trials
+    edgeq_ms, bare_journal_ms, bare_memory_ms, one, two = [], [], [], [], []
+    for r in range(args.repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            edgeq_ms.append(edgeq_overhead_ms(folder, n1, n2))
+            bare_journal_ms.append(optuna_overhead_ms(folder, args.overhead_trials, journal=True))
+            bare_memory_ms.append(optuna_overhead_ms(folder, args.overhead_trials, journal=False))
+            one.append(real_sweep_seconds(folder, 1, args.real_trials))
+            two.append(real_sweep_seconds(folder, 2, args.real_trials))
+        print(f"repeat {r + 1}: edgeq journal {edgeq_ms[-1]:.2f} ms/trial, bare optuna journal "
+              f"{bare_journal_ms[-1]:.2f}, in-memory {bare_memory_ms[-1]:.2f}; digits sweep 1 worker {one[-1]:.1f} s,"
+              f" 2 workers {two[-1]:.1f} s", flush=True)
+    med = statistics.median
+    result = {
+        "bench": "sweep",
+        "overhead_ms_per_trial_journal": round(med(edgeq_ms), 3),
+        "optuna_bare_journal_ms_per_trial": round(med(bare_journal_ms), 3),
+        "optuna_bare_inmemory_ms_per_trial": round(med(bare_memory_ms), 3),
+        "overhead_vs_bare_optuna_journal": round(med(edgeq_ms) / med(bare_journal_ms), 2),
+        "real_sweep_trials": args.real_trials,
+        "real_sweep_1_worker_s": round(med(one), 2),
+        "real_sweep_2_workers_s": round(med(two), 2),
+        "speedup_2_workers": round(med(one) / med(two), 2),
+    }
+    print(f"{'per-trial overhead (journal, trivial objective)':52s} {result['overhead_ms_per_trial_journal']:8.2f} ms"
+          f"   (target <= 10 ms)")
+    print(f"{'bare Optuna optimize, journal / in-memory':52s} {result['optuna_bare_journal_ms_per_trial']:8.2f} ms"
+          f" / {result['optuna_bare_inmemory_ms_per_trial']:.2f} ms")
+    print(f"{'2-worker speed-up, digits CNN sweep':52s} {result['speedup_2_workers']:8.2f} x    (goal >= 1.7x)")
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
