@@ -12,6 +12,8 @@ from ..errors import UserError
 # name -> module under edgeq.cli that defines `command`. Imported only when used, so `edgeq --help` stays fast.
 COMMANDS: dict[str, str] = {
     "formats": "formats_cmd",
+    "cost": "cost_cmd",
+    "quantize": "quantize_cmd",
     "sweep": "sweep_cmd",
 }
 
@@ -19,6 +21,8 @@ EPILOG = """\b
 Examples:
   edgeq formats                      list every number format and its exact properties
   edgeq formats --json               the same as JSON
+  edgeq cost model.onnx --fmt int8 --tech 7nm   energy, area, latency, TOPS/W with cited sources
+  edgeq quantize m.onnx --fmt int8 --calib c.npz --eval e.npz   PTQ with a measured, runtime-checked report
   edgeq sweep run SPEC --workers 2   accuracy-vs-cost Pareto sweep (resumable; --storage to scale out)
 """
 
