@@ -1,8 +1,9 @@
 """The hardware evaluators: accuracy from quantization or analog simulation, cost from `edgeq.hw_models`.
 
 Config keys (parameters in the spec's space, or fixed in evaluator_options):
-- digital ("quantize"): `weights`, `acts` (formats; acts defaults to weights), `layer.<node>` (a format for one
-  layer), `tech` ("45nm", "16nm", ...), `digital_hw` (edge-npu, mcu, datacenter).
+- digital ("quantize"): `weights`, `acts` (formats; acts defaults to weights), `layer.<node>` (a weight format
+  for one layer, or "default"), `granularity` ("channel", "tensor", "block:N"), `tech` ("45nm", "16nm", ...), `digital_hw`
+  (edge-npu, mcu, datacenter).
 - analog ("analog"): `preset` (sar8, sar5, ramp5, nl-ramp5, isaac-like), `adc_bits`, `adc_kind`, `dac_bits`,
   `tile` (rows = cols), `noise` (read-noise scale), `weights` (the format weights are programmed with), `tech`.
 - "hardware" picks one of the two per trial from `target` ("digital" or "analog").
@@ -30,7 +31,8 @@ def _option(config: dict[str, Any], options: dict, key: str, default=None):
 
 
 def _layer_overrides(config: dict[str, Any]) -> dict[str, str]:
-    return {k[len("layer."):]: v for k, v in config.items() if k.startswith("layer.")}
+    """Return node -> weight format from `layer.<node>` keys; the value "default" keeps the layer at `weights`."""
+    return {k[len("layer."):]: v for k, v in config.items() if k.startswith("layer.") and v != "default"}
 
 
 def _cost_metrics(cost) -> dict[str, float]:
@@ -87,7 +89,8 @@ class DigitalEvaluator:
             layer_cfg = {f"layer.{k}": v for k, v in overrides.items()}
             out = self._weights.evaluate({"model": config.get("model"), "weights": weights, **layer_cfg})
             return {k: out[k] for k in ACCURACY_METRICS}
-        return _quantize_accuracy(self.task, model, weights, acts, overrides)
+        granularity = _option(config, self.options, "granularity", "channel")
+        return _quantize_accuracy(self.task, model, weights, acts, overrides, granularity)
 
 
 class AnalogEvaluator:
@@ -144,25 +147,19 @@ class HardwareEvaluator:
 
 
 def _has_quantize() -> bool:
-    return importlib.util.find_spec("edgeq.quantize") is not None or _has_attr("edgeq", "quantize")
+    return importlib.util.find_spec("edgeq.pipeline") is not None
 
 
-def _has_attr(module: str, name: str) -> bool:
-    try:
-        return hasattr(importlib.import_module(module), name)
-    except ImportError:
-        return False
+def _quantize_accuracy(task, model, weights, acts, overrides, granularity) -> dict[str, float]:
+    from ...pipeline import quantize
 
-
-def _quantize_accuracy(task, model, weights, acts, overrides) -> dict[str, float]:
-    import edgeq
-
-    result = edgeq.quantize(model, weights=weights, acts=acts, overrides=overrides or None, calib=task.calib,
-                            eval=task.data)
-    report = result.report.to_dict() if hasattr(result, "report") else result.to_dict()
-    acc, ref = report["accuracy_quant"], report["accuracy_float"]
-    return {"accuracy": acc, "accuracy_float": ref, "accuracy_drop_pp": 100.0 * (ref - acc),
-            "sqnr_db": report["sqnr_db"]}
+    result = quantize(model, weights=weights, acts=acts, overrides=overrides or None, granularity=granularity,
+                      calib=task.calib, calib_random=task.calib is None, eval=task.data, progress=False)
+    report = result.report
+    if report.accuracy_fp32 is None:
+        raise UserError("the eval data has no 'labels' array, so accuracy cannot be measured; add labels to data:")
+    return {"accuracy": report.accuracy_quant, "accuracy_float": report.accuracy_fp32,
+            "accuracy_drop_pp": report.accuracy_drop_pp, "sqnr_db": min(float(report.sqnr_db), 200.0)}
 
 
 def _analog_accuracy(task, model, tile, config, options) -> dict[str, float]:
