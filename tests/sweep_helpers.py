@@ -18,6 +18,7 @@ EXAMPLES = REPO / "examples"
 def write_spec(folder: Path, **fields) -> Path:
     """Write a YAML spec into folder and return its path."""
     path = folder / f"{fields.get('name', 'spec')}.yaml"
+    fields.setdefault("run_dir", f"runs/{fields.get('name', 'spec')}")
     path.write_text(yaml.safe_dump(fields, sort_keys=False))
     return path
 

@@ -9,7 +9,7 @@ import signal
 import pytest
 
 from edgeq.cli import main
-from edgeq.sweep import collect, load_spec, open_study, prepare, run_sweep
+from edgeq.sweep import collect, load_spec, open_study, prepare, run_sweep, storage_url_for
 
 from sweep_helpers import evaluation_log, start_worker, wait_for, write_spec
 
@@ -47,8 +47,7 @@ def _kill_mid_sweep(tmp_path, name):
     """Start one worker, kill -9 it after some trials completed, and return (spec, completed-before)."""
     path = _spec(tmp_path, name, 8, 3, sleep_s=0.15)
     spec = load_spec(path)
-    prepare(spec, f"journal:{spec.run_dir / 'study.journal'}" if spec.run_dir.mkdir(parents=True, exist_ok=True)
-            is None else None, resume=False)
+    prepare(spec, storage_url_for(spec, None), resume=False)
     proc = start_worker(path)
     wait_for(lambda: len(evaluation_log(tmp_path / f"{name}.log")) >= 5, 60, "5 evaluations")
     # Wait until a trial is running again, so the kill lands mid-trial.

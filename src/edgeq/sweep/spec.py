@@ -177,7 +177,11 @@ def parse_spec(raw: Any, path: Path, run_dir: str | Path | None = None) -> Sweep
     timeout = raw.get("trial_timeout", 600)
     if not isinstance(timeout, (int, float, str)) or _seconds(timeout) is None or _seconds(timeout) <= 0:
         ctx.fail("trial_timeout", f"expected seconds (e.g. 120 or '2m') > 0, got {timeout!r}")
-    run = Path(run_dir).resolve() if run_dir else (base / raw.get("run_dir", f"runs/{name}")).resolve()
+    # Default run folder: ./runs/<name> under the current directory (the spec may sit in a read-only install).
+    if run_dir:
+        run = Path(run_dir).resolve()
+    else:
+        run = (base / raw["run_dir"]).resolve() if "run_dir" in raw else (Path.cwd() / "runs" / name).resolve()
     cache = (base / raw["cache_dir"]).resolve() if "cache_dir" in raw else run / "cache"
     color_by = raw.get("color_by")
     if color_by is not None and color_by not in {p.name for p in space}:
