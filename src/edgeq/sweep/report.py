@@ -122,7 +122,7 @@ def _scatter(ax, rows, x: str, y: str, color_by: str | None) -> None:
         return
     groups: dict[str, list] = {}
     for r in feasible:
-        groups.setdefault(_cell(r.get(color_by)), []).append(r)
+        groups.setdefault(_cell(r.get(color_by)) or "n/a", []).append(r)  # n/a: a conditional parameter unset
     numeric = all(isinstance(r.get(color_by), (int, float)) for r in feasible) and len(groups) > 8
     if numeric:
         sc = ax.scatter([r[f"metric:{x}"] for r in feasible], [r[f"metric:{y}"] for r in feasible], s=16,

@@ -64,8 +64,14 @@ def create_sweep_study(spec: SweepSpec, storage, resume: bool) -> optuna.Study:
                         "or change name: in the spec")
     if exists:
         return load_sweep_study(spec, storage, spec.seed)
-    study = optuna.create_study(study_name=spec.name, storage=storage, directions=spec.directions,
-                                sampler=make_sampler(spec, spec.seed))
+    try:
+        study = optuna.create_study(study_name=spec.name, storage=storage, directions=spec.directions,
+                                    sampler=make_sampler(spec, spec.seed))
+    except optuna.exceptions.DuplicatedStudyError:  # another process created it a moment ago
+        if not resume:
+            raise UserError(f"study {spec.name!r} already exists in this storage; pass --resume to continue it") \
+                from None
+        return load_sweep_study(spec, storage, spec.seed)
     study.set_user_attr("signature", spec_signature(spec))
     study.set_user_attr("metrics", [o.metric for o in spec.objectives])
     grid = sampler_kind(spec) == "grid"
