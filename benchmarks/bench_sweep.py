@@ -1,11 +1,12 @@
 """Sweep engine benchmark: per-trial overhead with a trivial objective, and the 2-worker speed-up on a real one.
 
-Overhead: one worker runs N1 and then N2 trials of the closed-form `trivial` evaluator (still in its isolated
-process) on a fresh journal; (T(N2) - T(N1)) / (N2 - N1) cancels the fixed start-up, leaving engine + storage +
-bookkeeping + IPC per trial. Baseline beside it: bare Optuna `study.optimize` on the same journal backend and on
-in-memory storage with the same objective. Speed-up: a 16-point grid of
-`edgeq quantize` + digital cost on the digits CNN (a real objective, about 2.5 s per trial) with 1 and with 2
-worker processes, no cache shared between runs; the machine's load average is printed beside it.
+Overhead: one worker runs N1 and then N2 trials of the closed-form `trivial` evaluator on a fresh journal;
+(T(N2) - T(N1)) / (N2 - N1) cancels the fixed start-up. Measured twice: trials in the isolated evaluation
+process (the default: engine + storage + bookkeeping + the process round trip), and with `isolation: inline`
+(engine + storage + bookkeeping only). Baseline beside it: bare Optuna `study.optimize` on Optuna's own journal
+backend and on in-memory storage, same objective. Speed-up: a 16-point grid of `edgeq quantize` + digital cost
+on the digits CNN (a real objective, about 1-2.5 s per trial) with 1 and with 2 worker processes, no cache
+shared between runs; the machine's load average is printed beside it (this machine is shared).
 
     .venv/bin/python benchmarks/bench_sweep.py [--repeats 3]
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -35,21 +37,32 @@ def _spec(folder: Path, name: str, **fields) -> Path:
     return path
 
 
-def edgeq_overhead_ms(folder: Path, n1: int, n2: int) -> float:
-    """Return edgeq's per-trial overhead (ms) with the journal, by difference of two run lengths."""
-    times = {}
+def edgeq_overhead_ms(folder: Path, n1: int, n2: int, isolation: str) -> tuple[float, float]:
+    """Return edgeq's per-trial overhead with the journal as (wall ms, CPU ms), by difference of two run lengths.
+
+    CPU time counts this process and its evaluation child (joined when the worker ends), so it shows the engine's
+    own cost even when other jobs on a shared machine stretch the wall time.
+    """
+    wall, cpu = {}, {}
     for n in (n1, n2):
-        path = _spec(folder, f"overhead{n}", evaluator="trivial", sampler="random", seed=0,
+        path = _spec(folder, f"overhead{n}{isolation}", evaluator="trivial", sampler="random", seed=0,
+                     isolation=isolation,
                      space={"x0": {"float": [0.0, 1.0]}, "x1": {"float": [0.0, 1.0]}, "m": ["a", "b"]},
                      objectives=[{"f1": "min"}, {"f2": "min"}], budget={"trials": n})
         spec = load_spec(path)
         url = storage_url_for(spec, None)
         prepare(spec, url, resume=False)
-        start = time.perf_counter()
+        c0, w0 = _cpu_seconds(), time.perf_counter()
         stats = run_worker(spec, url, index=0)
-        times[n] = time.perf_counter() - start
+        wall[n], cpu[n] = time.perf_counter() - w0, _cpu_seconds() - c0
         assert stats.completed == n, stats
-    return 1000.0 * (times[n2] - times[n1]) / (n2 - n1)
+    return 1000.0 * (wall[n2] - wall[n1]) / (n2 - n1), 1000.0 * (cpu[n2] - cpu[n1]) / (n2 - n1)
+
+
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def optuna_overhead_ms(folder: Path, n: int, journal: bool) -> float:
@@ -105,18 +118,23 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--overhead-trials", type=int, default=400)
     args = parser.parse_args(argv)
     n1, n2 = 50, 50 + args.overhead_trials
-    edgeq_ms, bare_journal_ms, bare_memory_ms, one, two, span1, span2 = [], [], [], [], [], [], []
+    edgeq_ms, edgeq_cpu, inline_ms, inline_cpu, bare_journal_ms, bare_memory_ms, one, two, span1, span2 = (
+        [] for _ in range(10))
     for r in range(args.repeats):
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            edgeq_ms.append(edgeq_overhead_ms(folder, n1, n2))
+            for wall, cpu, isolation in ((edgeq_ms, edgeq_cpu, "process"), (inline_ms, inline_cpu, "inline")):
+                w, c = edgeq_overhead_ms(folder, n1, n2, isolation)
+                wall.append(w)
+                cpu.append(c)
             bare_journal_ms.append(optuna_overhead_ms(folder, args.overhead_trials, journal=True))
             bare_memory_ms.append(optuna_overhead_ms(folder, args.overhead_trials, journal=False))
             for workers, wall, span in ((1, one, span1), (2, two, span2)):
                 w, b = real_sweep_seconds(folder, workers)
                 wall.append(w)
                 span.append(b)
-        print(f"repeat {r + 1}: edgeq journal {edgeq_ms[-1]:.2f} ms/trial, bare optuna journal "
+        print(f"repeat {r + 1}: edgeq journal {edgeq_ms[-1]:.2f} ms/trial (CPU {edgeq_cpu[-1]:.2f}; inline "
+              f"{inline_ms[-1]:.2f}, CPU {inline_cpu[-1]:.2f}), bare optuna journal "
               f"{bare_journal_ms[-1]:.2f}, in-memory {bare_memory_ms[-1]:.2f}; digits quantize sweep 1 worker "
               f"{one[-1]:.1f} s (busy {span1[-1]:.1f} s), 2 workers {two[-1]:.1f} s (busy {span2[-1]:.1f} s); "
               f"load average {os.getloadavg()[0]:.1f}", flush=True)
@@ -124,6 +142,9 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "bench": "sweep",
         "overhead_ms_per_trial_journal": round(med(edgeq_ms), 3),
+        "overhead_cpu_ms_per_trial_journal": round(med(edgeq_cpu), 3),
+        "overhead_ms_per_trial_journal_inline": round(med(inline_ms), 3),
+        "overhead_cpu_ms_per_trial_journal_inline": round(med(inline_cpu), 3),
         "optuna_bare_journal_ms_per_trial": round(med(bare_journal_ms), 3),
         "optuna_bare_inmemory_ms_per_trial": round(med(bare_memory_ms), 3),
         "overhead_vs_bare_optuna_journal": round(med(edgeq_ms) / med(bare_journal_ms), 2),
@@ -136,6 +157,11 @@ def main(argv: list[str] | None = None) -> dict:
     }
     print(f"{'per-trial overhead (journal, trivial objective)':52s} {result['overhead_ms_per_trial_journal']:8.2f} ms"
           f"   (target <= 10 ms)")
+    print(f"{'  CPU time per trial (worker + evaluation process)':52s} "
+          f"{result['overhead_cpu_ms_per_trial_journal']:8.2f} ms")
+    print(f"{'  the same with isolation: inline (no process hop)':52s} "
+          f"{result['overhead_ms_per_trial_journal_inline']:8.2f} ms (CPU "
+          f"{result['overhead_cpu_ms_per_trial_journal_inline']:.2f} ms)")
     print(f"{'bare Optuna optimize, journal / in-memory':52s} {result['optuna_bare_journal_ms_per_trial']:8.2f} ms"
           f" / {result['optuna_bare_inmemory_ms_per_trial']:.2f} ms")
     print(f"{'2-worker speed-up, digits CNN quantize sweep (wall)':52s} {result['speedup_2_workers']:8.2f} x"

@@ -29,6 +29,7 @@ class ResultCache:
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
+        self._made: set[Path] = set()
 
     def get(self, key: str) -> dict[str, float] | None:
         """Return the cached metrics for key, or None (also for an unreadable entry, which is then recomputed)."""
@@ -40,7 +41,9 @@ class ResultCache:
     def put(self, key: str, metrics: dict[str, float], config: dict[str, Any]) -> None:
         """Store the metrics of a finished point (non-finite values are stored as strings JSON can hold)."""
         path = self.folder / key[:2] / f"{key}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self._made:  # one mkdir per shard, not per point
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(path.parent)
         clean = {k: (v if math.isfinite(v) else repr(v)) for k, v in metrics.items()}
         atomic_write_text(path, json.dumps({"metrics": clean, "config": config}, sort_keys=True, default=repr))
 

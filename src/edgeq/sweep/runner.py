@@ -113,6 +113,40 @@ class EvalProcess:
         self._proc = self._conn = None
 
 
+class InlineEvaluation:
+    """Evaluate in the worker itself: no process hop, but no timeout and no protection from crashes.
+
+    For microsecond objectives (`isolation: inline` in the spec), where the process round trip would dominate.
+    """
+
+    def __init__(self, task: EvalTask) -> None:
+        self.task = task
+        self._evaluator = None
+
+    def start(self) -> str | None:
+        """Build the evaluator; return None, or the error that kept it from building."""
+        try:
+            self._evaluator = build_evaluator(self.task)
+        except Exception as err:
+            return f"{type(err).__name__}: {err}"
+        return None
+
+    def evaluate(self, config: dict[str, Any], timeout: float) -> Outcome:
+        """Return the outcome of evaluating config here (timeout is not enforced inline)."""
+        start = time.perf_counter()
+        try:
+            metrics = {k: float(v) for k, v in self._evaluator.evaluate(config).items()}
+        except Exception as err:
+            return Outcome(None, f"{type(err).__name__}: {err}", time.perf_counter() - start)
+        bad = [k for k, v in metrics.items() if math.isnan(v)]
+        if bad:
+            return Outcome(None, f"nan: metric {bad[0]} is NaN", time.perf_counter() - start)
+        return Outcome(metrics, None, time.perf_counter() - start)
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+
 def _serve(conn, task: EvalTask) -> None:
     """Child main loop: build the evaluator, say so, evaluate each config received; exit on None or EOF."""
     _limit_threads(int(task.options.get("threads", 1)))
@@ -145,8 +179,27 @@ def _serve(conn, task: EvalTask) -> None:
 
 
 def _limit_threads(threads: int) -> None:
-    """Keep one trial on `threads` cores (default 1), so N workers use N cores instead of fighting over them."""
+    """Keep one trial on `threads` cores (default 1), so N workers use N cores instead of fighting over them.
+
+    Numba and BLAS read their thread counts from the environment at import. onnxruntime does not: its sessions
+    default to one spinning thread per core, so N workers would each spin on every core. This process exists only
+    to evaluate trials, so its sessions are given `threads` threads and no spinning unless the caller set them.
+    """
     for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, str(threads))
-    if "numba" in sys.modules:
-        sys.modules["numba"].set_num_threads(min(threads, sys.modules["numba"].config.NUMBA_NUM_THREADS))
+        os.environ[var] = str(threads)
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return
+    original = ort.InferenceSession.__init__
+
+    def init(self, path_or_bytes, sess_options=None, *args, **kwargs):
+        options = sess_options if sess_options is not None else ort.SessionOptions()
+        if options.intra_op_num_threads == 0:
+            options.intra_op_num_threads = threads
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if options.inter_op_num_threads == 0:
+            options.inter_op_num_threads = 1
+        original(self, path_or_bytes, options, *args, **kwargs)
+
+    ort.InferenceSession.__init__ = init

@@ -21,7 +21,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
 _TOP_KEYS = {
     "name", "model", "models", "data", "calib", "evaluator", "evaluator_options", "space", "objectives",
-    "constraints", "budget", "sampler", "seed", "trial_timeout", "run_dir", "cache_dir", "color_by",
+    "constraints", "budget", "sampler", "seed", "trial_timeout", "run_dir", "cache_dir", "color_by", "isolation",
 }
 
 
@@ -110,6 +110,7 @@ class SweepSpec:
     run_dir: Path = Path(".")
     cache_dir: Path = Path(".")
     color_by: str | None = None
+    isolation: str = "process"  # "process": each worker's trials run in a child process; "inline": in the worker
 
     @property
     def directions(self) -> list[str]:
@@ -183,6 +184,9 @@ def parse_spec(raw: Any, path: Path, run_dir: str | Path | None = None) -> Sweep
     else:
         run = (base / raw["run_dir"]).resolve() if "run_dir" in raw else (Path.cwd() / "runs" / name).resolve()
     cache = (base / raw["cache_dir"]).resolve() if "cache_dir" in raw else run / "cache"
+    isolation = raw.get("isolation", "process")
+    if isolation not in ("process", "inline"):
+        ctx.fail("isolation", f"expected process or inline, got {isolation!r}")
     color_by = raw.get("color_by")
     if color_by is not None and color_by not in {p.name for p in space}:
         ctx.fail("color_by", f"{color_by!r} is not a parameter in space")
@@ -190,7 +194,7 @@ def parse_spec(raw: Any, path: Path, run_dir: str | Path | None = None) -> Sweep
         name=name, path=path, models=models, data=data, calib=calib, evaluator=evaluator,
         evaluator_options=options, space=space, objectives=objectives, constraints=constraints, budget=budget,
         sampler=sampler, seed=seed, trial_timeout=float(_seconds(timeout)), run_dir=run, cache_dir=cache,
-        color_by=color_by,
+        color_by=color_by, isolation=isolation,
     )
     _check_metrics(ctx, spec)
     if sampler == "grid" and grid_size(spec) is None:

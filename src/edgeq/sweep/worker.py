@@ -11,7 +11,6 @@ import math
 import signal
 import threading
 import time
-import warnings
 import zlib
 from dataclasses import dataclass, field
 
@@ -21,7 +20,7 @@ from optuna.trial import TrialState
 from ..errors import UserError
 from .cache import ResultCache, cache_key, restore_floats
 from .recovery import recover_dead_trials, requeue, worker_identity
-from .runner import EvalProcess, Outcome
+from .runner import EvalProcess, InlineEvaluation, Outcome
 from .space import suggest
 from .spec import SweepSpec
 from .storage import fail_stale_trials, has_heartbeat, open_storage
@@ -50,7 +49,7 @@ def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, dead
     task = eval_task(spec)
     fingerprint = task.fingerprint()
     cache = ResultCache(spec.cache_dir)
-    process = EvalProcess(task)
+    process = EvalProcess(task) if spec.isolation == "process" else InlineEvaluation(task)
     failure = process.start()
     if failure is not None:
         process.close()
@@ -60,6 +59,7 @@ def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, dead
     identity = worker_identity()
     if deadline is None and spec.budget.seconds is not None:
         deadline = time.time() + spec.budget.seconds
+    grid = bool(study.user_attrs.get("grid"))
     start = time.perf_counter()
     last_recovery = 0.0
     previous = signal.signal(signal.SIGTERM, _raise_interrupt) if threading.current_thread() is threading.main_thread() \
@@ -73,7 +73,7 @@ def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, dead
                     fail_stale_trials(study)
                 recover_dead_trials(study)
                 last_recovery = time.perf_counter()
-            trial = _next_trial(study, spec)
+            trial = _next_trial(study, spec, grid)
             if trial is None:
                 break
             _run_trial(study, trial, spec, process, cache, fingerprint, identity, heartbeat, stats)
@@ -135,7 +135,7 @@ def _fail(study: optuna.Study, trial: optuna.Trial, error: str) -> None:
     study.tell(trial, state=TrialState.FAIL)
 
 
-def _next_trial(study: optuna.Study, spec: SweepSpec) -> optuna.Trial | None:
+def _next_trial(study: optuna.Study, spec: SweepSpec, grid: bool) -> optuna.Trial | None:
     """Return a queued trial (a grid point or a retry) if any, else a new sampled one while budget remains."""
     storage = study._storage
     trials = study.get_trials(deepcopy=False)
@@ -147,13 +147,12 @@ def _next_trial(study: optuna.Study, spec: SweepSpec) -> optuna.Trial | None:
                 return optuna.Trial(study, t._trial_id)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
-    if study.user_attrs.get("grid"):
+    if grid:
         return None
     if spec.budget.trials is not None and used_trials(trials) >= spec.budget.trials:
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "heartbeat is supposed to be used with optimize": we beat ourselves
-        return study.ask()
+    # What study.ask() does after finding the queue empty, without scanning the queue a second time.
+    return optuna.Trial(study, storage.create_new_trial(study._study_id))
 
 
 def used_trials(trials) -> int:
