@@ -4,8 +4,10 @@ Config keys (parameters in the spec's space, or fixed in evaluator_options):
 - digital ("quantize"): `weights`, `acts` (formats; acts defaults to weights), `layer.<node>` (a weight format
   for one layer, or "default"), `granularity` ("channel", "tensor", "block:N"), `tech` ("45nm", "16nm", ...), `digital_hw`
   (edge-npu, mcu, datacenter).
-- analog ("analog"): `preset` (sar8, sar5, ramp5, nl-ramp5, isaac-like), `adc_bits`, `adc_kind`, `dac_bits`,
-  `tile` (rows = cols), `noise` (read-noise scale), `weights` (the format weights are programmed with), `tech`.
+- analog ("analog"): `device` (simulator preset: ideal, ideal_adc8, rram, pcm), `adc_bits`, `dac_bits`, `tile`
+  (rows = cols), `noise` (scale of programming and read noise), `drift_s` (read time after programming),
+  `repeats` (Monte-Carlo chips), `seed`; for the cost: `preset` (sar8, sar5, ramp5, nl-ramp5, isaac-like),
+  `adc_kind`, `weights` (the precision the cost model assumes), `tech`.
 - "hardware" picks one of the two per trial from `target` ("digital" or "analog").
 
 Digital accuracy comes from `edgeq.quantize` where it is installed (option `digital_accuracy: quantize`), or from
@@ -99,20 +101,44 @@ class AnalogEvaluator:
     metrics = ACCURACY_METRICS + COST_METRICS
 
     def __init__(self, task) -> None:
+        from ...io import load_arrays
+
         self.task = task
         self.options = task.options
+        if task.data is None:
+            raise UserError("the analog evaluator needs eval data; add data: FILE.npz (inputs and labels)")
+        arrays = load_arrays(task.data)
+        self.labels = arrays.pop(self.options.get("labels_key", "labels"), None)
+        self.feeds = {k: v.astype("float32") for k, v in arrays.items()}
 
     def evaluate(self, config: dict[str, Any]) -> dict[str, float]:
-        """Return simulated accuracy and analog cost metrics for one config."""
+        """Return simulated accuracy (mean over repeats) and analog cost metrics for one config."""
         hw = _hw_models()
         model = self.task.model_path(config)
         tech = _option(config, self.options, "tech", "16nm")
-        tile = hw.tile_preset(_option(config, self.options, "preset", "sar8"), **self._tile_overrides(config))
+        try:
+            tile = hw.tile_preset(_option(config, self.options, "preset", "sar8"), **self._tile_overrides(config))
+        except (ValueError, TypeError) as err:
+            raise UserError(f"analog tile: {err}") from None
+        metrics = self._accuracy(model, config)
         weights = _option(config, self.options, "weights", "int8")
-        metrics = _analog_accuracy(self.task, model, tile, config, self.options)
         cost = hw.network_cost(model, {"default": {"weight": weights, "act": weights}}, target="analog", tech=tech,
                                hw=tile)
         return {**metrics, **_cost_metrics(cost)}
+
+    def _accuracy(self, model: str, config: dict[str, Any]) -> dict[str, float]:
+        from ...simulators.onnx_sim import simulate_onnx
+        from ...simulators.presets import get_preset
+
+        sim = _crossbar_config(get_preset, config, self.options)
+        result = simulate_onnx(
+            model, sim, self.feeds, labels=self.labels, drift_times=[float(_option(config, self.options, "drift_s", 0.0))],
+            repeats=int(_option(config, self.options, "repeats", 1)), seed=int(_option(config, self.options, "seed", 0)))
+        if result.accuracy is None:
+            raise UserError("the eval data has no 'labels' array, so accuracy cannot be measured; add labels to data:")
+        acc, ref = float(result.accuracy.mean()), float(result.fp32_accuracy)
+        return {"accuracy": acc, "accuracy_float": ref, "accuracy_drop_pp": 100.0 * (ref - acc),
+                "sqnr_db": min(float(result.sqnr_db.mean()), 200.0)}
 
     def _tile_overrides(self, config: dict[str, Any]) -> dict:
         out = {}
@@ -124,6 +150,31 @@ class AnalogEvaluator:
         if size is not None:
             out["rows"] = out["cols"] = int(size)
         return out
+
+
+def _crossbar_config(get_preset, config: dict[str, Any], options: dict):
+    """Return the simulator's CrossbarConfig: a device preset with the trial's ADC/DAC bits, tile and noise scale."""
+    try:
+        base = get_preset(_option(config, options, "device", "rram"))
+    except ValueError as err:
+        raise UserError(f"device: {err}") from None
+    changes = {}
+    adc_bits = _option(config, options, "adc_bits")
+    if adc_bits is not None:
+        changes["adc"] = dataclasses.replace(base.adc, bits=int(adc_bits), clip=True)
+    dac_bits = _option(config, options, "dac_bits")
+    if dac_bits is not None:
+        changes["dac"] = dataclasses.replace(base.dac, bits=int(dac_bits))
+    size = _option(config, options, "tile")
+    if size is not None:
+        changes["tile"] = dataclasses.replace(base.tile, rows=int(size), cols=int(size))
+    noise = _option(config, options, "noise")
+    if noise is not None:  # scales programming and read noise of the device together
+        device = base.device
+        changes["device"] = dataclasses.replace(
+            device, programming=dataclasses.replace(device.programming, scale=float(noise)),
+            read=dataclasses.replace(device.read, scale=float(noise)))
+    return dataclasses.replace(base, **changes)
 
 
 class HardwareEvaluator:
@@ -160,16 +211,3 @@ def _quantize_accuracy(task, model, weights, acts, overrides, granularity) -> di
         raise UserError("the eval data has no 'labels' array, so accuracy cannot be measured; add labels to data:")
     return {"accuracy": report.accuracy_quant, "accuracy_float": report.accuracy_fp32,
             "accuracy_drop_pp": report.accuracy_drop_pp, "sqnr_db": min(float(report.sqnr_db), 200.0)}
-
-
-def _analog_accuracy(task, model, tile, config, options) -> dict[str, float]:
-    try:
-        from ...simulators import simulate_onnx
-    except ImportError:
-        raise UserError("the analog evaluator needs edgeq.simulators.simulate_onnx, which this build lacks") from None
-    result = simulate_onnx(model, task.data, tile=dataclasses.asdict(tile), noise=_option(config, options, "noise", 1.0),
-                           seed=int(_option(config, options, "seed", 0)))
-    report = result.to_dict() if hasattr(result, "to_dict") else dict(result)
-    acc, ref = report["accuracy_sim"], report["accuracy_float"]
-    return {"accuracy": acc, "accuracy_float": ref, "accuracy_drop_pp": 100.0 * (ref - acc),
-            "sqnr_db": report["sqnr_db"]}
