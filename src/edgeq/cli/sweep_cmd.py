@@ -46,8 +46,9 @@ def run(spec, storage, workers, resume, run_dir, no_report, quiet) -> int:
         click.echo(f"re-queued {len(summary.recovered)} trial(s) left running by dead workers: "
                    f"{', '.join(map(str, summary.recovered))}")
     results = collect(sweep, open_study(sweep, summary.storage_url))
-    click.echo(f"{sweep.name}: {summary.completed} completed, {summary.failed} failed in {summary.seconds:.1f} s "
-               f"({results.counts['PARETO']} on the Pareto front)")
+    repeats = f", {summary.duplicates} repeated proposals answered from finished points" if summary.duplicates else ""
+    click.echo(f"{sweep.name}: {summary.completed} completed, {summary.failed} failed{repeats} in "
+               f"{summary.seconds:.1f} s ({results.counts['PARETO']} on the Pareto front)")
     if results.front:
         click.echo(pareto_markdown(sweep, results, limit=20), nl=False)
     if not no_report:
@@ -85,8 +86,10 @@ def worker(spec, storage, run_dir, index, max_trials, deadline, quiet) -> int:
     except KeyboardInterrupt:
         return 130
     if not quiet:
-        click.echo(f"worker: {stats.completed} completed ({stats.cached} from cache), {stats.failed} failed "
-                   f"in {stats.seconds:.1f} s")
+        click.echo(f"worker: {stats.completed} completed ({stats.cached} from cache), {stats.failed} failed, "
+                   f"{stats.duplicates} repeated proposals in {stats.seconds:.1f} s")
+        for line in stats.errors[-3:]:
+            click.echo(f"  {line}")
     return 0
 
 
@@ -110,8 +113,9 @@ def status(spec, storage, run_dir, as_json) -> int:
                                "running_on": workers, "pareto": [r["trial"] for r in results.front]}))
         return 0
     c = results.counts
-    click.echo(f"{sweep.name}: {c['COMPLETE']} completed, {c['FAIL']} failed ({c['FAIL_RETRIED']} re-queued), "
-               f"{c['RUNNING']} running, {c['WAITING']} queued" + (f", of {total}" if total else ""))
+    click.echo(f"{sweep.name}: {c['COMPLETE'] - c['DUPLICATE']} completed, {c['FAIL']} failed "
+               f"({c['FAIL_RETRIED']} re-queued), {c['RUNNING']} running, {c['WAITING']} queued"
+               + (f", of {total}" if total else "") + (f"; {c['DUPLICATE']} repeated proposals" if c["DUPLICATE"] else ""))
     if workers:
         click.echo(f"running on: {', '.join(workers)}")
     errors = [r for r in results.rows if r["error"] and not r["retried"]][-5:]

@@ -37,6 +37,8 @@ class RunSummary:
     seconds: float
     worker_exit_codes: tuple[int, ...]
     recovered: tuple[int, ...]
+    duplicates: int = 0
+    """Trials where the sampler proposed a point already finished (answered from it, not re-evaluated)."""
 
 
 def storage_url_for(spec: SweepSpec, storage: str | None) -> str:
@@ -79,9 +81,11 @@ def run_sweep(spec: SweepSpec, storage: str | None = None, workers: int = 1, res
             p.wait()
         raise
     codes = tuple(p.wait() for p in procs)
-    counts = _counts(study)
-    return RunSummary(url, counts[TrialState.COMPLETE], counts[TrialState.FAIL], time.perf_counter() - start,
-                      codes, tuple(recovered))
+    trials = study.get_trials(deepcopy=False)
+    duplicates = sum(1 for t in trials if "duplicate_of" in t.user_attrs.get("result", {}))
+    completed = sum(1 for t in trials if t.state == TrialState.COMPLETE) - duplicates
+    failed = sum(1 for t in trials if t.state == TrialState.FAIL)
+    return RunSummary(url, completed, failed, time.perf_counter() - start, codes, tuple(recovered), duplicates)
 
 
 def total_points(spec: SweepSpec, study: optuna.Study) -> int | None:
@@ -137,13 +141,6 @@ def _best_so_far(spec: SweepSpec, trials) -> str:
     if failed:
         parts.append(f"failed={failed}")
     return "best " + " ".join(parts) if parts else "no result yet"
-
-
-def _counts(study: optuna.Study) -> dict:
-    counts = {s: 0 for s in TrialState}
-    for t in study.get_trials(deepcopy=False):
-        counts[t.state] += 1
-    return counts
 
 
 def open_study(spec: SweepSpec, storage: str | None) -> optuna.Study:

@@ -175,8 +175,8 @@ def _html_table(rows: list[dict], results: SweepResults, spec: SweepSpec, errors
 
 def _csv(rows: list[dict], params: list[str], metrics: list[str]) -> str:
     buf = io.StringIO()
-    cols = ["trial", "state", *params, *metrics, "feasible", "pareto", "seconds", "cached", "attempt", "retried",
-            "worker", "started", "completed", "error"]
+    cols = ["trial", "state", *params, *metrics, "feasible", "pareto", "seconds", "cached", "duplicate_of", "attempt",
+            "retried", "worker", "started", "completed", "error"]
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(cols)
     for r in rows:

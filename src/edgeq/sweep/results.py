@@ -23,8 +23,8 @@ class SweepResults:
 
     @property
     def complete(self) -> list[dict]:
-        """Return the rows of completed trials."""
-        return [r for r in self.rows if r["state"] == "COMPLETE"]
+        """Return the rows of completed trials (a sampler's repeat of a finished point not counted again)."""
+        return [r for r in self.rows if r["state"] == "COMPLETE" and r["duplicate_of"] is None]
 
     @property
     def front(self) -> list[dict]:
@@ -45,7 +45,7 @@ def collect(spec: SweepSpec, study: optuna.Study) -> SweepResults:
         for m in metrics:
             if m not in metric_names:
                 metric_names.append(m)
-        feasible = t.state == TrialState.COMPLETE and all(
+        feasible = t.state == TrialState.COMPLETE and "duplicate_of" not in result and all(
             c.metric in metrics and c.violation(metrics) <= 0 for c in spec.constraints)
         error = t.user_attrs.get("error")
         if t.state == TrialState.FAIL and error is None:
@@ -55,6 +55,7 @@ def collect(spec: SweepSpec, study: optuna.Study) -> SweepResults:
             **{f"metric:{m}": v for m, v in metrics.items()}, "feasible": feasible, "pareto": False,
             "seconds": result.get("seconds"), "cached": result.get("cached"), "error": error,
             "retried": t.number in retried, "attempt": t.user_attrs.get("attempt", 1),
+            "duplicate_of": result.get("duplicate_of"),
             "worker": _worker(t), "started": _iso(t.datetime_start), "completed": _iso(t.datetime_complete),
         })
     feasible = [r for r in rows if r["feasible"]]
@@ -68,7 +69,8 @@ def collect(spec: SweepSpec, study: optuna.Study) -> SweepResults:
     counts["FAIL_RETRIED"] = len(retried)
     counts["FEASIBLE"] = len(feasible)
     counts["PARETO"] = sum(r["pareto"] for r in rows)
-    counts["CACHED"] = sum(1 for r in rows if r["cached"])
+    counts["CACHED"] = sum(1 for r in rows if r["cached"] and r["duplicate_of"] is None)
+    counts["DUPLICATE"] = sum(1 for r in rows if r["duplicate_of"] is not None)
     return SweepResults(rows=rows, counts=counts, params=params, metrics=metric_names)
 
 

@@ -27,6 +27,7 @@ from .storage import fail_stale_trials, has_heartbeat, open_storage
 from .study import eval_task, load_sweep_study
 
 RECOVERY_EVERY_S = 5.0
+MAX_DUPLICATES_IN_A_ROW = 200
 
 
 @dataclass
@@ -36,6 +37,7 @@ class WorkerStats:
     completed: int = 0
     failed: int = 0
     cached: int = 0
+    duplicates: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -60,6 +62,7 @@ def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, dead
     if deadline is None and spec.budget.seconds is not None:
         deadline = time.time() + spec.budget.seconds
     grid = bool(study.user_attrs.get("grid"))
+    repeats_in_a_row = 0
     start = time.perf_counter()
     last_recovery = 0.0
     previous = signal.signal(signal.SIGTERM, _raise_interrupt) if threading.current_thread() is threading.main_thread() \
@@ -73,10 +76,16 @@ def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, dead
                     fail_stale_trials(study)
                 recover_dead_trials(study)
                 last_recovery = time.perf_counter()
-            trial = _next_trial(study, spec, grid)
+            trial, snapshot = _next_trial(study, spec, grid)
             if trial is None:
                 break
-            _run_trial(study, trial, spec, process, cache, fingerprint, identity, heartbeat, stats)
+            duplicate = _run_trial(study, trial, snapshot, spec, process, cache, fingerprint, identity, heartbeat,
+                                   stats)
+            repeats_in_a_row = repeats_in_a_row + 1 if duplicate else 0
+            if repeats_in_a_row >= MAX_DUPLICATES_IN_A_ROW:
+                stats.errors.append(f"stopped: the sampler proposed {repeats_in_a_row} finished points in a row; "
+                                    "the space looks exhausted")
+                break
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -85,10 +94,20 @@ def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, dead
     return stats
 
 
-def _run_trial(study, trial, spec, process, cache, fingerprint, identity, heartbeat, stats) -> None:
+def _run_trial(study, trial, snapshot, spec, process, cache, fingerprint, identity, heartbeat, stats) -> bool:
+    """Run one trial; return True if it repeated a point this study already finished (a sampler duplicate)."""
     config = suggest(trial, spec.space)
     key = cache_key(fingerprint, config)
-    trial.set_user_attr("worker", identity)
+    trial.set_user_attr("worker", {**identity, "key": key})
+    original = _finished_with_key(snapshot, key)
+    if original is not None:
+        # The sampler proposed a point this study already has: answer it from that trial (no evaluation, no
+        # budget used) so the sampler learns, and mark it so reports and budgets skip it.
+        result = original.user_attrs["result"]
+        trial.set_user_attr("result", {**result, "cached": True, "duplicate_of": original.number})
+        study.tell(trial, list(original.values))
+        stats.duplicates += 1
+        return True
     beat = _Heartbeat(study._storage, trial._trial_id) if heartbeat else None
     try:
         cached = cache.get(key)
@@ -108,13 +127,23 @@ def _run_trial(study, trial, spec, process, cache, fingerprint, identity, heartb
         _fail(study, trial, error)
         stats.failed += 1
         stats.errors.append(f"trial {trial.number}: {error}")
-        return
+        return False
     if not hit:
         cache.put(key, outcome.metrics, config)
     trial.set_user_attr("result", {"metrics": outcome.metrics, "seconds": outcome.seconds, "cached": hit})
     study.tell(trial, values)
     stats.completed += 1
     stats.cached += hit
+    return False
+
+
+def _finished_with_key(trials, key: str):
+    """Return the first completed, non-duplicate trial of the snapshot that evaluated the point `key`, or None."""
+    for t in trials:
+        if (t.state == TrialState.COMPLETE and t.user_attrs.get("worker", {}).get("key") == key
+                and "duplicate_of" not in t.user_attrs.get("result", {})):
+            return t
+    return None
 
 
 def _objective_values(spec: SweepSpec, outcome: Outcome) -> tuple[list[float] | None, str | None]:
@@ -135,8 +164,9 @@ def _fail(study: optuna.Study, trial: optuna.Trial, error: str) -> None:
     study.tell(trial, state=TrialState.FAIL)
 
 
-def _next_trial(study: optuna.Study, spec: SweepSpec, grid: bool) -> optuna.Trial | None:
-    """Return a queued trial (a grid point or a retry) if any, else a new sampled one while budget remains."""
+def _next_trial(study: optuna.Study, spec: SweepSpec, grid: bool) -> tuple[optuna.Trial | None, list]:
+    """Return a queued trial (a grid point or a retry) if any, else a new sampled one while budget remains; and
+    the snapshot of the study's trials it looked at."""
     storage = study._storage
     trials = study.get_trials(deepcopy=False)
     for t in trials:
@@ -144,21 +174,23 @@ def _next_trial(study: optuna.Study, spec: SweepSpec, grid: bool) -> optuna.Tria
             continue
         try:
             if storage.set_trial_state_values(t._trial_id, TrialState.RUNNING):
-                return optuna.Trial(study, t._trial_id)
+                return optuna.Trial(study, t._trial_id), trials
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
     if grid:
-        return None
+        return None, trials
     if spec.budget.trials is not None and used_trials(trials) >= spec.budget.trials:
-        return None
+        return None, trials
     # What study.ask() does after finding the queue empty, without scanning the queue a second time.
-    return optuna.Trial(study, storage.create_new_trial(study._study_id))
+    return optuna.Trial(study, storage.create_new_trial(study._study_id)), trials
 
 
 def used_trials(trials) -> int:
-    """Return how many points of the budget are spent: started trials, not counting failures that were retried."""
+    """Return how many points of the budget are spent: started trials, not counting failures that were retried
+    nor repeats of finished points."""
     started = [t for t in trials if t.state != TrialState.WAITING]
-    return len(started) - sum(1 for t in started if "retry_of" in t.user_attrs)
+    return len(started) - sum(1 for t in started if "retry_of" in t.user_attrs
+                              or "duplicate_of" in t.user_attrs.get("result", {}))
 
 
 class _Heartbeat:
