@@ -107,3 +107,29 @@ def test_run_twice_without_resume_refuses_and_status_counts(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
     assert main(["sweep", "status", str(path)]) == 0
     assert "again: 3 completed, 0 failed" in capsys.readouterr().out
+
+
+def test_sampler_repeats_are_answered_from_the_finished_trial_not_re_evaluated(tmp_path):
+    path = write_spec(tmp_path, name="repeats", evaluator=f"python:{HELPERS}:LoggingEvaluator",
+                      evaluator_options={"log": str(tmp_path / "repeats.log")}, sampler="random", seed=1,
+                      space={"x": {"int": [0, 2]}, "y": {"int": [0, 1]}}, objectives=[{"f1": "min"}, {"f2": "min"}],
+                      budget={"trials": 6}, isolation="inline")
+    spec = load_spec(path)
+    summary = run_sweep(spec, workers=1, progress=False)
+    rows = collect(spec, open_study(spec, None)).rows
+    assert summary.completed == 6 and summary.duplicates >= 1  # 6 points drawn at random: repeats are certain
+    assert len(evaluation_log(tmp_path / "repeats.log")) == 6  # each point evaluated once
+    by_trial = {r["trial"]: r for r in rows}
+    for r in rows:
+        if r["duplicate_of"] is not None:
+            original = by_trial[r["duplicate_of"]]
+            assert (r["x"], r["y"]) == (original["x"], original["y"]) and not r["pareto"] and not r["feasible"]
+            assert r["metric:f2"] == original["metric:f2"]
+
+
+def test_equivalent_per_layer_configs_share_one_cache_key():
+    from edgeq.sweep.evaluators.hardware import canonical_layers
+
+    a = canonical_layers({"weights": "int4", "layer.conv1": "int4", "layer.fc2": "int8"})
+    b = canonical_layers({"weights": "int4", "layer.conv1": "default", "layer.fc2": "int8"})
+    assert a == b == {"weights": "int4", "layer.fc2": "int8"}

@@ -20,6 +20,7 @@ from optuna.trial import TrialState
 from ..errors import UserError
 from .cache import ResultCache, cache_key, restore_floats
 from .recovery import recover_dead_trials, requeue, worker_identity
+from .evaluators import canonicalizer
 from .runner import EvalProcess, InlineEvaluation, Outcome
 from .space import suggest
 from .spec import SweepSpec
@@ -50,6 +51,7 @@ def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, dead
     study = load_sweep_study(spec, storage, worker_seed=spec.seed + 1000 * seed_offset)
     task = eval_task(spec)
     fingerprint = task.fingerprint()
+    canonical = canonicalizer(spec.evaluator, spec.path.parent)
     cache = ResultCache(spec.cache_dir)
     process = EvalProcess(task) if spec.isolation == "process" else InlineEvaluation(task)
     failure = process.start()
@@ -79,8 +81,8 @@ def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, dead
             trial, snapshot = _next_trial(study, spec, grid)
             if trial is None:
                 break
-            duplicate = _run_trial(study, trial, snapshot, spec, process, cache, fingerprint, identity, heartbeat,
-                                   stats)
+            duplicate = _run_trial(study, trial, snapshot, spec, process, cache, fingerprint, canonical, identity,
+                                   heartbeat, stats)
             repeats_in_a_row = repeats_in_a_row + 1 if duplicate else 0
             if repeats_in_a_row >= MAX_DUPLICATES_IN_A_ROW:
                 stats.errors.append(f"stopped: the sampler proposed {repeats_in_a_row} finished points in a row; "
@@ -94,10 +96,11 @@ def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, dead
     return stats
 
 
-def _run_trial(study, trial, snapshot, spec, process, cache, fingerprint, identity, heartbeat, stats) -> bool:
+def _run_trial(study, trial, snapshot, spec, process, cache, fingerprint, canonical, identity, heartbeat,
+               stats) -> bool:
     """Run one trial; return True if it repeated a point this study already finished (a sampler duplicate)."""
     config = suggest(trial, spec.space)
-    key = cache_key(fingerprint, config)
+    key = cache_key(fingerprint, canonical(config))
     trial.set_user_attr("worker", {**identity, "key": key})
     original = _finished_with_key(snapshot, key)
     if original is not None:

@@ -57,7 +57,11 @@ class EvalTask:
 
 
 class Evaluator(Protocol):
-    """The evaluator interface: built from an EvalTask, then `evaluate(config) -> {metric: value}`."""
+    """The evaluator interface: built from an EvalTask, then `evaluate(config) -> {metric: value}`.
+
+    Optional: a static `canonical_config(config) -> config` that maps configs describing the same experiment to
+    one form (e.g. dropping a per-layer format equal to the default); the cache and duplicate detection use it.
+    """
 
     metrics: tuple[str, ...]
 
@@ -100,6 +104,11 @@ def resolve_evaluator(name: str, base_dir: str | Path = ".") -> type:
 def build_evaluator(task: EvalTask) -> Evaluator:
     """Return a ready evaluator for the task."""
     return resolve_evaluator(task.evaluator, task.base_dir)(task)
+
+
+def canonicalizer(name: str, base_dir: str | Path = "."):
+    """Return the evaluator's `canonical_config` function, or the identity where it has none."""
+    return getattr(resolve_evaluator(name, base_dir), "canonical_config", lambda config: config)
 
 
 def declared_metrics(name: str, base_dir: str | Path = ".") -> tuple[str, ...] | None:

@@ -37,6 +37,12 @@ def _layer_overrides(config: dict[str, Any]) -> dict[str, str]:
     return {k[len("layer."):]: v for k, v in config.items() if k.startswith("layer.") and v != "default"}
 
 
+def canonical_layers(config: dict[str, Any], default_key: str = "weights", default: str = "int8") -> dict[str, Any]:
+    """Return config without `layer.<node>` entries that repeat the default format (the same model either way)."""
+    base = config.get(default_key, default)
+    return {k: v for k, v in config.items() if not (k.startswith("layer.") and v in ("default", base))}
+
+
 def _cost_metrics(cost) -> dict[str, float]:
     return {"energy_pj": cost.energy_pj, "latency_ns": cost.latency_ns, "area_mm2": cost.area_um2 * 1e-6,
             "tops_per_w": cost.tops_per_w, "macs": float(cost.macs)}
@@ -54,6 +60,11 @@ class DigitalEvaluator:
     """Accuracy of a quantized model and the cost of running it on a digital accelerator."""
 
     metrics = ACCURACY_METRICS + COST_METRICS
+
+    @staticmethod
+    def canonical_config(config: dict[str, Any]) -> dict[str, Any]:
+        """Return the config with per-layer formats equal to `weights` dropped (they change nothing)."""
+        return canonical_layers(config)
 
     def __init__(self, task) -> None:
         self.task = task
@@ -181,6 +192,11 @@ class HardwareEvaluator:
     """Digital or analog per trial, chosen by the `target` parameter."""
 
     metrics = ACCURACY_METRICS + COST_METRICS
+
+    @staticmethod
+    def canonical_config(config: dict[str, Any]) -> dict[str, Any]:
+        """Return the config with per-layer formats equal to `weights` dropped (they change nothing)."""
+        return canonical_layers(config)
 
     def __init__(self, task) -> None:
         self.task = task

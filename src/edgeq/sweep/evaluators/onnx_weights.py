@@ -25,6 +25,12 @@ class WeightQuantEvaluator:
 
     metrics = ("accuracy", "accuracy_float", "accuracy_drop_pp", "sqnr_db", "weight_kib")
 
+    @staticmethod
+    def canonical_config(config: dict[str, Any]) -> dict[str, Any]:
+        """Return the config with per-layer formats equal to `weights` dropped (they change nothing)."""
+        base = config.get("weights", "float")
+        return {k: v for k, v in config.items() if not (k.startswith("layer.") and v in ("default", base))}
+
     def __init__(self, task) -> None:
         import onnx
         import onnxruntime as ort
@@ -57,6 +63,7 @@ class WeightQuantEvaluator:
         bits = 0.0
         for layer, (name, w, axis) in model.weights.items():
             fmt = config.get(f"layer.{layer}", default)
+            fmt = default if fmt == "default" else fmt
             q, b = _quantize(w, fmt, axis if axis_mode == "per_channel" else None)
             feeds[name] = q
             bits += b
