@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import atomic_write_bytes, atomic_write_text
-from .pareto import hypervolume_history
+from .pareto import hypervolume_history, pareto_mask
 from .results import SweepResults, front_sorted
 from .spec import SweepSpec
 
@@ -81,22 +81,31 @@ def plot_pngs(spec: SweepSpec, results: SweepResults, color_by: str | None) -> d
     if not rows:
         return out
     first = spec.objectives[0]
+    feasible = [r for r in rows if r["feasible"]]
     for other in spec.objectives[1:]:
+        x, y = f"metric:{other.metric}", f"metric:{first.metric}"
         fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=110)
         _scatter(ax, rows, other.metric, first.metric, color_by)
-        front = sorted(results.front, key=lambda r: r[f"metric:{other.metric}"])
-        if front:
-            ax.step([r[f"metric:{other.metric}"] for r in front], [r[f"metric:{first.metric}"] for r in front],
-                    where="post", color="black", lw=1.2, label="Pareto front", zorder=3)
-            ax.scatter([r[f"metric:{other.metric}"] for r in front], [r[f"metric:{first.metric}"] for r in front],
-                       s=60, facecolors="none", edgecolors="black", zorder=4)
+        if feasible:
+            # The front of this pair of objectives (the full front may need a third axis to see).
+            pair = np.array([[r[y], r[x]] for r in feasible])
+            on = pareto_mask(pair, [first.direction, other.direction])
+            front2d = sorted((r for r, keep in zip(feasible, on) if keep), key=lambda r: r[x])
+            ax.step([r[x] for r in front2d], [r[y] for r in front2d], where="post", color="black", lw=1.2,
+                    label=f"front of {first.metric} vs {other.metric}", zorder=3)
+            full = results.front
+            ax.scatter([r[x] for r in full], [r[y] for r in full], s=60, facecolors="none", edgecolors="black",
+                       zorder=4, label="Pareto-optimal (all objectives)")
+            ys = [r[y] for r in feasible]
+            pad = 0.08 * (max(ys) - min(ys) or abs(max(ys)) or 1.0)
+            ax.set_ylim(min(ys) - pad, max(ys) + pad)  # feasible points fill the plot; outliers are clipped
         ax.set_xlabel(f"{other.metric} ({_arrow(other.direction)})")
         ax.set_ylabel(f"{first.metric} ({_arrow(first.direction)})")
         ax.set_title(f"{spec.name}: {first.metric} vs {other.metric}")
         ax.legend(fontsize=7, loc="best")
         out[f"{first.metric}_vs_{other.metric}.png"] = _png(fig, plt)
     if len(spec.objectives) > 1:
-        feasible = sorted((r for r in rows if r["feasible"]), key=lambda r: r["completed"] or "")
+        feasible = sorted(feasible, key=lambda r: r["completed"] or "")
         if feasible:
             values = np.array([[r[f"metric:{o.metric}"] for o in spec.objectives] for r in feasible])
             hv = hypervolume_history(values, spec.directions)
@@ -116,7 +125,7 @@ def _scatter(ax, rows, x: str, y: str, color_by: str | None) -> None:
     infeasible = [r for r in rows if not r["feasible"]]
     if infeasible:
         ax.scatter([r[f"metric:{x}"] for r in infeasible], [r[f"metric:{y}"] for r in infeasible], s=12,
-                   marker="x", color="0.7", label="violates a constraint")
+                   marker="x", color="0.7", label=f"violates a constraint ({len(infeasible)})")
     if not color_by:
         ax.scatter([r[f"metric:{x}"] for r in feasible], [r[f"metric:{y}"] for r in feasible], s=16, label="trials")
         return
