@@ -90,10 +90,12 @@ def optuna_overhead_ms(folder: Path, n: int, journal: bool) -> float:
     return 1000.0 * (time.perf_counter() - start) / n
 
 
-def real_sweep_seconds(folder: Path, workers: int) -> tuple[float, float]:
-    """Return (wall s, busy span s) of a digits CNN `edgeq quantize` + cost sweep (16 grid points) with N workers.
+def real_sweep_seconds(folder: Path, workers: int) -> tuple[float, float, float]:
+    """Return (wall s, busy span s, concurrency) of a digits CNN `edgeq quantize` + cost sweep (16 grid points).
 
-    The busy span runs from the first trial's start to the last trial's end (worker start-up excluded).
+    The busy span runs from the first trial's start to the last trial's end (worker start-up excluded);
+    concurrency is the summed trial durations over that span: about N when N workers keep trials running side
+    by side, whatever other jobs on the machine do to each trial's duration.
     """
     path = _spec(folder, f"real{workers}", model=str(example_path("digits_cnn.onnx")),
                  data=str(example_path("digits_eval.npz")), calib=str(example_path("digits_calib.npz")),
@@ -108,7 +110,8 @@ def real_sweep_seconds(folder: Path, workers: int) -> tuple[float, float]:
     assert summary.completed == 16, summary
     trials = open_study(spec, None).get_trials(deepcopy=False)
     span = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
-    return seconds, span
+    busy = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in trials)
+    return seconds, span, busy / span
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -120,6 +123,7 @@ def main(argv: list[str] | None = None) -> dict:
     n1, n2 = 50, 50 + args.overhead_trials
     edgeq_ms, edgeq_cpu, inline_ms, inline_cpu, bare_journal_ms, bare_memory_ms, one, two, span1, span2 = (
         [] for _ in range(10))
+    concurrency: dict[int, list[float]] = {1: [], 2: []}
     for r in range(args.repeats):
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
@@ -130,13 +134,15 @@ def main(argv: list[str] | None = None) -> dict:
             bare_journal_ms.append(optuna_overhead_ms(folder, args.overhead_trials, journal=True))
             bare_memory_ms.append(optuna_overhead_ms(folder, args.overhead_trials, journal=False))
             for workers, wall, span in ((1, one, span1), (2, two, span2)):
-                w, b = real_sweep_seconds(folder, workers)
+                w, b, c = real_sweep_seconds(folder, workers)
                 wall.append(w)
                 span.append(b)
+                concurrency[workers].append(c)
         print(f"repeat {r + 1}: edgeq journal {edgeq_ms[-1]:.2f} ms/trial (CPU {edgeq_cpu[-1]:.2f}; inline "
               f"{inline_ms[-1]:.2f}, CPU {inline_cpu[-1]:.2f}), bare optuna journal "
               f"{bare_journal_ms[-1]:.2f}, in-memory {bare_memory_ms[-1]:.2f}; digits quantize sweep 1 worker "
-              f"{one[-1]:.1f} s (busy {span1[-1]:.1f} s), 2 workers {two[-1]:.1f} s (busy {span2[-1]:.1f} s); "
+              f"{one[-1]:.1f} s (busy {span1[-1]:.1f} s), 2 workers {two[-1]:.1f} s (busy {span2[-1]:.1f} s, "
+              f"concurrency {concurrency[2][-1]:.2f}); "
               f"load average {os.getloadavg()[0]:.1f}", flush=True)
     med = statistics.median
     result = {
@@ -153,6 +159,8 @@ def main(argv: list[str] | None = None) -> dict:
         "real_sweep_2_workers_s": round(med(two), 2),
         "speedup_2_workers": round(med(one) / med(two), 2),
         "speedup_2_workers_busy_span": round(med(span1) / med(span2), 2),
+        "concurrency_1_worker": round(med(concurrency[1]), 2),
+        "concurrency_2_workers": round(med(concurrency[2]), 2),
         "load_average_1min": round(os.getloadavg()[0], 2),
     }
     print(f"{'per-trial overhead (journal, trivial objective)':52s} {result['overhead_ms_per_trial_journal']:8.2f} ms"
@@ -167,6 +175,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{'2-worker speed-up, digits CNN quantize sweep (wall)':52s} {result['speedup_2_workers']:8.2f} x"
           f"    (goal >= 1.7x)")
     print(f"{'2-worker speed-up, same, first start to last end':52s} {result['speedup_2_workers_busy_span']:8.2f} x")
+    print(f"{'trials running side by side, 1 / 2 workers':52s} {result['concurrency_1_worker']:8.2f} / "
+          f"{result['concurrency_2_workers']:.2f}")
     print(json.dumps(result))
     return result
 

@@ -115,7 +115,8 @@ def status(spec, storage, run_dir, as_json) -> int:
     c = results.counts
     click.echo(f"{sweep.name}: {c['COMPLETE'] - c['DUPLICATE']} completed, {c['FAIL']} failed "
                f"({c['FAIL_RETRIED']} re-queued), {c['RUNNING']} running, {c['WAITING']} queued"
-               + (f", of {total}" if total else "") + (f"; {c['DUPLICATE']} repeated proposals" if c["DUPLICATE"] else ""))
+               + (f", of {total}" if total else "")
+               + (f"; {c['DUPLICATE']} repeated proposals" if c["DUPLICATE"] else ""))
     if workers:
         click.echo(f"running on: {', '.join(workers)}")
     errors = [r for r in results.rows if r["error"] and not r["retried"]][-5:]

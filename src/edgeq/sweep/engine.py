@@ -21,7 +21,7 @@ from .recovery import recover_dead_trials, requeue
 from .space import space_size
 from .spec import SweepSpec
 from .storage import default_storage_url, fail_stale_trials, has_heartbeat, open_storage
-from .study import create_sweep_study, load_sweep_study, sampler_kind
+from .study import create_sweep_study, load_sweep_study
 from .worker import used_trials
 
 POLL_S = 0.5
@@ -153,4 +153,4 @@ def open_study(spec: SweepSpec, storage: str | None) -> optuna.Study:
     return load_sweep_study(spec, open_storage(url), spec.seed)
 
 
-__all__ = ["RunSummary", "run_sweep", "prepare", "open_study", "total_points", "sampler_kind", "storage_url_for"]
+__all__ = ["RunSummary", "run_sweep", "prepare", "open_study", "total_points", "storage_url_for"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import os
-import sys
 import time
 import traceback
 from dataclasses import dataclass

@@ -126,7 +126,8 @@ def load_spec(path: str | Path, run_dir: str | Path | None = None) -> SweepSpec:
     """Return the validated spec in a .yaml/.yml/.toml file; raise UserError naming the first bad key."""
     path = Path(path).resolve()
     if not path.is_file():
-        raise UserError(f"sweep spec {path} does not exist; pass a .yaml or .toml file (see examples/sweep_digits.yaml)")
+        raise UserError(f"sweep spec {path} does not exist; pass a .yaml or .toml file "
+                        "(see examples/sweep_digits.yaml)")
     text = path.read_text(encoding="utf-8")
     try:
         raw = _load_toml(text) if path.suffix == ".toml" else yaml.safe_load(text)

@@ -58,7 +58,8 @@ def spec_signature(spec: SweepSpec) -> str:
 
 def create_sweep_study(spec: SweepSpec, storage, resume: bool) -> optuna.Study:
     """Create the study (queueing every grid point), or with resume load it after checking the spec matches."""
-    exists = spec.name in {s.study_name for s in optuna.study.get_all_study_summaries(storage, include_best_trial=False)}
+    summaries = optuna.study.get_all_study_summaries(storage, include_best_trial=False)
+    exists = spec.name in {s.study_name for s in summaries}
     if exists and not resume:
         raise UserError(f"study {spec.name!r} already exists in this storage; pass --resume to continue it, "
                         "or change name: in the spec")

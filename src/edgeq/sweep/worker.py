@@ -67,8 +67,8 @@ def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, dead
     repeats_in_a_row = 0
     start = time.perf_counter()
     last_recovery = 0.0
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if threading.current_thread() is threading.main_thread() \
-        else None
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if in_main_thread else None
     try:
         while max_trials is None or stats.completed + stats.failed < max_trials:
             if deadline is not None and time.time() >= deadline:

@@ -2,8 +2,8 @@
 
 Config keys (parameters in the spec's space, or fixed in evaluator_options):
 - digital ("quantize"): `weights`, `acts` (formats; acts defaults to weights), `layer.<node>` (a weight format
-  for one layer, or "default"), `granularity` ("channel", "tensor", "block:N"), `tech` ("45nm", "16nm", ...), `digital_hw`
-  (edge-npu, mcu, datacenter).
+  for one layer, or "default"), `granularity` ("channel", "tensor", "block:N"), `tech` ("45nm", "16nm", ...),
+  `digital_hw` (edge-npu, mcu, datacenter).
 - analog ("analog"): `device` (simulator preset: ideal, ideal_adc8, rram, pcm), `adc_bits`, `dac_bits`, `tile`
   (rows = cols), `noise` (scale of programming and read noise), `drift_s` (read time after programming),
   `repeats` (Monte-Carlo chips), `seed`; for the cost: `preset` (sar8, sar5, ramp5, nl-ramp5, isaac-like),
@@ -142,9 +142,10 @@ class AnalogEvaluator:
         from ...simulators.presets import get_preset
 
         sim = _crossbar_config(get_preset, config, self.options)
-        result = simulate_onnx(
-            model, sim, self.feeds, labels=self.labels, drift_times=[float(_option(config, self.options, "drift_s", 0.0))],
-            repeats=int(_option(config, self.options, "repeats", 1)), seed=int(_option(config, self.options, "seed", 0)))
+        drift_s = float(_option(config, self.options, "drift_s", 0.0))
+        result = simulate_onnx(model, sim, self.feeds, labels=self.labels, drift_times=[drift_s],
+                               repeats=int(_option(config, self.options, "repeats", 1)),
+                               seed=int(_option(config, self.options, "seed", 0)))
         if result.accuracy is None:
             raise UserError("the eval data has no 'labels' array, so accuracy cannot be measured; add labels to data:")
         acc, ref = float(result.accuracy.mean()), float(result.fp32_accuracy)
