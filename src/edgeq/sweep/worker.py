@@ -65,6 +65,7 @@ def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, dead
         deadline = time.time() + spec.budget.seconds
     grid = bool(study.user_attrs.get("grid"))
     repeats_in_a_row = 0
+    finished = _FinishedPoints()
     start = time.perf_counter()
     last_recovery = 0.0
     in_main_thread = threading.current_thread() is threading.main_thread()
@@ -81,8 +82,8 @@ def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, dead
             trial, snapshot = _next_trial(study, spec, grid)
             if trial is None:
                 break
-            duplicate = _run_trial(study, trial, snapshot, spec, process, cache, fingerprint, canonical, identity,
-                                   heartbeat, stats)
+            duplicate = _run_trial(study, trial, snapshot, finished, spec, process, cache, fingerprint, canonical,
+                                   identity, heartbeat, stats)
             repeats_in_a_row = repeats_in_a_row + 1 if duplicate else 0
             if repeats_in_a_row >= MAX_DUPLICATES_IN_A_ROW:
                 stats.errors.append(f"stopped: the sampler proposed {repeats_in_a_row} finished points in a row; "
@@ -96,13 +97,13 @@ def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, dead
     return stats
 
 
-def _run_trial(study, trial, snapshot, spec, process, cache, fingerprint, canonical, identity, heartbeat,
+def _run_trial(study, trial, snapshot, finished, spec, process, cache, fingerprint, canonical, identity, heartbeat,
                stats) -> bool:
     """Run one trial; return True if it repeated a point this study already finished (a sampler duplicate)."""
     config = suggest(trial, spec.space)
     key = cache_key(fingerprint, canonical(config))
     trial.set_user_attr("worker", {**identity, "key": key})
-    original = _finished_with_key(snapshot, key)
+    original = finished.lookup(snapshot, key)
     if original is not None:
         # The sampler proposed a point this study already has: answer it from that trial (no evaluation, no
         # budget used) so the sampler learns, and mark it so reports and budgets skip it.
@@ -140,13 +141,26 @@ def _run_trial(study, trial, snapshot, spec, process, cache, fingerprint, canoni
     return False
 
 
-def _finished_with_key(trials, key: str):
-    """Return the first completed, non-duplicate trial of the snapshot that evaluated the point `key`, or None."""
-    for t in trials:
-        if (t.state == TrialState.COMPLETE and t.user_attrs.get("worker", {}).get("key") == key
+class _FinishedPoints:
+    """Index of completed, non-duplicate trials by point key, updated incrementally from study snapshots."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, optuna.trial.FrozenTrial] = {}
+        self._first_open = 0  # trials before this number are all finished and indexed
+
+    def lookup(self, trials, key: str):
+        """Return the completed trial that evaluated the point `key`, or None."""
+        for t in trials[self._first_open:]:
+            self._add(t)
+        while self._first_open < len(trials) and trials[self._first_open].state.is_finished():
+            self._first_open += 1
+        return self._by_key.get(key)
+
+    def _add(self, t) -> None:
+        key = t.user_attrs.get("worker", {}).get("key")
+        if (t.state == TrialState.COMPLETE and key is not None and key not in self._by_key
                 and "duplicate_of" not in t.user_attrs.get("result", {})):
-            return t
-    return None
+            self._by_key[key] = t
 
 
 def _objective_values(spec: SweepSpec, outcome: Outcome) -> tuple[list[float] | None, str | None]:
