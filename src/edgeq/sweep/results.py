@@ -39,8 +39,16 @@ def collect(spec: SweepSpec, study: optuna.Study) -> SweepResults:
     params = [p.name for p in spec.space]
     metric_names: list[str] = []
     rows = []
+    first_with_key: dict[str, int] = {}
     for t in trials:
-        result = t.user_attrs.get("result", {})
+        result = dict(t.user_attrs.get("result", {}))
+        key = t.user_attrs.get("worker", {}).get("key")
+        if t.state == TrialState.COMPLETE and key is not None and "duplicate_of" not in result:
+            # Two workers that evaluated the same point at the same time: the later one counts as a repeat.
+            if key in first_with_key:
+                result["duplicate_of"] = first_with_key[key]
+            else:
+                first_with_key[key] = t.number
         metrics = result.get("metrics", {})
         for m in metrics:
             if m not in metric_names:
