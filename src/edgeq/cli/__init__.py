@@ -29,7 +29,6 @@ Examples:
   edgeq simulate examples/digits_mlp.onnx --hw pcm --eval examples/digits_eval.npz   accuracy on analog crossbars vs drift time
   edgeq phyff train --data digits --physical crossbar:rram --layers 3   forward-forward on hardware vs backprop
   edgeq ramp-adc -f tanh -b 5 --preset chip   ramp NL-ADC design: error vs f, over chips, vs linear ADC + LUT
-  edgeq simulate m.onnx --hw pcm --eval d.npz   accuracy on analog crossbars vs drift time
   edgeq sweep run SPEC --workers 2   accuracy-vs-cost Pareto sweep (resumable; --storage to scale out)
 """
 
