@@ -105,7 +105,9 @@ def run_simulation(run: SimulationRun) -> tuple[SimulationResult, list[Path]]:
             progress=lambda done, total: bar.update(done - bar.n),
             reference=run.reference,
         )
+    cost = analog_cost(run)
     payload = {"model": run.model_name, "seed": run.seed, **result.to_json(), "config": run.config.describe()}
+    payload["cost"] = cost
     text = json.dumps(payload, indent=2, default=_json_default)
     png = plot_png(
         result, f"{run.model_name} on {run.config.name}: " + ", ".join(map(format_duration, run.drift_times_s))
@@ -115,6 +117,23 @@ def run_simulation(run: SimulationRun) -> tuple[SimulationResult, list[Path]]:
     atomic_write_text(json_path, text)
     atomic_write_bytes(png_path, png)
     return result, [json_path, png_path]
+
+
+def analog_cost(run: SimulationRun) -> dict:
+    """Return edgeq cost's analog summary (energy per inference, TOPS/W, vs FP32/INT8) for tiles like the simulated ones."""
+    from edgeq.hw_models.analog import TileConfig as CostTile
+    from edgeq.hw_models.report import cost_summary
+
+    # Ideal converters have no bit width: price them as the 8-bit converters the presets' ADCs default to.
+    tile = CostTile(
+        name=f"{run.config.name}-tiles",
+        rows=run.config.tile.rows,
+        cols=run.config.tile.cols,
+        adc_bits=run.config.adc.bits or 8,
+        dac_bits=run.config.dac.bits or 8,
+        differential=run.config.tile.mapping == "differential",
+    )
+    return cost_summary(run.model, "int8", target="analog", tech=tile.tech, hw=tile)
 
 
 def _json_default(value):

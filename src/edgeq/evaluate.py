@@ -14,6 +14,7 @@ from .graph.points import QuantPoints
 from .graph.qdq import weight_is_native
 from .metrics import sqnr_db, top1_accuracy, top1_agreement
 from .mixed import layer_sensitivity
+from .errors import UserError
 from .report import QuantReport
 from .runtime import check_fidelity, latency_ms, likely_cause, run_batched, session
 from .simulate import StagedSimulator, plan_inputs
@@ -72,8 +73,20 @@ def measure(
         size_bytes_fp32=float_model.ByteSize(), size_bytes_quant=model_q.ByteSize(),
         latency_ms_fp32=lat_fp32, latency_ms_quant=lat_q,
         mixed_precision=None if mixed is None else mixed.to_dict(),
+        cost=_digital_cost(model_q, notes),
         notes=notes, timing=timing,
     )
+
+
+def _digital_cost(model_q, notes: list[str]) -> dict | None:
+    """Return the quantized model's digital cost summary at 7 nm, or None with a note when the cost model can't."""
+    from edgeq.hw_models.report import cost_summary
+
+    try:
+        return cost_summary(model_q, "auto", target="digital", tech="7nm")
+    except (UserError, ValueError, KeyError) as err:
+        notes.append(f"hardware cost not estimated: {err}")
+        return None
 
 
 def _reference_run(sim, data, batch, transforms, params) -> tuple[np.ndarray, dict[str, float]]:

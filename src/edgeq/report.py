@@ -57,6 +57,7 @@ class QuantReport:
     latency_ms_fp32: float
     latency_ms_quant: float
     mixed_precision: dict | None = None
+    cost: dict | None = None
     notes: list[str] = field(default_factory=list)
     timing: dict[str, float] = field(default_factory=dict)
 
@@ -91,6 +92,8 @@ class QuantReport:
         summary.add_row("calibration", f"{self.calib_method}, {self.n_calib} samples; eval {self.n_eval} samples")
         float_ops = ", ".join(f"{k} x{v}" for k, v in sorted(self.float_ops.items())) or "none"
         summary.add_row("ops left in float", float_ops)
+        if self.cost:
+            summary.add_row("hardware cost (edgeq cost)", self.cost["line"].removeprefix("cost "))
         console.print(summary)
 
         fid = Table(title="runtime fidelity: does onnxruntime compute what edgeq simulated?")

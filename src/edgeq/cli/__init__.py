@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "simulate_cmd",
     "phyff": "phyff_cmd",
     "ramp-adc": "ramp_adc_cmd",
+    "sweep": "sweep_cmd",
     "qat": "qat_cmd",
 }
 
@@ -28,8 +29,8 @@ Examples:
   edgeq quantize m.onnx --fmt int8 --calib c.npz --eval e.npz   PTQ with a measured, runtime-checked report
   edgeq simulate examples/digits_mlp.onnx --hw pcm --eval examples/digits_eval.npz   accuracy on analog crossbars vs drift time
   edgeq phyff train --data digits --physical crossbar:rram --layers 3   forward-forward on hardware vs backprop
-  edgeq simulate m.onnx --hw pcm --eval d.npz   accuracy on analog crossbars vs drift time
   edgeq ramp-adc -f tanh -b 5 --preset chip   ramp NL-ADC design: error vs f, over chips, vs linear ADC + LUT
+  edgeq sweep run SPEC --workers 2   accuracy-vs-cost Pareto sweep (resumable; --storage to scale out)
   edgeq qat model.py:build --data train.npz --fmt fp8_e4m3 --epochs 3   quantization-aware training
 """
 

@@ -47,6 +47,7 @@ def command(model, preset, data, drift, repeats, seed, labels_key, wire_ohm, out
     try:
         run = prepare_run(model, preset, data, drift, repeats, seed, labels_key, wire_ohm, out_dir)
         result, written = run_simulation(run)
+        cost = json.loads(written[0].read_text())["cost"]
     except ValueError as err:
         raise UserError(str(err)) from None
     if as_json:
@@ -67,5 +68,6 @@ def command(model, preset, data, drift, repeats, seed, labels_key, wire_ohm, out
     console.print(table)
     nodes = ", ".join(f"{n.name} ({n.in_features}x{n.out_features}, {n.tiles} tiles)" for n in result.nodes)
     console.print(f"analog nodes: {nodes or 'none (nothing mapped to tiles)'}")
+    console.print(cost["line"])
     console.print(f"wrote {', '.join(str(p) for p in written)}")
     return 0
