@@ -40,6 +40,17 @@ def test_every_format_runs_in_ort_default_as_simulated(model, fmt):
     assert rep.sqnr_db > 10.0 and rep.accuracy_quant > 0.9  # no silent collapse
 
 
+@pytest.mark.slow
+def test_int4_activations_before_maxpool_load_and_match_in_ort_default():
+    # ORT moves a native int4 Q/DQ across MaxPool and then rejects its own graph; edgeq writes 4-bit activations
+    # as the exact fake-quant pattern, so the default session loads the model and computes the reference.
+    rep = _q("cnn", "int4", acts="int4").report
+    assert rep.fidelity_ok and rep.fidelity["ort_default"]["agreement"] == 1.0
+    assert {rep.exported_as[t] for t, f in rep.formats.items() if f == "int4" and t in ("c2r", "p2", "flat")} == {
+        "pattern"
+    }
+
+
 def test_mixed_precision_promotes_sensitive_layers_until_the_target_holds():
     plain = _q("cnn", "int4").report
     assert plain.sqnr_db < 30.0

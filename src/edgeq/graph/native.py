@@ -23,9 +23,16 @@ _NATIVE: dict[str, tuple[int, type, int]] = {
 }
 
 
+# 4-bit activations go out as the exact fake-quant pattern instead: ORT (1.32) propagates an int4 Q/DQ pair
+# backwards across MaxPool and then refuses its own graph ("Type 'tensor(int4)' of input parameter ... of operator
+# (MaxPool) is invalid"), measured on the digits CNN with --acts int4.
+_NOT_NATIVE_AS_ACTIVATION = {"int4", "uint4"}
+
+
 def native_activation(fmt_name: str) -> tuple[int, type, int] | None:
-    """Return (ONNX type, numpy dtype, min opset) when Q/DQ executes this format exactly, else None."""
-    return _NATIVE.get(get_format(fmt_name).name)
+    """Return (ONNX type, numpy dtype, min opset) when Q/DQ executes this activation format exactly, else None."""
+    name = get_format(fmt_name).name
+    return None if name in _NOT_NATIVE_AS_ACTIVATION else _NATIVE.get(name)
 
 
 def native_weight(fmt_name: str) -> tuple[int, type, int] | None:
