@@ -12,12 +12,14 @@ from ..errors import UserError
 # name -> module under edgeq.cli that defines `command`. Imported only when used, so `edgeq --help` stays fast.
 COMMANDS: dict[str, str] = {
     "formats": "formats_cmd",
+    "gate": "gate_cmd",
 }
 
 EPILOG = """\b
 Examples:
   edgeq formats                      list every number format and its exact properties
   edgeq formats --json               the same as JSON
+  edgeq gate run gate.yaml           fail CI when accuracy/SQNR/cost regress against a committed baseline
 """
 
 
