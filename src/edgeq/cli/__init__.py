@@ -12,6 +12,7 @@ from ..errors import UserError
 # name -> module under edgeq.cli that defines `command`. Imported only when used, so `edgeq --help` stays fast.
 COMMANDS: dict[str, str] = {
     "formats": "formats_cmd",
+    "cost": "cost_cmd",
     "gate": "gate_cmd",
 }
 
@@ -19,6 +20,7 @@ EPILOG = """\b
 Examples:
   edgeq formats                      list every number format and its exact properties
   edgeq formats --json               the same as JSON
+  edgeq cost model.onnx --fmt int8 --tech 7nm   energy, area, latency, TOPS/W with cited sources
   edgeq gate run gate.yaml           fail CI when accuracy/SQNR/cost regress against a committed baseline
 """
 

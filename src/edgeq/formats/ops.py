@@ -30,8 +30,9 @@ def fake_quant(
 
     Rounding is to nearest, ties to even. `scale` is a scalar (per tensor), a vector of x.shape[axis] values (per
     channel), or, with `block_size`, an array shaped like x with the axis cut into ceil(n / block_size) blocks.
-    With `saturate` (the default, as ONNX QuantizeLinear and torch casts) values beyond the range clip to +-max;
-    without it they follow the format's own rules (inf, or NaN for finite formats that have one), like ml_dtypes.
+    With `saturate` (the default, as ONNX QuantizeLinear with saturate=1) values beyond the range, infinities
+    included, clip to +-max; without it overflow follows the format's own rules (inf, or NaN for finite formats
+    that have one), as ml_dtypes and torch's E5M2/FNUZ casts do.
     Block (MX) formats compute their shared power-of-two scales themselves along `axis` (default: last).
     torch tensors keep autograd: the gradient passes straight through. `backend` is "numba" or "numpy" (its
     twin, identical results) for arrays; tensors always use torch ops.
@@ -244,7 +245,8 @@ def _encode_float(q: np.ndarray, fmt: FloatFormat) -> np.ndarray:
     normal = a >= np.float32(fmt.min_normal)
     exp_code = np.where(normal, (bits >> 23) - 127 + fmt.effective_bias, 0)
     man_code = np.where(normal, (bits >> (23 - man)) & ((1 << man) - 1), 0)
-    sub = np.rint(np.where(normal, 0, a) / np.float32(fmt.min_subnormal)).astype(np.int64)
+    subnormal = np.where(normal | ~np.isfinite(a), 0, a)
+    sub = np.rint(subnormal / np.float32(fmt.min_subnormal)).astype(np.int64)
     code = (sign << (exp_bits + man)) | (exp_code << man) | np.where(normal, man_code, sub)
     top_exp = ((1 << exp_bits) - 1) << man
     nan, inf = np.isnan(q), np.isinf(q)

@@ -57,7 +57,7 @@ ALIASES: dict[str, str] = {
     "bfloat16": "bf16",
 }
 
-_GENERIC = re.compile(r"^(?:fp\d+_)?e(\d)m(\d+)(?:_?b(-?\d+))?(fnuz|fn|finite|ieee)?$")
+_GENERIC = re.compile(r"^(?:fp(\d+)_)?e(\d)m(\d+)(?:_?b(-?\d+))?(fnuz|fn|finite|ieee)?$")
 
 
 def get_format(name_or_format: str | Format) -> Format:
@@ -70,8 +70,10 @@ def get_format(name_or_format: str | Format) -> Format:
         return _NAMED[key]
     match = _GENERIC.match(key)
     if match:
-        exp_bits, man_bits, bias, specials = match.groups()
+        width, exp_bits, man_bits, bias, specials = match.groups()
         specials = Specials(specials) if specials else Specials.IEEE
+        if width is not None and int(width) != 1 + int(exp_bits) + int(man_bits):
+            raise ValueError(f"unknown format {name_or_format!r}: fp{width} cannot have e{exp_bits}m{man_bits}")
         try:
             return FloatFormat(int(exp_bits), int(man_bits), specials, None if bias is None else int(bias))
         except ValueError as err:

@@ -1,0 +1,126 @@
+"""`edgeq cost`: hardware cost (energy, area, latency, TOPS/W) of one MAC or a whole ONNX model, with sources."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..errors import UserError
+from ..io import atomic_write_text
+
+EXAMPLES = """\b
+Examples:
+  edgeq cost --mac fp8_e4m3 --acc fp16              gates, energy and area of one MAC
+  edgeq cost --mac int4 --act int8 --tech 7nm       a W4A8 MAC at 7 nm
+  edgeq cost --mac int8 --mac fp8_e4m3 --mac mxint8 a table of MACs
+  edgeq cost --fig3                                 our MAC gate counts beside van Baalen et al. Fig. 3
+  edgeq cost model.onnx --fmt int8 --fmt fp8_e4m3   compare formats on a digital accelerator
+  edgeq cost model.onnx --fmt int8 --target analog --hw nl-ramp5 --tech 16nm
+  edgeq cost model.onnx --plan report.json --json   a per-layer precision plan (or an `edgeq quantize` report)
+"""
+
+
+@click.command(epilog=EXAMPLES)
+@click.argument("model", required=False, type=click.Path(dir_okay=False))
+@click.option("--fmt", "fmts", multiple=True, help="Format of weights and activations (repeat to compare).")
+@click.option("--plan", "plan_path", type=click.Path(dir_okay=False), help="Precision plan or quantize report JSON.")
+@click.option("--acc", default=None, help="Accumulator: int32, kulisch, fp16, bf16, fp32 (default int32 / fp32).")
+@click.option("--tech", default="45nm", show_default=True, help="CMOS node, 7nm-180nm.")
+@click.option("--target", type=click.Choice(["digital", "analog"]), default="digital", show_default=True)
+@click.option("--hw", default=None, help="Preset: digital edge-npu|mcu|datacenter; analog sar8|sar5|ramp5|nl-ramp5|isaac-like.")
+@click.option("--batch", default=1, show_default=True, help="Batch size for dynamic batch dimensions.")
+@click.option("--mac", "mac_fmts", multiple=True, help="Cost a MAC with this weight format (repeat for a table).")
+@click.option("--act", "act_fmt", default=None, help="Activation format for --mac (default: same as --mac).")
+@click.option("--fig3", is_flag=True, help="Print our reproduction of van Baalen et al. Fig. 3.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON result to this file.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Write a per-layer energy PNG.")
+def command(model, fmts, plan_path, acc, tech, target, hw, batch, mac_fmts, act_fmt, fig3, as_json, out, plot) -> int:
+    """Energy, area, latency and TOPS/W of a MAC or an ONNX model, with the sources of every number."""
+    from edgeq.hw_models import mac_cost, network_cost
+    from edgeq.hw_models import report
+
+    if fig3:
+        rows = report.fig3_rows()
+        payload = [dict(zip(("mac", "ours_gates", "paper_gates", "error"), r)) for r in rows]
+        _emit(payload, as_json, out, lambda: _table("van Baalen et al. Fig. 3: gates per MAC",
+                                                     ("MAC", "edgeq", "paper", "error"), rows))
+        return 0
+    if len(mac_fmts) > 1:
+        try:
+            macs = [mac_cost(f, act_fmt, acc, tech=tech) for f in mac_fmts]
+        except ValueError as err:
+            raise UserError(str(err)) from None
+        rows = [(f"{c.weight_fmt} x {c.act_fmt}", c.acc_fmt, f"{c.gates:.0f}", f"{c.energy_pj:.4g}",
+                 f"{c.area_um2:.4g}") for c in macs]
+        _emit([c.to_dict() for c in macs], as_json, out,
+              lambda: (_table(f"MACs at {macs[0].tech_nm:g} nm", ("MAC", "accumulator", "gates", "energy pJ",
+                                                                 "area um^2"), rows),
+                       _footer([macs[0].scaling.describe(), macs[0].derivation])))
+        return 0
+    if mac_fmts:
+        try:
+            cost = mac_cost(mac_fmts[0], act_fmt, acc, tech=tech)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+        title = (f"MAC {cost.weight_fmt} x {cost.act_fmt} -> {cost.acc_fmt} at {cost.tech_nm:g} nm: "
+                 f"{cost.gates:.0f} gates, {cost.energy_pj:.4g} pJ, {cost.area_um2:.4g} um^2")
+        _emit(cost.to_dict(), as_json, out, lambda: (_table(title, ("block", "gates"), report.mac_rows(cost)),
+                                                     _footer([cost.scaling.describe(), cost.derivation])))
+        return 0
+    if not model:
+        raise UserError("give a MODEL.onnx, or --mac FMT for one MAC, or --fig3")
+    plans = [plan_path] if plan_path else list(fmts or ("int8",))
+    costs = {}
+    for plan in plans:
+        label = plan if not plan_path else "plan"
+        costs[label] = network_cost(model, plan, target=target, tech=tech, hw=hw, acc=acc, batch=batch)
+    if plot:
+        report.plot_layers(costs, plot)
+    payload = {k: c.to_dict() for k, c in costs.items()} if len(costs) > 1 else next(iter(costs.values())).to_dict()
+
+    def show():
+        first = next(iter(costs.values()))
+        for label, cost in costs.items():
+            _table(f"{label} on {cost.target} ({cost.hw.get('name')}) at {cost.tech_nm:g} nm: "
+                   f"{cost.energy_uj:.4g} uJ/inference, {cost.latency_ns / 1e3:.4g} us, "
+                   f"{cost.area_um2 / 1e6:.4g} mm^2, {cost.tops_per_w:.3g} TOPS/W",
+                   ("layer", "op", "precision", "MACs", "energy nJ", "latency ns", "area mm^2", "energy split"),
+                   report.layer_rows(cost))
+        if len(costs) > 1:
+            _table("comparison", ("plan", "energy uJ", "vs first", "TOPS/W", "area mm^2"),
+                   [(k, f"{c.energy_uj:.4g}", f"{c.energy_pj / first.energy_pj:.3g}x", f"{c.tops_per_w:.3g}",
+                     f"{c.area_um2 / 1e6:.4g}") for k, c in costs.items()])
+        _footer(list(first.notes))
+
+    _emit(payload, as_json, out, show)
+    return 0
+
+
+def _emit(payload, as_json: bool, out: str | None, show) -> None:
+    text = json.dumps(payload, indent=2)
+    if out:
+        atomic_write_text(out, text + "\n")
+    if as_json:
+        click.echo(text)
+    else:
+        show()
+
+
+def _table(title: str, columns, rows) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    click.echo(title)
+    table = Table()
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    Console(width=160).print(table)
+
+
+def _footer(lines) -> None:
+    for line in lines:
+        click.echo(f"  - {line}")

@@ -1,0 +1,48 @@
+"""`edgeq cost` end to end: MAC, Fig. 3, model tables/JSON/plot, and one-line errors with exit code 2."""
+
+import json
+
+from edgeq.cli import main
+from edgeq.examples import example_path
+
+CNN = str(example_path("digits_cnn.onnx"))
+
+
+def test_mac_json(capsys):
+    assert main(["cost", "--mac", "fp8_e4m3", "--acc", "fp16", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["acc_fmt"] == "fp16" and 1000 <= out["gates"] <= 1221  # Fig. 3: 1110 within 10%
+
+
+def test_fig3_table(capsys):
+    assert main(["cost", "--fig3"]) == 0
+    out = capsys.readouterr().out
+    assert "INT8, 27-bit Kulisch" in out and "719" in out
+
+
+def test_model_compare_writes_json_and_plot(tmp_path, capsys):
+    out, png = tmp_path / "cost.json", tmp_path / "cost.png"
+    rc = main(["cost", CNN, "--fmt", "int8", "--fmt", "fp8_e4m3", "--tech", "7nm", "--out", str(out),
+               "--plot", str(png)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "comparison" in text and "TOPS/W" in text
+    data = json.loads(out.read_text())
+    assert data["fp8_e4m3"]["totals"]["energy_pj"] > data["int8"]["totals"]["energy_pj"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_analog_json(capsys):
+    assert main(["cost", CNN, "--target", "analog", "--hw", "nl-ramp5", "--tech", "16nm", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["target"] == "analog" and data["totals"]["tops_per_w"] > 0
+    assert any(layer["tiles"] > 0 for layer in data["layers"])
+
+
+def test_errors_are_one_line_exit_2(capsys):
+    assert main(["cost", "/no/such.onnx"]) == 2
+    assert main(["cost", "--mac", "fp9"]) == 2
+    assert main(["cost", CNN, "--tech", "3nm"]) == 2
+    assert main(["cost"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 4 and all(line.startswith("edgeq: error:") for line in err)
