@@ -125,3 +125,17 @@ def test_update_is_deterministic(mlp_gate):
     first = baseline.read_bytes()
     assert main(["gate", "update", str(mlp_gate)]) == 0
     assert baseline.read_bytes() == first
+
+
+def test_cost_metrics_must_match_exactly(tmp_path, capsys):
+    copy_examples(tmp_path, "digits_cnn.onnx")
+    case = {"name": "cnn-cost", "command": "cost", "model": "digits_cnn.onnx",
+            "options": {"plan": "int8", "target": "digital", "tech": "7nm"}}
+    config = write_config(tmp_path, [case])
+    assert main(["gate", "update", str(config)]) == 0
+    assert main(["gate", "run", str(config)]) == 0
+    case["options"]["plan"] = "fp8_e4m3"  # a different precision plan changes energy and area, not the MACs
+    write_config(tmp_path, [case])
+    assert main(["gate", "run", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "cnn-cost / energy_pj: mismatch" in out and "cnn-cost / macs" not in out

@@ -36,8 +36,8 @@ class MetricRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
-        return {"better": self.better, "n": self.n, "seeds": list(self.seeds), "spread": _round(self.spread),
-                "unit": self.unit, "value": _round(self.value)}
+        return {"better": self.better, "n": self.n, "seeds": list(self.seeds), "spread": round_value(self.spread),
+                "unit": self.unit, "value": round_value(self.value)}
 
     @classmethod
     def from_dict(cls, raw: dict, where: str) -> "MetricRecord":
@@ -122,7 +122,8 @@ def load_baseline(path: str | Path) -> Baseline:
     return Baseline(environment=dict(raw.get("environment") or {}), cases=cases)
 
 
-def _round(value: float) -> float | int:
+def round_value(value: float) -> float | int:
+    """Return value as stored in a baseline: integral values as int, others to 12 significant digits."""
     if isinstance(value, int) or (math.isfinite(value) and value == int(value) and abs(value) < 2**53):
         return int(value)
     if not math.isfinite(value):

@@ -112,7 +112,7 @@ def judge_metric(case: str, spec: MetricSpec, base: MetricRecord, current: Metri
         if current.value == base.value:
             return Row(status=Status.PASS, allowed=0.0, reason="matches exactly", **common)
         return Row(status=Status.MISMATCH, allowed=0.0,
-                   reason=f"deterministic metric changed: {_fmt(base.value)} -> {_fmt(current.value)}", **common)
+                   reason=f"deterministic metric changed: {base.value!r} -> {current.value!r}", **common)
     if math.isnan(current.value):
         return Row(status=Status.REGRESSION, reason="current value is NaN", **common)
     allowed = allowed_worsening(spec, base, current)

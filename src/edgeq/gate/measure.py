@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import UserError
-from .baseline import Baseline, CaseRecord, MetricRecord
+from .baseline import Baseline, CaseRecord, MetricRecord, round_value
 from .config import CaseSpec, GateConfig
 from .environment import data_hash, environment_fingerprint, file_hash
 from .runners import get_runner
@@ -110,4 +110,5 @@ def _pool(samples: list[float], seeds: tuple[int, ...], better: str, unit: str) 
     value = float(array.mean()) if array.size > 1 else float(array[0])
     if better == "exact" and array.size > 1 and not np.all(array == array[0]):
         value = math.nan  # a "deterministic" metric that varies across seeds can never match
-    return MetricRecord(value=value, n=int(array.size), spread=spread, seeds=seeds, better=better, unit=unit)
+    # Rounded as the baseline stores them, so an exact metric compares equal to its own stored value.
+    return MetricRecord(value=float(round_value(value)), n=int(array.size), spread=float(round_value(spread)), seeds=seeds, better=better, unit=unit)

@@ -76,7 +76,8 @@ CATALOGUE: dict[str, MetricSpec] = {
         MetricSpec("macs", Better.EXACT, "", _EXACT, "multiply-accumulates per inference"),
         MetricSpec("energy_pj", Better.EXACT, "pJ", _EXACT, "modelled energy per inference"),
         MetricSpec("area_um2", Better.EXACT, "um^2", _EXACT, "modelled silicon area"),
-        MetricSpec("latency_cycles", Better.EXACT, "cycles", _EXACT, "modelled latency per inference"),
+        MetricSpec("latency_ns", Better.EXACT, "ns", _EXACT, "modelled latency per inference"),
+        MetricSpec("tops_per_w", Better.EXACT, "TOPS/W", _EXACT, "modelled efficiency"),
         MetricSpec("quantized_nodes", Better.EXACT, "", _EXACT, "number of quantized operators"),
         MetricSpec("wall_s", Better.INFO, "s", _EXACT, "wall time of the case (not gated)"),
     )
