@@ -1,10 +1,14 @@
-"""Package discovery for the three source roots (src/edgeq, simulators, hw_models, examples); metadata is in pyproject."""
+"""Package discovery for the source roots (src/edgeq, simulators, hw_models, examples); metadata is in pyproject.
 
-from setuptools import find_packages, setup
+Namespace discovery makes data-only folders (e.g. hw_models/data) packages too, so their files ship in the wheel.
+"""
+
+from setuptools import find_namespace_packages, setup
 
 
 def _packages(root: str, prefix: str) -> list[str]:
-    return [prefix] + [f"{prefix}.{name}" for name in find_packages(root)]
+    found = find_namespace_packages(root, exclude=["*__pycache__*", "*.egg-info*"])
+    return [prefix] + [f"{prefix}.{name}" for name in found]
 
 
 setup(
