@@ -115,6 +115,8 @@ def judge_metric(case: str, spec: MetricSpec, base: MetricRecord, current: Metri
                    reason=f"deterministic metric changed: {base.value!r} -> {current.value!r}", **common)
     if math.isnan(current.value):
         return Row(status=Status.REGRESSION, reason="current value is NaN", **common)
+    if current.value == base.value:  # also covers inf == inf (a lossless SQNR), where the difference is NaN
+        return Row(status=Status.PASS, allowed=allowed_worsening(spec, base, current), reason="unchanged", **common)
     allowed = allowed_worsening(spec, base, current)
     delta = current.value - base.value
     worsening = -delta if spec.better is Better.HIGHER else delta

@@ -69,6 +69,8 @@ CATALOGUE: dict[str, MetricSpec] = {
         MetricSpec("accuracy_drop_pp", Better.LOWER, "pp", _PP, "float minus quantized accuracy"),
         MetricSpec("accuracy_std", Better.LOWER, "pp", Tolerance(abs=1.0), "spread of accuracy over repeats"),
         MetricSpec("agreement", Better.HIGHER, "%", _PP, "top-1 agreement with the float model"),
+        MetricSpec("runtime_agreement", Better.HIGHER, "%", _PP,
+                   "worst top-1 agreement of an onnxruntime mode with edgeq's reference simulation"),
         MetricSpec("sqnr_db", Better.HIGHER, "dB", _DB, "output SQNR against the float model"),
         MetricSpec("size_bytes", Better.EXACT, "B", _EXACT, "serialized model size"),
         MetricSpec("weight_bytes", Better.EXACT, "B", _EXACT, "bytes of weights in their stored formats"),

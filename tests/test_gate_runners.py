@@ -1,0 +1,50 @@
+"""Runner adapters: the quantize report mapping (always), and quantize/simulate cases end to end where this edgeq
+build has those features (they arrive from their own branches; the tests skip with that reason until then)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import yaml
+
+from edgeq.cli import main
+from edgeq.gate import get_runner, runner_names
+from edgeq.gate.runners.quantize import metrics_from_report
+from gate_helpers import copy_examples, write_config
+
+HAS_QUANTIZE = importlib.util.find_spec("edgeq.pipeline") is not None
+
+
+def test_quantize_report_maps_to_percent_and_worst_runtime_mode():
+    report = {"accuracy_fp32": 0.99, "accuracy_quant": 0.984, "accuracy_drop_pp": 0.6, "agreement": 0.99,
+              "sqnr_db": "inf", "size_bytes_quant": 52948, "latency_ms_quant": 0.3,
+              "fidelity": {"ort_disable_all": {"agreement": 1.0}, "ort_default": {"agreement": 0.97}}}
+    metrics = metrics_from_report(report)
+    assert metrics == pytest.approx({"accuracy_fp32": 99.0, "accuracy_quant": 98.4, "accuracy_drop_pp": 0.6,
+                                     "agreement": 99.0, "sqnr_db": float("inf"), "size_bytes": 52948.0,
+                                     "runtime_agreement": 97.0})
+    assert "accuracy_fp32" not in metrics_from_report({"accuracy_fp32": None, "sqnr_db": 30.0})
+
+
+def test_registry_knows_every_command():
+    assert {"evaluate", "quantize", "simulate", "qat-export", "cost", "python"} <= set(runner_names())
+    with pytest.raises(Exception, match="unknown gate command"):
+        get_runner("quantise")
+
+
+@pytest.mark.skipif(not HAS_QUANTIZE, reason="edgeq.quantize is not in this build (branch feat/quantize)")
+def test_changed_calibration_method_regresses_naming_case_and_metric(tmp_path, capsys):
+    copy_examples(tmp_path, "digits_cnn.onnx", "digits_calib.npz", "digits_eval.npz")
+    case = {"name": "cnn-int8", "command": "quantize", "model": "digits_cnn.onnx", "calib": "digits_calib.npz",
+            "eval": "digits_eval.npz", "options": {"fmt": "int8", "calib_method": "minmax"}}
+    config = write_config(tmp_path, [case])
+    assert main(["gate", "update", str(config)]) == 0
+    assert main(["gate", "run", str(config)]) == 0
+    raw = yaml.safe_load(config.read_text())
+    raw["cases"][0]["options"]["calib_method"] = "percentile:99.9"
+    config.write_text(yaml.safe_dump(raw))
+    assert main(["gate", "run", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "cnn-int8 / sqnr_db: regression" in out
+    assert "options changed: calib_method: 'minmax' -> 'percentile:99.9'" in out
