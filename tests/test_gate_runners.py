@@ -11,7 +11,7 @@ import yaml
 from edgeq.cli import main
 from edgeq.gate import get_runner, runner_names
 from edgeq.gate.runners.quantize import metrics_from_report
-from gate_helpers import copy_examples, write_config
+from gate_helpers import copy_examples, perturb_initializer, write_config
 
 HAS_QUANTIZE = importlib.util.find_spec("edgeq.pipeline") is not None
 
@@ -48,3 +48,30 @@ def test_changed_calibration_method_regresses_naming_case_and_metric(tmp_path, c
     out = capsys.readouterr().out
     assert "cnn-int8 / sqnr_db: regression" in out
     assert "options changed: calib_method: 'minmax' -> 'percentile:99.9'" in out
+
+
+def test_simulation_repeats_become_samples():
+    from edgeq.gate.runners.simulate import metrics_from_simulation
+
+    result = {"accuracy": 0.95, "repeats": [{"accuracy": 0.94, "sqnr_db": 20.0}, {"accuracy": 0.96, "sqnr_db": 22.0}]}
+    assert metrics_from_simulation(result) == {"accuracy": [94.0, 96.0], "sqnr_db": [20.0, 22.0]}
+    assert metrics_from_simulation({"accuracy": 97.0, "sqnr_db": 30.0}) == {"accuracy": [97.0], "sqnr_db": [30.0]}
+
+
+def test_qat_export_gates_the_exported_model_against_its_reference(tmp_path, capsys):
+    copy_examples(tmp_path, "digits_mlp.onnx", "digits_eval.npz")
+    exported = tmp_path / "mlp_qat.onnx"
+    exported.write_bytes((tmp_path / "digits_mlp.onnx").read_bytes())
+    perturb_initializer(exported, "fc1.weight", sigma=0.01)  # stands in for a QAT export: close to the float model
+    case = {"name": "mlp-qat", "command": "qat-export", "model": "mlp_qat.onnx", "eval": "digits_eval.npz",
+            "options": {"reference": "digits_mlp.onnx"}}
+    config = write_config(tmp_path, [case])
+    assert main(["gate", "update", str(config)]) == 0
+    assert main(["gate", "run", str(config)]) == 0
+    perturb_initializer(exported, "fc3.weight", sigma=0.6, seed=1)  # a broken export
+    assert main(["gate", "run", str(config)]) == 1
+    assert "mlp-qat / accuracy_quant: regression" in capsys.readouterr().out
+    del case["options"]
+    write_config(tmp_path, [case])
+    assert main(["gate", "run", str(config)]) == 2
+    assert "qat-export needs `options: {reference: float_model.onnx}`" in capsys.readouterr().out

@@ -29,6 +29,7 @@ class CaseSpec:
         seeds: one run per seed; their results are pooled into mean, spread and sample count.
         metrics: the metrics to gate (None: all the runner reports).
         tolerances: per metric name, the tolerance overriding the config's and the catalogue's.
+        root: the config's folder, against which runners resolve paths given in options.
     """
 
     name: str
@@ -40,6 +41,14 @@ class CaseSpec:
     seeds: tuple[int, ...]
     metrics: tuple[str, ...] | None
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
+    root: Path = Path(".")
+
+    def option_path(self, key: str) -> Path | None:
+        """Return options[key] as a path resolved like the case's own paths (None when the option is absent)."""
+        value = self.options.get(key)
+        if value is None:
+            return None
+        return _resolve_path(value, self.root, must_exist=True, where=f"case {self.name!r}: options.{key}")
 
 
 @dataclass(frozen=True)
@@ -129,7 +138,7 @@ def _parse_case(item: Any, index: int, path: Path, root: Path, default_seeds: tu
              if item.get(key) is not None else None for key in ("model", "calib", "eval")}
     return CaseSpec(name=name, command=command, options=dict(options),
                     seeds=_parse_seeds(item.get("seeds", list(default_seeds)), f"{where}: seeds"),
-                    metrics=metrics, tolerances=tolerances, **paths)
+                    metrics=metrics, tolerances=tolerances, root=root, **paths)
 
 
 def _parse_declared_metrics(raw: Any, path: Path) -> dict[str, MetricSpec]:
