@@ -57,9 +57,9 @@ def adc_cost(bits: int, kind: str = "sar", fom_fj: float | None = None,
     bits = int(bits)
     fom = walden_fom_fj() if fom_fj is None else float(fom_fj)
     parts = {"conversion": fom * 2.0**bits * 1e-3}
-    notes = [f"Walden: E = FOM x 2^bits, FOM {fom:.3g} fJ/step (survey median "
-             f"{entry('analog', 'adc_survey_median_energy').value:g} pJ at "
-             f"{entry('analog', 'adc_survey_enob_bits').value:g} ENOB; {entry('analog', 'adc_survey_median_energy').cite()})"]
+    median = entry("analog", "adc_survey_median_energy")
+    notes = [(f"Walden: E = FOM x 2^bits, FOM {fom:.3g} fJ/step (survey median {median.value:g} pJ at "
+              f"{entry('analog', 'adc_survey_enob_bits').value:g} ENOB; {median.cite()})")]
     cycles = bits if kind == "sar" else 2**bits
     if kind == "memristor_ramp":
         v = read_voltage_v if read_voltage_v is not None else entry("analog", "read_voltage").value

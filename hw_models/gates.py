@@ -32,7 +32,7 @@ class Block:
         rules = rules or gate_rules()
         return float(sum(rules[p] * n for p, n in self.counts.items()))
 
-    def scaled(self, factor: float, name: str | None = None) -> "Block":
+    def scaled(self, factor: float, name: str | None = None) -> Block:
         """Return the block with every count multiplied (amortising a per-block cost over its elements)."""
         return Block(name or self.name, {p: n * factor for p, n in self.counts.items()})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -102,13 +102,13 @@ def parse_table(raw: dict, sources: dict[str, Source], origin: str = "<table>") 
     return entries
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_sources() -> dict[str, Source]:
     """Return the shipped source registry."""
     return parse_sources(yaml.safe_load((DATA_DIR / "sources.yaml").read_text()))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_table(name: str) -> dict[str, Entry]:
     """Return the shipped table `name` (digital, memory, analog, scaling, reference) as key -> Entry."""
     path = DATA_DIR / f"{name}.yaml"

@@ -6,16 +6,28 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from edgeq.errors import UserError
 
 from . import gates as g
-from .analog import TileConfig, adc_cost, tile_area_um2, tile_preset, tile_read, tiles_for_matrix
+from .analog import (
+    TileConfig,
+    adc_cost,
+    crossbar_read_energy_pj,
+    tile_area_um2,
+    tile_preset,
+    tile_read,
+    tiles_for_matrix,
+)
 from .loader import entry
 from .mac import gate_cost_45nm, mac_cost
 from .memory import memory_energy, tensor_bits
-from .plan import PrecisionPlan, parse_plan
+from .plan import PrecisionPlan, parse_plan, plan_from_graph
 from .scaling import parse_node, scaling
 from .workload import Layer, extract_layers
+
+ACTIVATION_LUT_BITS = 8  # a digital activation is one 8-bit word read from a lookup table
 
 
 @dataclass(frozen=True)
@@ -130,10 +142,18 @@ class NetworkCost:
         }
 
 
-def _elementwise_pj(layer: Layer, tech: float) -> float:
-    # Non-MAC ops (ReLU, pooling, BN, add) as one 8-bit add per output element (Horowitz 8b add, scaled).
+def _side_ops_pj(layer: Layer, tech: float, nl_absorbed: bool = False) -> dict:
+    """Return the energy of a layer's non-MAC work: simple elementwise ops as one 8-bit add each (Horowitz 8b add,
+    scaled), activation functions as one 8-bit lookup-table read from SRAM each, except those a nonlinear ramp
+    ADC already produced (nl_absorbed)."""
     add = entry("digital", "add_int8_energy")
-    return layer.out_elems * add.value * scaling(add.node, tech).energy
+    out = {}
+    if layer.elementwise:
+        out["elementwise"] = layer.elementwise * add.value * scaling(add.node, tech).energy
+    lut_evals = layer.nl_other + (0 if nl_absorbed else layer.nl_on_mvm)
+    if lut_evals:
+        out["activation LUT"] = lut_evals * ACTIVATION_LUT_BITS * memory_energy(tech).sram_pj_per_bit
+    return out
 
 
 def _digital(layers: list[Layer], plan: PrecisionPlan, tech: float, hw: DigitalConfig) -> tuple[list, float, list]:
@@ -142,7 +162,7 @@ def _digital(layers: list[Layer], plan: PrecisionPlan, tech: float, hw: DigitalC
     costs, mac_area = [], 0.0
     for layer in layers:
         if not layer.is_matrix:
-            costs.append(LayerCost(layer.name, layer.op, "-", 0, 0, {"elementwise": _elementwise_pj(layer, tech)},
+            costs.append(LayerCost(layer.name, layer.op, "-", 0, 0, _side_ops_pj(layer, tech),
                                    math.ceil(layer.out_elems / hw.macs_per_cycle) / hw.clock_hz * 1e9))
             continue
         p = plan.for_layer(layer.name)
@@ -153,7 +173,7 @@ def _digital(layers: list[Layer], plan: PrecisionPlan, tech: float, hw: DigitalC
         out_bits = tensor_bits(layer.out_elems, p.act).total_bits
         weight_bits_total += w_bits
         energy = {"compute": layer.macs * mac.energy_pj,
-                  "sram": (w_bits + in_bits + out_bits) * mem.sram_pj_per_bit}
+                  "sram": (w_bits + in_bits + out_bits) * mem.sram_pj_per_bit, **_side_ops_pj(layer, tech)}
         latency = math.ceil(layer.macs / hw.macs_per_cycle) / hw.clock_hz * 1e9
         # the MAC array is shared by all layers: its area is counted once, in the total
         costs.append(LayerCost(layer.name, layer.op, p.label(), layer.macs, layer.weight_elems, energy, latency))
@@ -174,17 +194,29 @@ def _layer_weight_bits(cost: LayerCost, plan: PrecisionPlan) -> float:
     return tensor_bits(cost.weights, plan.for_layer(cost.name).weight).total_bits
 
 
-def _analog(layers: list[Layer], plan: PrecisionPlan, tech: float, tile: TileConfig) -> tuple[list, float, list]:
+def _measured_crossbar_pj(layer: Layer, tile: TileConfig, data) -> float:
+    # data = (conductances [K, N] or [K, 2N] in S, voltages [reads, K] in V) from a simulator run; the reads are
+    # a sample of the layer's input vectors, so the energy is scaled to all of them
+    g_s, v_v = data
+    v = np.atleast_2d(np.asarray(v_v, dtype=np.float64))
+    if np.asarray(g_s).shape[0] != layer.k_rows * layer.groups and np.asarray(g_s).shape[0] != layer.k_rows:
+        raise UserError(f"crossbar data for {layer.name}: conductances need {layer.k_rows} rows (the layer's inputs)")
+    cycles = 1 if tile.adc_kind == "sar" or tile.hold_column else adc_cost(tile.adc_bits, tile.adc_kind).cycles
+    per_read = crossbar_read_energy_pj(g_s, v, cycles / tile.clock_hz) / v.shape[0]
+    return per_read * layer.vectors * layer.groups
+
+
+def _analog(layers: list[Layer], plan: PrecisionPlan, tech: float, tile: TileConfig,
+            crossbar_data: dict | None = None) -> tuple[list, float, list]:
     mem = memory_energy(tech)
     gate = gate_cost_45nm()
     gate_scale = scaling("45nm", tech)
     tile_area = sum(tile_area_um2(tile).values())
     costs, total_tiles, notes = [], 0, []
-    digital_fallback = []
+    digital_fallback, measured = [], []
     for layer in layers:
         if not layer.is_matrix:
-            costs.append(LayerCost(layer.name, layer.op, "-", 0, 0, {"elementwise": _elementwise_pj(layer, tech)},
-                                   0.0))
+            costs.append(LayerCost(layer.name, layer.op, "-", 0, 0, _side_ops_pj(layer, tech), 0.0))
             continue
         if not layer.static_weights:
             # activation x activation products cannot live in a crossbar: they run on digital MACs
@@ -192,7 +224,8 @@ def _analog(layers: list[Layer], plan: PrecisionPlan, tech: float, tile: TileCon
                            plan.for_layer(layer.name).acc, tech)
             digital_fallback.append(layer.name)
             costs.append(LayerCost(layer.name, layer.op, "digital", layer.macs, 0,
-                                   {"compute": layer.macs * mac.energy_pj}, layer.macs / tile.clock_hz * 1e9))
+                                   {"compute": layer.macs * mac.energy_pj, **_side_ops_pj(layer, tech)},
+                                   layer.macs / tile.clock_hz * 1e9))
             continue
         row_tiles, col_tiles = tiles_for_matrix(tile, layer.k_rows, layer.n_cols)
         n_tiles = row_tiles * col_tiles * layer.groups
@@ -206,12 +239,16 @@ def _analog(layers: list[Layer], plan: PrecisionPlan, tech: float, tile: TileCon
                 for k, v in read.energy_pj.items():
                     energy[k] += v * layer.vectors * layer.groups
                 cycles = max(cycles, read.cycles)
+        if crossbar_data and layer.name in crossbar_data:
+            energy["crossbar"] = _measured_crossbar_pj(layer, tile, crossbar_data[layer.name])
+            measured.append(layer.name)
         # partial sums of row tiles are added digitally: (row_tiles - 1) adds per output per vector
         add_bits = tile.adc_bits + g.clog2(row_tiles) + 1
         adds = (row_tiles - 1) * layer.n_cols * layer.groups * layer.vectors
         energy["partial sums"] = adds * g.ripple_adder(add_bits, "psum").gates() * gate.energy_pj * gate_scale.energy
         io_bits = (layer.in_elems * tile.dac_bits + layer.out_elems * tile.adc_bits)
         energy["sram"] = io_bits * mem.sram_pj_per_bit
+        energy.update(_side_ops_pj(layer, tech, nl_absorbed=tile.adc_kind == "memristor_ramp"))
         latency = layer.vectors * cycles / tile.clock_hz * 1e9
         total_tiles += n_tiles
         costs.append(LayerCost(layer.name, layer.op, f"analog {tile.adc_bits}b {tile.adc_kind}", layer.macs,
@@ -225,8 +262,9 @@ def _analog(layers: list[Layer], plan: PrecisionPlan, tech: float, tile: TileCon
                  f"; ADC area from {entry('analog', 'isaac_adc8_area').cite()}, x2^(bits-8), node-scaled")
     notes.append("the plan's formats set digital layers only: on the analog target weights are conductances and "
                  "inputs/outputs take the tile's DAC/ADC bits")
-    notes.append("crossbar energy uses the mean device conductance and uniform inputs unless data is given "
-                 "(edgeq.hw_models.analog.tile_read with conductances/voltages)")
+    notes.append("crossbar energy from the mean device conductance and uniform inputs"
+                 + (f", except layers with simulator data: {', '.join(measured)}" if measured else
+                    " (pass crossbar_data={layer: (G, V)} for data-true energy)"))
     if digital_fallback:
         notes.append(f"activation x activation products run on digital MACs: {', '.join(digital_fallback)}")
     return costs, total_tiles * tile_area, notes
@@ -234,11 +272,14 @@ def _analog(layers: list[Layer], plan: PrecisionPlan, tech: float, tile: TileCon
 
 def network_cost(model_or_path, plan="int8", target: str = "digital", tech: str | float = "45nm",
                  hw: str | DigitalConfig | TileConfig | None = None, acc: str | None = None,
-                 batch: int = 1) -> NetworkCost:
+                 batch: int = 1, crossbar_data: dict | None = None) -> NetworkCost:
     """Return the NetworkCost of one inference of an ONNX model (path or ModelProto) under a precision plan
-    (format name, dict, PrecisionPlan or `edgeq quantize` JSON report) on a 'digital' or 'analog' target at `tech`.
+    (format name, dict, PrecisionPlan, `edgeq quantize` JSON report, or 'auto': the formats of the model's own
+    QuantizeLinear/DequantizeLinear pairs, fp32 where it has none) on a 'digital' or 'analog' target at `tech`.
     `hw` is a preset name or config (digital: edge-npu, mcu, datacenter; analog: sar8, sar5, ramp5, nl-ramp5,
-    isaac-like); `acc` sets the accumulator of every layer the plan does not set."""
+    isaac-like); `acc` sets the accumulator of every layer the plan does not set. On the analog target,
+    crossbar_data maps a layer name to (conductances [K, N] in S, input voltages [reads, K] in V) from a simulator
+    run, and that layer's crossbar energy becomes sum G V^2 t over those reads, scaled to all its input vectors."""
     try:
         tech_nm = parse_node(tech)
     except ValueError as err:
@@ -246,7 +287,10 @@ def network_cost(model_or_path, plan="int8", target: str = "digital", tech: str 
     if batch < 1:
         raise UserError("batch must be at least 1")
     layers = extract_layers(model_or_path, batch=batch)
-    plan = parse_plan(plan, acc=acc, layer_names=[layer.name for layer in layers])
+    if plan is None or (isinstance(plan, str) and plan.lower() in ("auto", "qdq")):
+        plan = plan_from_graph(layers, acc)
+    else:
+        plan = parse_plan(plan, acc=acc, layer_names=[layer.name for layer in layers])
     name = model_or_path if isinstance(model_or_path, str) else getattr(model_or_path, "name", "<model>")
     if target == "digital":
         config = digital_preset(hw if not isinstance(hw, TileConfig) else None)
@@ -257,7 +301,7 @@ def network_cost(model_or_path, plan="int8", target: str = "digital", tech: str 
             config = tile_preset(hw if not isinstance(hw, DigitalConfig) else None, tech=f"{tech_nm:g}nm")
         except ValueError as err:
             raise UserError(str(err)) from None
-        costs, area, notes = _analog(layers, plan, tech_nm, config)
+        costs, area, notes = _analog(layers, plan, tech_nm, config, crossbar_data)
         hw_dict = {"kind": "analog", **config.__dict__}
     else:
         raise UserError(f"target must be 'digital' or 'analog', got {target!r}")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeq.errors import UserError
+
 from .mac import default_accumulator, parse_accumulator, resolve_format
 
 _WEIGHT_KEYS = ("weight", "weight_fmt", "w_fmt", "weight_format", "w")
@@ -77,8 +78,20 @@ def _from_mapping(spec, default: LayerPrecision | None, acc: str | None) -> Laye
     return make_precision(w, a, _first(spec, _ACC_KEYS) or acc)
 
 
+def plan_from_graph(layers, acc: str | None = None) -> PrecisionPlan:
+    """Return the plan a QDQ graph encodes: each matrix layer at the formats its DequantizeLinear inputs carry
+    (weight or input alone: both take it), every layer without QDQ in fp32."""
+    overrides = []
+    for layer in layers:
+        w, a = getattr(layer, "weight_fmt", None), getattr(layer, "act_fmt", None)
+        if w or a:
+            overrides.append((layer.name, make_precision(w or a, a or w, acc)))
+    return PrecisionPlan(make_precision("fp32", None, acc), tuple(overrides))
+
+
 def parse_plan(plan, acc: str | None = None, layer_names: list[str] | None = None) -> PrecisionPlan:
-    """Return a PrecisionPlan from a format name, a dict, a PrecisionPlan or a JSON report path."""
+    """Return a PrecisionPlan from a format name, a dict, a PrecisionPlan or a JSON report path ('auto' or None
+    is handled by the caller with plan_from_graph)."""
     if isinstance(plan, PrecisionPlan):
         return plan
     if isinstance(plan, LayerPrecision):

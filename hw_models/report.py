@@ -7,6 +7,7 @@ from pathlib import Path
 
 from edgeq.io import atomic_write_bytes
 
+from .analog import TileConfig, macro_throughput_tops, macro_tops_per_w, tile_area_um2, tile_read
 from .mac import MacCost, fig3_table
 from .network import NetworkCost, network_cost
 
@@ -38,6 +39,14 @@ def layer_rows(cost: NetworkCost) -> list[tuple[str, ...]]:
         rows.append(("(other ops)", "-", "-", "0", f"{other / 1e3:.3f}",
                      f"{sum(la.latency_ns for la in cost.layers if not la.macs):.0f}", "-", "elementwise"))
     return rows
+
+
+def tile_summary(cfg: TileConfig) -> dict:
+    """Return one tile's read energy by part (pJ), cycles, TOPS/W, peak TOPS and area by part (um^2)."""
+    read = tile_read(cfg)
+    return {"tile": cfg.__dict__, "read_energy_pj": read.total_pj, "read_energy_breakdown_pj": dict(read.energy_pj),
+            "read_cycles": read.cycles, "tops_per_w": macro_tops_per_w(cfg), "peak_tops": macro_throughput_tops(cfg),
+            "area_um2": sum(tile_area_um2(cfg).values()), "area_breakdown_um2": tile_area_um2(cfg)}
 
 
 def summary_line(model_or_path, plan, target: str = "digital", tech: str = "7nm", hw=None) -> str:

@@ -19,7 +19,7 @@ ANCHOR_NM = 7.0
 MIN_NM, MAX_NM = 7.0, 180.0
 
 
-def parse_node(tech: str | float | int) -> float:
+def parse_node(tech: str | float) -> float:
     """Return a technology node in nm from '7nm', '7 nm', '7' or 7; ValueError if out of the 7-180 nm range."""
     if isinstance(tech, (int, float)) and not isinstance(tech, bool):
         nm = float(tech)

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from edgeq.hw_models import (
     adc_cost,
     crossbar_read_energy_pj,

@@ -2,8 +2,9 @@
 
 import json
 
-from edgeq.cli import main
 from edgeq.examples import example_path
+
+from edgeq.cli import main
 
 CNN = str(example_path("digits_cnn.onnx"))
 
@@ -46,3 +47,14 @@ def test_errors_are_one_line_exit_2(capsys):
     assert main(["cost"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 4 and all(line.startswith("edgeq: error:") for line in err)
+
+
+def test_tile_summary_and_overrides(capsys):
+    assert main(["cost", "--tile", "nl-ramp5", "--tech", "16nm", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["tile"]["adc_kind"] == "memristor_ramp" and 15 < data["tops_per_w"] < 96  # Yang: 31.0 / 47.9
+    assert main(["cost", "--tile", "sar8", "--adc-bits", "6", "--rows", "256", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["tile"]["adc_bits"], data["tile"]["rows"]) == (6, 256)
+    assert main(["cost", CNN, "--target", "analog", "--hw", "sar8", "--adc-bits", "6", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["hw"]["adc_bits"] == 6

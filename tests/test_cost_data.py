@@ -1,10 +1,10 @@
 """Every shipped number has a unit, node, kind and a registered source; the loader refuses rows that do not."""
 
 import copy
+from itertools import pairwise
 
 import pytest
 import yaml
-
 from edgeq.hw_models import Quantity, entry, load_sources, load_table, scaling, table_names
 from edgeq.hw_models.loader import DATA_DIR, KINDS, TableError, parse_table
 from edgeq.hw_models.units import dimension_of_key, dimension_of_unit
@@ -77,8 +77,8 @@ def test_scaling_anchor_and_monotone():
     nodes = [180, 130, 90, 65, 45, 32, 28, 22, 16, 14, 10, 7]
     energy = [scaling("45nm", n).energy for n in nodes]
     area = [scaling("45nm", n).area for n in nodes]
-    assert all(a > b for a, b in zip(energy, energy[1:]))
-    assert all(a > b for a, b in zip(area, area[1:]))
+    assert all(a > b for a, b in pairwise(energy))
+    assert all(a > b for a, b in pairwise(area))
     back = scaling("7nm", "45nm")
     assert back.energy == pytest.approx(1 / 0.094)
     assert "interpolated" in scaling("45nm", "16nm").method and "extrapolated" in scaling("45nm", "90nm").method

@@ -1,7 +1,6 @@
 """The gate-level MAC model against van Baalen et al. Fig. 3, and its energy/area/scaling behaviour."""
 
 import pytest
-
 from edgeq.hw_models import entry, fig3_table, mac_cost
 from edgeq.hw_models.gates import array_multiplier
 
@@ -82,3 +81,15 @@ def test_bad_inputs_raise_value_error():
         mac_cost("int8", tech="3nm")
     with pytest.raises(ValueError):
         mac_cost("nosuchformat")
+
+
+@pytest.mark.parametrize("exp_bits", [2, 3, 4, 5])
+def test_gates_grow_with_mantissa_bits(exp_bits):
+    gates = [mac_cost(f"e{exp_bits}m{m}", acc_fmt="fp32").gates for m in range(1, 7)]
+    assert all(a < b for a, b in zip(gates, gates[1:])), gates
+
+
+def test_gates_grow_with_integer_bits_and_accumulator_width():
+    gates = [mac_cost(f"int{b}", acc_fmt="int32").gates for b in range(2, 17)]
+    assert all(a < b for a, b in zip(gates, gates[1:]))
+    assert mac_cost("int8", acc_fmt="int24").gates < mac_cost("int8", acc_fmt="int32").gates

@@ -2,13 +2,12 @@
 
 import json
 
-import onnx
 import pytest
+from edgeq.examples import example_path
+from edgeq.hw_models import extract_layers, mac_cost, network_cost
 from onnx import TensorProto, helper
 
 from edgeq.errors import UserError
-from edgeq.examples import example_path
-from edgeq.hw_models import extract_layers, mac_cost, network_cost
 
 CNN = str(example_path("digits_cnn.onnx"))
 
@@ -79,3 +78,95 @@ def test_bad_target_and_missing_model():
         network_cost("/nonexistent/model.onnx", "int8")
     with pytest.raises(UserError):
         network_cost(CNN, "int8", hw="no-such-preset")
+
+
+def test_analog_crossbar_energy_from_simulator_data():
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    g = rng.uniform(1e-6, 1e-4, size=(512, 128))  # fc1: 512 inputs, 64 outputs as differential pairs
+    v = rng.uniform(0, 0.2, size=(3, 512))
+    base = network_cost(CNN, "int8", target="analog", hw="sar8", tech="16nm")
+    data = network_cost(CNN, "int8", target="analog", hw="sar8", tech="16nm", crossbar_data={"fc1": (g, v)})
+    fc1 = {c.name: c for c in data.layers}["fc1"]
+    expected = float(np.sum((v**2) @ g.sum(axis=1))) * 1e-9 * 1e12 / 3  # SAR: one 1 ns read, one vector
+    assert fc1.energy_pj["crossbar"] == pytest.approx(expected)
+    assert {c.name: c for c in base.layers}["conv2"].total_pj == pytest.approx(
+        {c.name: c for c in data.layers}["conv2"].total_pj)
+    with pytest.raises(UserError):
+        network_cost(CNN, "int8", target="analog", crossbar_data={"fc1": (g[:10], v)})
+
+
+def test_memory_bits_include_scales_and_mx_block_scales():
+    from edgeq.hw_models import tensor_bits
+
+    assert tensor_bits(1000, "int8", n_scales=10).total_bits == 8000 + 320
+    assert tensor_bits(64, "mxfp4").total_bits == 64 * 4 + 2 * 8  # two blocks of 32, one E8M0 scale each
+    assert tensor_bits(10, "fp32").total_bits == 320
+
+
+def test_summary_line_for_other_reports():
+    from edgeq.hw_models.report import summary_line
+
+    line = summary_line(CNN, "int8", tech="7nm")
+    assert "uJ/inference" in line and "1x INT8" in line
+
+
+def _lstm_model(seq=10, batch=1, inputs=40, hidden=32):
+    import numpy as np
+    from onnx import numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((1, 4 * hidden, inputs)).astype("float32"), "W")
+    r = numpy_helper.from_array(rng.standard_normal((1, 4 * hidden, hidden)).astype("float32"), "R")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [seq, batch, inputs])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    node = helper.make_node("LSTM", ["x", "W", "R"], ["y"], name="lstm", hidden_size=hidden)
+    graph = helper.make_graph([node], "g", [x], [y], initializer=[w, r])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_lstm_macs_and_nonlinear_ramp_absorbs_gate_activations():
+    model = _lstm_model()
+    (layer,) = extract_layers(model)
+    assert layer.macs == 10 * 4 * 32 * (40 + 32)
+    assert (layer.k_rows, layer.n_cols, layer.vectors) == (72, 128, 10)
+    assert layer.nl_on_mvm == 10 * 32 * 4 and layer.nl_other == 10 * 32
+    nl = network_cost(model, "int8", target="analog", hw="nl-ramp5", tech="16nm").layers[0]
+    linear = network_cost(model, "int8", target="analog", hw="ramp5", tech="16nm").layers[0]
+    assert nl.energy_pj["activation LUT"] == pytest.approx(linear.energy_pj["activation LUT"] / 5)
+    digital = network_cost(model, "int8", target="digital", tech="16nm").layers[0]
+    assert digital.energy_pj["activation LUT"] == pytest.approx(linear.energy_pj["activation LUT"])
+
+
+def _qdq_gemm(dtype, zero):
+    import numpy as np
+    from onnx import numpy_helper
+
+    w = numpy_helper.from_array(np.ones((8, 4), dtype="float32"), "W")
+    w_q = helper.make_tensor("Wq", dtype, [8, 4], [zero] * 32)
+    scale = numpy_helper.from_array(np.array(0.1, dtype="float32"), "s")
+    zp = helper.make_tensor("zp", dtype, [], [zero])
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["xq"], name="q_x"),
+        helper.make_node("DequantizeLinear", ["xq", "s", "zp"], ["xd"], name="dq_x"),
+        helper.make_node("DequantizeLinear", ["Wq", "s", "zp"], ["Wd"], name="dq_w"),
+        helper.make_node("MatMul", ["xd", "Wd"], ["y"], name="mm"),
+    ]
+    graph = helper.make_graph(nodes, "g", [x], [y], initializer=[w, w_q, scale, zp])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+
+
+@pytest.mark.parametrize("dtype,fmt", [(TensorProto.INT8, "int8"), (TensorProto.FLOAT8E4M3FN, "fp8_e4m3")])
+def test_qdq_graph_gives_its_own_plan_and_static_weights(dtype, fmt):
+    model = _qdq_gemm(dtype, 0)
+    (mm,) = [layer for layer in extract_layers(model) if layer.macs]
+    assert mm.static_weights and (mm.weight_fmt, mm.act_fmt) == (fmt, fmt) and mm.weight_elems == 32
+    auto = network_cost(model, "auto")
+    assert {c.name: c for c in auto.layers}["mm"].precision.startswith(fmt)
+    qdq_nodes = [c for c in auto.layers if c.op in ("QuantizeLinear", "DequantizeLinear")]
+    assert qdq_nodes and all(c.total_pj == 0 for c in qdq_nodes)
+    analog = network_cost(model, "auto", target="analog")
+    assert {c.name: c for c in analog.layers}["mm"].tiles == 1  # DQ(W) is a constant: it maps to a crossbar

@@ -15,15 +15,18 @@ Examples:
   edgeq cost --mac int4 --act int8 --tech 7nm       a W4A8 MAC at 7 nm
   edgeq cost --mac int8 --mac fp8_e4m3 --mac mxint8 a table of MACs
   edgeq cost --fig3                                 our MAC gate counts beside van Baalen et al. Fig. 3
+  edgeq cost --tile nl-ramp5 --tech 16nm            one analog tile: read energy, TOPS/W, TOPS, area
   edgeq cost model.onnx --fmt int8 --fmt fp8_e4m3   compare formats on a digital accelerator
   edgeq cost model.onnx --fmt int8 --target analog --hw nl-ramp5 --tech 16nm
   edgeq cost model.onnx --plan report.json --json   a per-layer precision plan (or an `edgeq quantize` report)
+  edgeq cost model_qdq.onnx --fmt auto              the formats a quantized (QDQ) model carries
 """
 
 
 @click.command(epilog=EXAMPLES)
 @click.argument("model", required=False, type=click.Path(dir_okay=False))
-@click.option("--fmt", "fmts", multiple=True, help="Format of weights and activations (repeat to compare).")
+@click.option("--fmt", "fmts", multiple=True,
+              help="Format of weights and activations (repeat to compare); 'auto' reads a QDQ model's own formats.")
 @click.option("--plan", "plan_path", type=click.Path(dir_okay=False), help="Precision plan or quantize report JSON.")
 @click.option("--acc", default=None, help="Accumulator: int32, kulisch, fp16, bf16, fp32 (default int32 / fp32).")
 @click.option("--tech", default="45nm", show_default=True, help="CMOS node, 7nm-180nm.")
@@ -32,14 +35,39 @@ Examples:
 @click.option("--batch", default=1, show_default=True, help="Batch size for dynamic batch dimensions.")
 @click.option("--mac", "mac_fmts", multiple=True, help="Cost a MAC with this weight format (repeat for a table).")
 @click.option("--act", "act_fmt", default=None, help="Activation format for --mac (default: same as --mac).")
+@click.option("--tile", "tile_name", default=None, help="Cost one analog tile preset (sar8, nl-ramp5, ...).")
+@click.option("--rows", type=int, default=None, help="Analog tile rows (overrides the preset).")
+@click.option("--cols", type=int, default=None, help="Analog tile columns (overrides the preset).")
+@click.option("--adc-bits", type=int, default=None, help="Analog ADC bits (overrides the preset).")
+@click.option("--dac-bits", type=int, default=None, help="Analog DAC bits (overrides the preset).")
+@click.option("--adc-kind", type=click.Choice(["sar", "ramp", "memristor_ramp"]), default=None,
+              help="Analog ADC kind (overrides the preset).")
 @click.option("--fig3", is_flag=True, help="Print our reproduction of van Baalen et al. Fig. 3.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON result to this file.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a per-layer energy PNG.")
-def command(model, fmts, plan_path, acc, tech, target, hw, batch, mac_fmts, act_fmt, fig3, as_json, out, plot) -> int:
-    """Energy, area, latency and TOPS/W of a MAC or an ONNX model, with the sources of every number."""
-    from edgeq.hw_models import mac_cost, network_cost
-    from edgeq.hw_models import report
+def command(model, fmts, plan_path, acc, tech, target, hw, batch, mac_fmts, act_fmt, tile_name, rows, cols,
+            adc_bits, dac_bits, adc_kind, fig3, as_json, out, plot) -> int:
+    """Energy, area, latency and TOPS/W of a MAC, an analog tile or an ONNX model, with the sources of every number."""
+    from edgeq.hw_models import mac_cost, network_cost, report, tile_preset
+
+    overrides = {k: v for k, v in dict(rows=rows, cols=cols, adc_bits=adc_bits, dac_bits=dac_bits,
+                                       adc_kind=adc_kind).items() if v is not None}
+    if tile_name or (target == "analog" and overrides):
+        try:
+            tile = tile_preset(tile_name or hw, tech=tech, **overrides)
+        except (ValueError, TypeError) as err:
+            raise UserError(str(err)) from None
+        if tile_name:
+            summary = report.tile_summary(tile)
+            rows_out = [(k, f"{v:.4g}") for k, v in summary["read_energy_breakdown_pj"].items()]
+            rows_out += [("read cycles", str(summary["read_cycles"])), ("TOPS/W", f"{summary['tops_per_w']:.4g}"),
+                         ("peak TOPS", f"{summary['peak_tops']:.4g}"), ("area um^2", f"{summary['area_um2']:.4g}")]
+            title = (f"tile {tile.name}: {tile.rows}x{tile.cols}, {tile.adc_bits}-bit {tile.adc_kind} ADC, "
+                     f"{tile.dac_bits}-bit DAC, {tile.tech}, {tile.clock_hz / 1e9:g} GHz")
+            _emit(summary, as_json, out, lambda: _table(title, ("read energy pJ / metric", "value"), rows_out))
+            return 0
+        hw = tile
 
     if fig3:
         rows = report.fig3_rows()
@@ -83,7 +111,8 @@ def command(model, fmts, plan_path, acc, tech, target, hw, batch, mac_fmts, act_
     def show():
         first = next(iter(costs.values()))
         for label, cost in costs.items():
-            _table(f"{label} on {cost.target} ({cost.hw.get('name')}) at {cost.tech_nm:g} nm: "
+            who = label if cost.target == "digital" else f"analog tiles (digital layers {label})"
+            _table(f"{who} on {cost.target} ({cost.hw.get('name')}) at {cost.tech_nm:g} nm: "
                    f"{cost.energy_uj:.4g} uJ/inference, {cost.latency_ns / 1e3:.4g} us, "
                    f"{cost.area_um2 / 1e6:.4g} mm^2, {cost.tops_per_w:.3g} TOPS/W",
                    ("layer", "op", "precision", "MACs", "energy nJ", "latency ns", "area mm^2", "energy split"),
