@@ -19,8 +19,10 @@ def format_record(rec: MetricRecord | None) -> str:
     """Return 'value ± spread (n=N)' or just the value for single samples, '-' when absent."""
     if rec is None:
         return "-"
+    if rec.better == "exact":  # every digit matters when the rule is "must match exactly"
+        return f"{rec.value:.12g}"
     text = _num(rec.value)
-    if rec.n > 1 and rec.better != "exact":
+    if rec.n > 1:
         text += f" ± {_num(rec.spread)} (n={rec.n})"
     return text
 
