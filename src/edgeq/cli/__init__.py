@@ -13,6 +13,7 @@ from ..errors import UserError
 COMMANDS: dict[str, str] = {
     "formats": "formats_cmd",
     "cost": "cost_cmd",
+    "quantize": "quantize_cmd",
     "gate": "gate_cmd",
 }
 
@@ -21,6 +22,7 @@ Examples:
   edgeq formats                      list every number format and its exact properties
   edgeq formats --json               the same as JSON
   edgeq cost model.onnx --fmt int8 --tech 7nm   energy, area, latency, TOPS/W with cited sources
+  edgeq quantize m.onnx --fmt int8 --calib c.npz --eval e.npz   PTQ with a measured, runtime-checked report
   edgeq gate run gate.yaml           fail CI when accuracy/SQNR/cost regress against a committed baseline
 """
 

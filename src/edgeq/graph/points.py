@@ -1,0 +1,130 @@
+"""Find what to quantize: the weights and activation inputs of Conv, ConvTranspose, Gemm and MatMul, and the
+inputs of Add/Concat whose result feeds such an op (runtimes run those in integers with shared scales)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import onnx
+from onnx import TensorProto, helper
+
+from .util import initializer_map
+
+COMPUTE_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+JOIN_OPS = ("Add", "Concat")
+# Ops that only move or select data: not listed among the ops that stayed in float.
+LAYOUT_OPS = {"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Shape", "Gather", "Slice", "Identity",
+              "Constant", "Cast", "Expand", "Split", "ConstantOfShape", "QuantizeLinear", "DequantizeLinear"}
+
+
+@dataclass
+class QuantNode:
+    """One op whose inputs get quantized."""
+
+    name: str
+    op_type: str
+    acts: list[str]
+    weight: str | None = None
+    channel_axis: int | None = None  # axis of output channels in the weight (per-channel scales)
+    block_axis: int | None = None  # axis of input channels in the weight (block scales, MX blocks)
+    bias: str | None = None
+    shared_scale: bool = False  # Concat: all inputs share one scale
+
+
+@dataclass
+class QuantPoints:
+    """The quantizable ops of a graph and the float tensors feeding them."""
+
+    nodes: list[QuantNode] = field(default_factory=list)
+    float_ops: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def activations(self) -> list[str]:
+        """Every activation tensor to quantize, in first-use order, without repeats."""
+        seen: dict[str, None] = {}
+        for n in self.nodes:
+            for a in n.acts:
+                seen.setdefault(a, None)
+        return list(seen)
+
+
+def float_tensors(model: onnx.ModelProto) -> set[str]:
+    """Return names of tensors known (by shape inference) to be float32."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    except Exception:  # inference is best effort: unknown custom ops stop it
+        inferred = model
+    g = inferred.graph
+    infos = list(g.value_info) + list(g.input) + list(g.output)
+    return {v.name for v in infos if v.type.tensor_type.elem_type == TensorProto.FLOAT} | {
+        t.name for t in g.initializer if t.data_type == TensorProto.FLOAT
+    }
+
+
+def find_points(model: onnx.ModelProto, exclude: tuple[str, ...] = ()) -> QuantPoints:
+    """Return the ops to quantize (skipping names/op types in `exclude`) and a count of ops left in float."""
+    graph = model.graph
+    inits = initializer_map(graph)
+    floats = float_tensors(model)
+    excluded = set(exclude)
+    points = QuantPoints()
+    chosen: set[str] = set()
+    for node in graph.node:
+        if node.name in excluded or node.op_type in excluded or node.op_type not in COMPUTE_OPS:
+            continue
+        qn = _compute_node(node, inits, floats)
+        if qn is not None:
+            points.nodes.append(qn)
+            chosen.add(node.name)
+    feeding = {a for n in points.nodes for a in n.acts}
+    for node in graph.node:
+        if node.op_type not in JOIN_OPS or node.name in excluded or node.op_type in excluded:
+            continue
+        if node.output[0] not in feeding:
+            continue
+        acts = [i for i in node.input if i and i not in inits and i in floats]
+        if len(acts) == len([i for i in node.input if i]) and acts:
+            points.nodes.append(QuantNode(node.name, node.op_type, acts, shared_scale=node.op_type == "Concat"))
+            chosen.add(node.name)
+    for node in graph.node:
+        if node.name not in chosen and node.op_type not in LAYOUT_OPS:
+            points.float_ops[node.op_type] = points.float_ops.get(node.op_type, 0) + 1
+    return points
+
+
+def _attrs(node) -> dict:
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _compute_node(node, inits, floats) -> QuantNode | None:
+    attrs = _attrs(node)
+    ins = list(node.input)
+    if node.op_type in ("Conv", "ConvTranspose"):
+        if len(ins) < 2 or ins[1] not in inits or ins[0] not in floats or inits[ins[1]].data_type != TensorProto.FLOAT:
+            return None
+        bias = ins[2] if len(ins) > 2 and ins[2] in inits else None
+        if node.op_type == "Conv":
+            return QuantNode(node.name, node.op_type, [ins[0]], ins[1], 0, 1, bias)
+        group = attrs.get("group", 1)
+        return QuantNode(node.name, node.op_type, [ins[0]], ins[1], 1 if group == 1 else None, 0, bias)
+    if node.op_type == "Gemm":
+        if attrs.get("transA", 0):
+            return None
+        trans_b = attrs.get("transB", 0)
+        if ins[1] in inits and inits[ins[1]].data_type == TensorProto.FLOAT:
+            bias = ins[2] if len(ins) > 2 and ins[2] in inits and len(inits[ins[2]].dims) == 1 else None
+            acts = [ins[0]] if ins[0] in floats else []
+            return QuantNode(node.name, node.op_type, acts, ins[1], 0 if trans_b else 1, 1 if trans_b else 0, bias)
+        acts = [i for i in ins[:2] if i in floats]
+        return QuantNode(node.name, node.op_type, acts) if acts else None
+    # MatMul: a constant operand (either side) is a weight; float activations on the other side(s)
+    weight = next((i for i in ins if i in inits and inits[i].data_type == TensorProto.FLOAT), None)
+    acts = [i for i in ins if i != weight and i in floats]
+    if not acts and weight is None:
+        return None
+    if weight is None:
+        return QuantNode(node.name, node.op_type, acts)
+    rank = len(inits[weight].dims)
+    if rank < 2 or weight != ins[1]:
+        return QuantNode(node.name, node.op_type, acts)  # constant left operand: quantize activations only
+    return QuantNode(node.name, node.op_type, acts, weight, rank - 1, rank - 2, None)

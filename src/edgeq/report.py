@@ -1,0 +1,124 @@
+"""The quantization report: a dataclass that renders as a terminal table (rich) and as JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+
+def _json_safe(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+@dataclass
+class QuantReport:
+    """What quantization did to the model, measured. Accuracy and SQNR are those of ORT with default options.
+
+    sqnr_db, agreement and max_abs_error compare the first output (logits) with the FP32 model's; fidelity holds,
+    per ORT mode, how that mode follows edgeq's reference simulation; per_layer is each quantized op's
+    sensitivity (logit SQNR with only that op quantized); tensors gives each quantized tensor's format, scale and
+    SQNR against its FP32 value in the full quantized model (error accumulated up to there).
+    """
+
+    model: str
+    weights: str
+    acts: str
+    granularity: str
+    calib_method: str
+    n_calib: int
+    n_eval: int
+    accuracy_fp32: float | None
+    accuracy_quant: float | None
+    accuracy_reference: float | None
+    accuracy_drop_pp: float | None
+    sqnr_db: float
+    agreement: float
+    max_abs_error: float
+    fidelity: dict[str, dict]
+    fidelity_ok: bool
+    per_layer: dict[str, float]
+    tensors: dict[str, dict]
+    formats: dict[str, str]
+    exported_as: dict[str, str]
+    float_ops: dict[str, int]
+    size_bytes_fp32: int
+    size_bytes_quant: int
+    latency_ms_fp32: float
+    latency_ms_quant: float
+    mixed_precision: dict | None = None
+    notes: list[str] = field(default_factory=list)
+    timing: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """Return the report as a JSON-ready dict (non-finite floats become "inf"/"-inf"/null)."""
+        return _json_safe(asdict(self))
+
+    def to_json(self) -> str:
+        """Return the report as indented JSON, with timings rounded so reruns differ as little as possible."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def render(self, console=None) -> None:
+        """Print the report as tables on the terminal."""
+        from rich.console import Console
+        from rich.table import Table
+
+        console = console or Console()
+        title = f"edgeq quantize: {self.model}  weights {self.weights}, activations {self.acts}"
+        summary = Table(title=title, show_header=True)
+        summary.add_column("metric")
+        summary.add_column("value", justify="right")
+        if self.accuracy_fp32 is not None:
+            summary.add_row("accuracy FP32", f"{100 * self.accuracy_fp32:.2f}%")
+            summary.add_row("accuracy quantized (ORT default)", f"{100 * self.accuracy_quant:.2f}%")
+            summary.add_row("accuracy drop", f"{self.accuracy_drop_pp:+.2f} pp")
+        summary.add_row("top-1 agreement with FP32", f"{100 * self.agreement:.2f}%")
+        summary.add_row("output SQNR vs FP32", f"{self.sqnr_db:.2f} dB")
+        summary.add_row("max abs error", f"{self.max_abs_error:.4g}")
+        summary.add_row("model size", f"{self.size_bytes_fp32:,} B -> {self.size_bytes_quant:,} B "
+                        f"({self.size_bytes_fp32 / max(self.size_bytes_quant, 1):.2f}x)")
+        summary.add_row("ORT latency (median)", f"{self.latency_ms_fp32:.3f} ms -> {self.latency_ms_quant:.3f} ms")
+        summary.add_row("calibration", f"{self.calib_method}, {self.n_calib} samples; eval {self.n_eval} samples")
+        float_ops = ", ".join(f"{k} x{v}" for k, v in sorted(self.float_ops.items())) or "none"
+        summary.add_row("ops left in float", float_ops)
+        console.print(summary)
+
+        fid = Table(title="runtime fidelity: does onnxruntime compute what edgeq simulated?")
+        for col in ("mode", "top-1 agreement", "SQNR vs reference", "max abs diff", "verdict"):
+            fid.add_column(col, justify="left" if col in ("mode", "verdict") else "right")
+        for mode, f in self.fidelity.items():
+            verdict = "[green]ok[/green]" if f["ok"] else f"[bold red]DIFFERS: {f.get('likely_cause', '')}[/bold red]"
+            fid.add_row(mode, f"{100 * f['agreement']:.2f}%", _db(f["sqnr_db"]), f"{f['max_abs_error']:.3g}", verdict)
+        console.print(fid)
+
+        layers = Table(title="per tensor (who to blame): format, and SQNR vs FP32")
+        for col in ("tensor", "role", "format", "granularity", "exported as", "tensor SQNR", "op sensitivity"):
+            layers.add_column(col, justify="right" if "SQNR" in col or "sens" in col else "left")
+        for name, t in self.tensors.items():
+            gran = "tensor" if t.get("axis") is None else (
+                f"block:{t['block_size']}" if t.get("block_size") else f"axis {t['axis']}")
+            sens = self.per_layer.get(t.get("node", ""), None)
+            layers.add_row(name, t["role"], t["format"], gran, self.exported_as.get(name, ""),
+                           _db(t.get("sqnr_db")), "" if sens is None or t["role"] != "weight" else _db(sens))
+        console.print(layers)
+        if self.mixed_precision:
+            mp = self.mixed_precision
+            console.print(f"mixed precision: target {mp['target']}; kept at higher precision: "
+                          + (", ".join(f"{k} -> {v}" for k, v in mp["overrides"].items()) or "nothing needed")
+                          + f" ({mp['reason']})")
+        for note in self.notes:
+            console.print(f"note: {note}")
+
+
+def _db(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return "inf" if math.isinf(value) else f"{value:.2f} dB"

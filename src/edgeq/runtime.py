@@ -1,0 +1,109 @@
+"""Run a model in onnxruntime the ways a user will: every optimization off, and default session options.
+
+`check_fidelity` is the three-way check: edgeq's reference simulation against both onnxruntime modes. It is public
+so QAT export (issue 9) checks its graphs the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Mapping
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from .data import batches
+from .errors import UserError
+from .metrics import sqnr_db, top1_agreement
+
+MODES = ("ort_disable_all", "ort_default")
+# A runtime agrees with the reference when at most 1% of top-1 choices differ and the outputs stay within
+# 30 dB SQNR of each other (integer kernels may round an output code differently now and then; a rewrite that
+# changes the function, like dropping a ReLU, costs far more).
+MAX_DISAGREEMENT = 0.01
+MIN_FIDELITY_SQNR_DB = 30.0
+
+
+def session(model: onnx.ModelProto | bytes, mode: str = "ort_default") -> ort.InferenceSession:
+    """Return a CPU session for `mode`: "ort_default" (SessionOptions() as users create it) or "ort_disable_all"."""
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    if mode == "ort_disable_all":
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    elif mode != "ort_default":
+        raise ValueError(f"unknown mode {mode!r}; use one of {MODES}")
+    data = model if isinstance(model, bytes) else model.SerializeToString()
+    try:
+        return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
+    except Exception as err:  # ORT raises its own exception types (Fail, InvalidGraph, NotImplemented)
+        raise UserError(f"onnxruntime cannot load the model ({str(err).splitlines()[0][:300]})") from None
+
+
+def run_batched(sess: ort.InferenceSession, data: Mapping[str, np.ndarray], batch: int) -> np.ndarray:
+    """Return the first output of the session over all samples, run in batches."""
+    name = sess.get_outputs()[0].name
+    return np.concatenate([sess.run([name], b)[0] for b in batches(data, batch)])
+
+
+def latency_ms(sess: ort.InferenceSession, feed: Mapping[str, np.ndarray], repeats: int = 20) -> float:
+    """Return the median wall time (ms) of one run on `feed`, after one warm-up."""
+    sess.run(None, dict(feed))
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        sess.run(None, dict(feed))
+        times.append(time.perf_counter() - t)
+    return float(np.median(times) * 1e3)
+
+
+@dataclass(frozen=True)
+class ModeFidelity:
+    """How one onnxruntime mode matches the reference simulation."""
+
+    agreement: float
+    sqnr_db: float
+    max_abs_error: float
+    ok: bool
+
+    def to_dict(self) -> dict:
+        """Return a JSON-ready dict."""
+        return asdict(self)
+
+
+def compare(reference: np.ndarray, runtime: np.ndarray) -> ModeFidelity:
+    """Return how closely runtime outputs follow the reference outputs."""
+    agreement = top1_agreement(reference, runtime) if reference.ndim >= 2 else float(np.mean(reference == runtime))
+    s = sqnr_db(reference, runtime)
+    ok = (1.0 - agreement) <= MAX_DISAGREEMENT and s >= MIN_FIDELITY_SQNR_DB
+    return ModeFidelity(agreement, s, float(np.max(np.abs(reference - runtime))), ok)
+
+
+def check_fidelity(
+    model_q: onnx.ModelProto, reference: np.ndarray, data: Mapping[str, np.ndarray], batch: int = 256
+) -> tuple[dict[str, ModeFidelity], dict[str, np.ndarray]]:
+    """Run the quantized model in both ORT modes and compare each with the reference outputs.
+
+    Returns (mode -> ModeFidelity, mode -> outputs). `reference` is what edgeq's simulation computed for the same
+    data (`edgeq.simulate.StagedSimulator`), or any trusted outputs (e.g. a QAT model's fake-quant forward pass).
+    """
+    data_bytes = model_q.SerializeToString()
+    results, outputs = {}, {}
+    for mode in MODES:
+        out = run_batched(session(data_bytes, mode), data, batch)
+        outputs[mode] = out
+        results[mode] = compare(reference, out)
+    return results, outputs
+
+
+def likely_cause(model_q: onnx.ModelProto, mode: str) -> str:
+    """Return the most likely reason a mode differs from the reference, from the graph's Q/DQ types."""
+    types = {t.data_type for t in model_q.graph.initializer}
+    if mode == "ort_disable_all":
+        return "the runtime's Q/DQ or float kernels differ from the ONNX spec for these types"
+    if types & {onnx.TensorProto.FLOAT8E4M3FN, onnx.TensorProto.FLOAT8E5M2}:
+        return "a default graph optimization rewrote FP8 Q/DQ (e.g. ReluQuantRewrite); compare with ORT_DISABLE_ALL"
+    if types & {onnx.TensorProto.INT8, onnx.TensorProto.UINT8}:
+        return "fused integer kernels (u8s8 without VNNI saturate); try kernel-safe weights or int8 activations"
+    return "a default graph optimization changed the numerics; compare with ORT_DISABLE_ALL"

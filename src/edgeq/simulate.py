@@ -1,0 +1,161 @@
+"""edgeq's reference simulation: float ops in onnxruntime with every optimization off, quantization in edgeq.
+
+The graph is cut at each quantized activation into stages; each stage is a small ORT session (ORT_DISABLE_ALL,
+so no graph rewrite can change numerics) computing one activation from the model inputs, the parameters and the
+already-quantized activations before it. Between stages edgeq's own kernels (`edgeq.formats.fake_quant`) quantize
+the tensor. Weights and biases are session inputs, so one set of sessions serves the float run, calibration
+(observers instead of quantizers), the quantized run and every per-layer sensitivity run.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+from .graph.util import subgraph_inputs
+
+Transform = Callable[[np.ndarray], np.ndarray]
+_SUFFIX = "__edgeq_in"
+
+
+def reference_session_options() -> ort.SessionOptions:
+    """Return session options with every graph optimization off and a fixed thread count (deterministic)."""
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    return opts
+
+
+class StagedSimulator:
+    """Runs a float model with a transform (quantizer or observer) applied at chosen activation tensors."""
+
+    def __init__(self, model: onnx.ModelProto, points: list[str], params: list[str]):
+        """Build one ORT session per stage; `points` are activation tensors, `params` initializers to expose."""
+        graph = model.graph
+        self.points = list(points)
+        self.params = {t.name: numpy_helper.to_array(t) for t in graph.initializer if t.name in set(params)}
+        self.input_names = [i.name for i in graph.input if i.name not in {t.name for t in graph.initializer}]
+        self.output_names = [o.name for o in graph.output]
+        order = {o: k for k, n in enumerate(graph.node) for o in n.output}
+        graph_inputs = set(self.input_names)
+        self.points.sort(key=lambda p: order.get(p, -1) if p not in graph_inputs else -1)
+        point_set = set(self.points)
+        nodes = []
+        for node in graph.node:  # every reader of a point reads its transformed twin instead
+            copy = onnx.NodeProto()
+            copy.CopyFrom(node)
+            for i, name in enumerate(copy.input):
+                if name in point_set:
+                    copy.input[i] = name + _SUFFIX
+            nodes.append(copy)
+        self._nodes = nodes
+        self._model = model
+        self.stages: list[tuple[list[str], list[str], ort.InferenceSession | None]] = []
+        for p in self.points:
+            if p in graph_inputs:
+                self.stages.append(([p], [p], None))
+            else:
+                self.stages.append(self._stage([p]))
+        self.stages.append(self._stage(self.output_names, final=True))
+
+    def _stage(self, targets: list[str], final: bool = False):
+        graph = self._model.graph
+        made_by = {o: n for n in self._nodes for o in n.output}
+        needed, picked, seen = list(targets), [], set()
+        feeds: set[str] = set()
+        init_names = {t.name for t in graph.initializer}
+        while needed:
+            name = needed.pop()
+            if name in seen or not name:
+                continue
+            seen.add(name)
+            node = made_by.get(name)
+            if node is None:
+                feeds.add(name)
+                continue
+            if id(node) in {id(n) for n in picked}:
+                continue
+            picked.append(node)
+            needed.extend(list(node.input) + sorted(subgraph_inputs(node)))
+        picked.sort(key=lambda n: self._nodes.index(n))
+        inputs, inits = [], []
+        for name in sorted(feeds):
+            if name in init_names and name not in self.params:
+                inits.append(next(t for t in graph.initializer if t.name == name))
+            else:
+                inputs.append(self._value_info(name))
+        outputs = [self._value_info(t, output=True) for t in targets]
+        g = helper.make_graph(picked, "stage", inputs, outputs, inits)
+        m = helper.make_model(g, opset_imports=self._model.opset_import, ir_version=self._model.ir_version)
+        sess = ort.InferenceSession(m.SerializeToString(), reference_session_options(), providers=["CPUExecutionProvider"])
+        return [i.name for i in inputs], list(targets), sess
+
+    def _value_info(self, name: str, output: bool = False):
+        base = name[: -len(_SUFFIX)] if name.endswith(_SUFFIX) else name
+        g = self._model.graph
+        for v in list(g.input) + list(g.output):
+            if v.name == base:
+                info = onnx.ValueInfoProto()
+                info.CopyFrom(v)
+                info.name = name
+                return info
+        if base in self.params:
+            arr = self.params[base]
+            return helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(arr.dtype), arr.shape)
+        return helper.make_tensor_value_info(name, self._elem_type(base), None)
+
+    def _elem_type(self, name: str) -> int:
+        for v in self._model.graph.value_info:
+            if v.name == name:
+                return v.type.tensor_type.elem_type
+        return TensorProto.FLOAT
+
+    def run(
+        self,
+        feeds: Mapping[str, np.ndarray],
+        transforms: Mapping[str, Transform] | None = None,
+        params: Mapping[str, np.ndarray] | None = None,
+        capture: bool = False,
+    ) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+        """Return (model outputs, transformed point values if `capture`) for one batch.
+
+        `transforms` maps a point to a function applied to its value (missing: identity); `params` replaces
+        initializer values (e.g. fake-quantized weights); missing ones keep the model's values.
+        """
+        transforms = transforms or {}
+        values: dict[str, np.ndarray] = {**self.params, **(params or {}), **feeds}
+        captured: dict[str, np.ndarray] = {}
+        for (inputs, targets, sess), point in zip(self.stages, self.points + [None]):
+            if point is not None and sess is None:
+                value = values[point]
+            else:
+                result = sess.run(targets, {n: values[n] for n in inputs})
+                if point is None:
+                    return result, captured
+                value = result[0]
+            fn = transforms.get(point)
+            value = fn(value) if fn is not None else value
+            values[point + _SUFFIX] = value
+            if capture:
+                captured[point] = value
+        raise AssertionError("unreachable: the last stage returns")
+
+
+def plan_inputs(sim: StagedSimulator, plan) -> tuple[dict[str, Transform], dict[str, np.ndarray]]:
+    """Return (activation quantizers, fake-quantized weights/biases) that make `sim` compute a TensorQuant plan."""
+    transforms = {e.tensor: e.apply for e in plan if e.role == "activation" and e.tensor in sim.points}
+    params = {e.tensor: e.apply(sim.params[e.tensor].astype(np.float32)) for e in plan if e.role != "activation"}
+    return transforms, params
+
+
+def run_all(sim: StagedSimulator, data, batch: int, transforms=None, params=None) -> np.ndarray:
+    """Return the simulator's first output over all samples, in batches."""
+    from .data import batches
+
+    return np.concatenate([sim.run(b, transforms, params)[0][0] for b in batches(data, batch)])
