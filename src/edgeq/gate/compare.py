@@ -118,14 +118,15 @@ def judge_metric(case: str, spec: MetricSpec, base: MetricRecord, current: Metri
     if current.value == base.value:  # also covers inf == inf (a lossless SQNR), where the difference is NaN
         return Row(status=Status.PASS, allowed=allowed_worsening(spec, base, current), reason="unchanged", **common)
     allowed = allowed_worsening(spec, base, current)
+    unit = "pp" if spec.unit == "%" else spec.unit  # a difference of percentages is in percentage points
     delta = current.value - base.value
     worsening = -delta if spec.better is Better.HIGHER else delta
     if worsening > allowed:
         return Row(status=Status.REGRESSION, allowed=allowed,
-                   reason=f"worse by {_fmt(worsening)} {spec.unit}, more than the {_fmt(allowed)} allowed", **common)
+                   reason=f"worse by {_fmt(worsening)} {unit}, more than the {_fmt(allowed)} {unit} allowed", **common)
     if -worsening > allowed:
         return Row(status=Status.IMPROVED, allowed=allowed,
-                   reason=f"better by {_fmt(-worsening)} {spec.unit}; `edgeq gate update` to lock it in", **common)
+                   reason=f"better by {_fmt(-worsening)} {unit}; `edgeq gate update` to lock it in", **common)
     return Row(status=Status.PASS, allowed=allowed, reason="within tolerance", **common)
 
 

@@ -33,7 +33,7 @@ def summary_line(outcome: GateOutcome) -> str:
     broken = outcome.count(Status.MISSING, Status.NOT_COMPARABLE, Status.ERROR)
     passed = outcome.count(Status.PASS, Status.IMPROVED, Status.NEW)
     return (f"edgeq gate {outcome.verdict} (exit {outcome.exit_code}): {passed} passed, {failed} regressed, "
-            f"{broken} not comparable, of {len(outcome.rows)} checks")
+            f"{broken} not comparable, of {len(outcome.rows)} checks in {sum(outcome.wall_s.values()):.1f} s")
 
 
 def render_table(outcome: GateOutcome, console) -> None:
