@@ -63,3 +63,26 @@ def test_bad_top_level_values_are_rejected(tmp_path, capsys, bad):
     config = write_config(tmp_path, [{"name": "x", "command": "python"}], **bad)
     assert main(["gate", "run", str(config)]) == 2
     assert "edgeq: error:" in capsys.readouterr().err
+
+
+def test_environment_change_warns_and_strict_env_exits_2(tmp_path, capsys):
+    config = _noise_config(tmp_path, [0])
+    update_baseline(config)
+    path = tmp_path / "gate.baseline.json"
+    raw = json.loads(path.read_text())
+    raw["environment"]["packages"]["onnxruntime"] = "0.0.1"
+    raw["environment"]["cpu_flags"] = sorted(set(raw["environment"]["cpu_flags"]) ^ {"avx512_vnni"})
+    path.write_text(json.dumps(raw))
+    assert main(["gate", "run", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "onnxruntime 0.0.1 ->" in out and "avx512_vnni" in out
+    assert main(["gate", "run", str(config), "--strict-env"]) == 2
+
+
+def test_not_comparable_outranks_regression():
+    from edgeq.gate import GateOutcome, Row, Status
+
+    rows = (Row("a", "x", Status.REGRESSION), Row("b", "y", Status.MISSING), Row("c", "z", Status.PASS))
+    assert GateOutcome(rows=rows, environment_changes=()).exit_code == 2
+    assert GateOutcome(rows=rows[::2], environment_changes=()).exit_code == 1
+    assert GateOutcome(rows=(), environment_changes=()).exit_code == 2  # nothing compared is never a pass
