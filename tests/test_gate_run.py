@@ -139,3 +139,16 @@ def test_cost_metrics_must_match_exactly(tmp_path, capsys):
     assert main(["gate", "run", str(config)]) == 1
     out = capsys.readouterr().out
     assert "cnn-cost / energy_pj: mismatch" in out and "cnn-cost / macs" not in out
+
+
+def test_shipped_self_gate_config_and_baseline_agree():
+    """The self-gate `.ci/run` executes: every case has a baseline entry (and no stale ones), int8/fp8 are covered."""
+    from edgeq.gate import load_baseline, load_config
+    from gate_helpers import EXAMPLES
+
+    config = load_config(EXAMPLES / "edgeq_self_gate.yaml")
+    baseline = load_baseline(config.baseline_path)
+    assert [c.name for c in config.cases] and {c.name for c in config.cases} == set(baseline.cases)
+    formats = {c.options.get("fmt") for c in config.cases if c.command == "quantize"}
+    assert {"int8", "fp8_e4m3"} <= formats
+    assert all(baseline.cases[c.name].eval_hash for c in config.cases if c.eval)
