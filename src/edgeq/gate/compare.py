@@ -168,7 +168,8 @@ def compare(config: GateConfig, baseline: Baseline, measured: Measurements, only
             rows.append(judge_metric(name, config.spec_for(case_spec, metric), base_rec, cur_rec))
         for metric in case_result.missing:
             if metric not in base_case.metrics:
-                rows.append(Row(name, metric, Status.MISSING, reason="the config gates it but the run did not produce it"))
+                rows.append(Row(name, metric, Status.MISSING,
+                                reason="the config gates it but the run did not produce it"))
         for metric, cur_rec in sorted(current.metrics.items()):
             if metric not in base_case.metrics:
                 rows.append(Row(name, metric, Status.NEW, cur_rec.unit, cur_rec.better, current=cur_rec,

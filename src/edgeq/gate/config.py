@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from ..errors import UserError
-from .metrics import Better, MetricSpec, Tolerance, resolve_spec
+from .metrics import CATALOGUE, Better, MetricSpec, Tolerance, resolve_spec
 
 CONFIG_VERSION = 1
 _TOP_KEYS = {"version", "baseline", "seeds", "k_se", "tolerances", "metrics", "cases"}
@@ -166,8 +166,6 @@ def _parse_tolerances(raw: Any, where: str, declared: dict[str, MetricSpec], inh
         raise UserError(f"{where} must map metric names to {{abs, rel, k_se}}")
     out: dict[str, Tolerance] = {}
     if k_se is not None:
-        from .metrics import CATALOGUE
-
         for spec in list(CATALOGUE.values()) + list(declared.values()):
             if not spec.deterministic:
                 out[spec.name] = replace(spec.tolerance, k_se=_number(k_se, "k_se", where))
@@ -223,7 +221,8 @@ def _resolve_path(value: Any, root: Path, must_exist: bool, where: str = "") -> 
 def _check_keys(raw: dict, allowed: set[str], where: str) -> None:
     unknown = sorted(set(raw) - allowed)
     if unknown:
-        raise UserError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}; allowed: {', '.join(sorted(allowed))}")
+        raise UserError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}; "
+                        f"allowed: {', '.join(sorted(allowed))}")
 
 
 def _one_line(err: Exception) -> str:

@@ -111,4 +111,5 @@ def _pool(samples: list[float], seeds: tuple[int, ...], better: str, unit: str) 
     if better == "exact" and array.size > 1 and not np.all(array == array[0]):
         value = math.nan  # a "deterministic" metric that varies across seeds can never match
     # Rounded as the baseline stores them, so an exact metric compares equal to its own stored value.
-    return MetricRecord(value=float(round_value(value)), n=int(array.size), spread=float(round_value(spread)), seeds=seeds, better=better, unit=unit)
+    return MetricRecord(value=float(round_value(value)), n=int(array.size), spread=float(round_value(spread)),
+                        seeds=seeds, better=better, unit=unit)

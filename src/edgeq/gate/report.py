@@ -11,8 +11,8 @@ from .compare import GateOutcome, Row, Status
 _STYLE = {Status.PASS: "green", Status.IMPROVED: "cyan", Status.NEW: "blue", Status.REGRESSION: "bold red",
           Status.MISMATCH: "bold red", Status.MISSING: "bold magenta", Status.NOT_COMPARABLE: "bold magenta",
           Status.ERROR: "bold magenta"}
-_MARK = {Status.PASS: "✅", Status.IMPROVED: "⬆️", Status.NEW: "🆕", Status.REGRESSION: "❌", Status.MISMATCH: "❌",
-         Status.MISSING: "⚠️", Status.NOT_COMPARABLE: "⚠️", Status.ERROR: "⚠️"}
+_MARK = {Status.PASS: "✅", Status.IMPROVED: "⬆️", Status.NEW: "🆕", Status.REGRESSION: "❌",
+         Status.MISMATCH: "❌", Status.MISSING: "⚠️", Status.NOT_COMPARABLE: "⚠️", Status.ERROR: "⚠️"}
 
 
 def format_record(rec: MetricRecord | None) -> str:
