@@ -147,6 +147,7 @@ def test_shipped_self_gate_config_and_baseline_agree():
     from gate_helpers import EXAMPLES
 
     config = load_config(EXAMPLES / "edgeq_self_gate.yaml")
+    assert load_config("example:edgeq_self_gate.yaml").baseline_path == config.baseline_path  # ships in the wheel
     baseline = load_baseline(config.baseline_path)
     assert [c.name for c in config.cases] and {c.name for c in config.cases} == set(baseline.cases)
     formats = {c.options.get("fmt") for c in config.cases if c.command == "quantize"}

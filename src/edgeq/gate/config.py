@@ -73,7 +73,9 @@ class GateConfig:
 
 
 def load_config(path: str | Path) -> GateConfig:
-    """Return the parsed gate config at path; any mistake raises UserError naming the offending key."""
+    """Return the parsed gate config at path (or `example:NAME` for a shipped one); mistakes raise UserError."""
+    if str(path).startswith("example:"):
+        path = _resolve_path(str(path), Path("."), must_exist=True, where="gate config")
     path = Path(path)
     if not path.is_file():
         raise UserError(f"gate config {path} does not exist; pass the YAML file that lists the gated cases")
