@@ -51,11 +51,13 @@ def test_changed_calibration_method_regresses_naming_case_and_metric(tmp_path, c
 
 
 def test_simulation_repeats_become_samples():
+    import numpy as np
+
     from edgeq.gate.runners.simulate import metrics_from_simulation
 
-    result = {"accuracy": 0.95, "repeats": [{"accuracy": 0.94, "sqnr_db": 20.0}, {"accuracy": 0.96, "sqnr_db": 22.0}]}
-    assert metrics_from_simulation(result) == {"accuracy": [94.0, 96.0], "sqnr_db": [20.0, 22.0]}
-    assert metrics_from_simulation({"accuracy": 97.0, "sqnr_db": 30.0}) == {"accuracy": [97.0], "sqnr_db": [30.0]}
+    samples = metrics_from_simulation(np.array([[0.94], [0.96]]), np.array([[20.0], [22.0]]))
+    assert samples == {"accuracy": [94.0, 96.0], "sqnr_db": [20.0, 22.0]}
+    assert metrics_from_simulation(None, np.array([[30.0]])) == {"sqnr_db": [30.0]}
 
 
 def test_qat_export_gates_the_exported_model_against_its_reference(tmp_path, capsys):
@@ -75,3 +77,23 @@ def test_qat_export_gates_the_exported_model_against_its_reference(tmp_path, cap
     write_config(tmp_path, [case])
     assert main(["gate", "run", str(config)]) == 2
     assert "qat-export needs `options: {reference: float_model.onnx}`" in capsys.readouterr().out
+
+
+HAS_SIMULATE = importlib.util.find_spec("edgeq.simulators.onnx_sim") is not None
+
+
+@pytest.mark.skipif(not HAS_SIMULATE, reason="edgeq.simulators.simulate_onnx is not in this build (feat/crossbar)")
+def test_analog_drift_regresses_while_fresh_chips_pass(tmp_path, capsys):
+    """Other seeds (new Monte-Carlo chips) pass within k SE; a year of drift on the RRAM preset fails on SQNR."""
+    copy_examples(tmp_path, "digits_mlp.onnx", "digits_eval.npz")
+    case = {"name": "mlp-rram", "command": "simulate", "model": "digits_mlp.onnx", "eval": "digits_eval.npz",
+            "options": {"preset": "rram", "repeats": 4}, "seeds": [0]}
+    config = write_config(tmp_path, [case])
+    assert main(["gate", "update", str(config)]) == 0
+    case["seeds"] = [1]
+    write_config(tmp_path, [case])
+    assert main(["gate", "run", str(config)]) == 0
+    case["options"]["drift_s"] = 3.15e7
+    write_config(tmp_path, [case])
+    assert main(["gate", "run", str(config)]) == 1
+    assert "mlp-rram / sqnr_db: regression" in capsys.readouterr().out

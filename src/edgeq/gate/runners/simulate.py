@@ -1,54 +1,75 @@
 """`simulate`: analog in-memory-computing simulation of an ONNX model (`edgeq.simulators.simulate_onnx`), gated on
-accuracy and output SQNR. Each Monte-Carlo repeat is one sample, so the baseline's spread is the device noise and a
-regression must exceed k standard errors of it."""
+accuracy and output SQNR against FP32. Each Monte-Carlo repeat (a freshly programmed chip) is one sample, so the
+baseline's spread is the device noise and a regression must exceed k standard errors of it."""
 
 from __future__ import annotations
 
+import onnx
+
 from ...errors import UserError
 from ..config import CaseSpec
-from ._inputs import require
+from ._inputs import eval_feeds, require
+
+_OPTIONS = {"preset", "repeats", "drift_s", "drift"}
 
 
 def simulate_api():
-    """Return edgeq.simulators.simulate_onnx, or raise UserError when this edgeq build does not have it."""
+    """Return (simulate_onnx, get_preset) from edgeq.simulators, or raise UserError when this build lacks them."""
     try:
-        from ...simulators import simulate_onnx
+        from ...simulators import get_preset
+        from ...simulators.onnx_sim import simulate_onnx
     except ImportError:
         raise UserError("this edgeq has no edgeq.simulators.simulate_onnx; install an edgeq with the analog "
                         "simulator") from None
-    return simulate_onnx
+    return simulate_onnx, get_preset
 
 
-def metrics_from_simulation(result: dict) -> dict[str, list[float]]:
-    """Return accuracy (%) and sqnr_db samples from a simulation result dict.
-
-    Takes per-repeat samples where the result lists them (`repeats: [{accuracy, sqnr_db}, ...]` or
-    `accuracy_samples`/`sqnr_db_samples`), else the mean; accuracies given as fractions are turned into percent.
-    """
-    samples: dict[str, list[float]] = {}
-    for row in result.get("repeats") or []:
-        for key in ("accuracy", "sqnr_db"):
-            if isinstance(row, dict) and row.get(key) is not None:
-                samples.setdefault(key, []).append(float(row[key]))
-    for key in ("accuracy", "sqnr_db"):
-        if key not in samples:
-            values = result.get(f"{key}_samples")
-            if values is None and result.get(key) is not None:
-                values = [result[key]]
-            if values is not None:
-                samples[key] = [float(v) for v in values]
-    if "accuracy" in samples and max(samples["accuracy"]) <= 1.0:
-        samples["accuracy"] = [100.0 * v for v in samples["accuracy"]]
+def metrics_from_simulation(accuracy, sqnr_db) -> dict[str, list[float]]:
+    """Return per-repeat samples from (repeats, 1) arrays: accuracy in % (None without labels) and SQNR in dB."""
+    samples = {"sqnr_db": [float(v) for v in sqnr_db[:, 0]]}
+    if accuracy is not None:
+        samples["accuracy"] = [100.0 * float(v) for v in accuracy[:, 0]]
     return samples
 
 
 def run_simulate(case: CaseSpec, seed: int) -> dict[str, list[float]]:
-    """Return the per-repeat accuracy and SQNR samples of the case's model on the simulated hardware."""
-    simulate_onnx = simulate_api()
-    model = require(case.model, "model", case.name, "simulate")
+    """Return the per-repeat accuracy and SQNR samples of the case's model on the preset's simulated tiles."""
+    unknown = sorted(set(case.options) - _OPTIONS)
+    if unknown:
+        raise UserError(f"case {case.name!r}: simulate has no option(s) {', '.join(unknown)}; "
+                        f"it takes {', '.join(sorted(_OPTIONS))}")
+    simulate_onnx, get_preset = simulate_api()
+    model_path = require(case.model, "model", case.name, "simulate")
     eval_path = require(case.eval, "eval", case.name, "simulate")
     try:
-        result = simulate_onnx(str(model), eval=str(eval_path), seed=seed, **case.options)
-    except TypeError as err:
-        raise UserError(f"case {case.name!r}: simulate does not take these options ({err})") from None
-    return metrics_from_simulation(result.to_dict() if hasattr(result, "to_dict") else dict(result))
+        config = get_preset(str(case.options.get("preset", "ideal")))
+    except (KeyError, ValueError) as err:
+        raise UserError(f"case {case.name!r}: {err}") from None
+    repeats = case.options.get("repeats", 1)
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise UserError(f"case {case.name!r}: simulate option repeats must be an integer >= 1, got {repeats!r}")
+    drift_s = _drift_seconds(case)
+    model = onnx.load(str(model_path))
+    initializers = {t.name for t in model.graph.initializer}
+    feeds, labels = eval_feeds(eval_path, [i.name for i in model.graph.input if i.name not in initializers])
+    result = simulate_onnx(model, config, feeds, labels, drift_times=[drift_s], repeats=repeats, seed=seed)
+    return metrics_from_simulation(result.accuracy, result.sqnr_db)
+
+
+def _drift_seconds(case: CaseSpec) -> float:
+    """Return the read time after programming: `drift_s` in seconds, or `drift` like '1d' (one time per case)."""
+    if "drift" in case.options:
+        try:
+            from ...simulators.report import parse_durations
+
+            times = parse_durations(str(case.options["drift"]))
+        except (ImportError, ValueError) as err:
+            raise UserError(f"case {case.name!r}: cannot read drift {case.options['drift']!r} ({err}); "
+                            "use drift_s: SECONDS") from None
+        if len(times) != 1:
+            raise UserError(f"case {case.name!r}: one drift time per case (make one case per time)")
+        return float(times[0])
+    value = case.options.get("drift_s", 0.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise UserError(f"case {case.name!r}: simulate option drift_s must be seconds >= 0, got {value!r}")
+    return float(value)
