@@ -1,1 +1,58 @@
-"""Analog in-memory-computing simulators (importable as `edgeq.simulators`)."""
+"""Analog in-memory-computing simulators (importable as `edgeq.simulators`).
+
+Crossbar API (stable; other simulators build on it):
+
+    from edgeq.simulators import get_preset, program
+    arr = program(W, get_preset("rram"), np.random.default_rng(0))      # W: (in_features, out_features)
+    y = arr.matmul(x, t_seconds=86400.0, rng=np.random.default_rng(1))  # simulated x @ W one day later
+
+Device-level helpers for single columns of memristors: `DeviceModel(config).program / drift_coefficients /
+at_time / read`, with `RRAM_DEVICE`, `PCM_DEVICE`, `IDEAL_DEVICE` configs.
+"""
+
+from .adc import ADCConfig, DACConfig
+from .crossbar import ArrayState, ProgrammedArray, program, tile_ranges
+from .devices import (
+    IDEAL_DEVICE,
+    PCM_DEVICE,
+    RRAM_DEVICE,
+    ConductanceRange,
+    DeviceConfig,
+    DeviceModel,
+    Drift,
+    Faults,
+    OneOverFNoise,
+    ProgrammingNoise,
+    ReadNoise,
+    Relaxation,
+)
+from .ir_drop import IRDropConfig, effective_conductance
+from .presets import PRESETS, CrossbarConfig, TileConfig, get_preset, list_presets
+
+__all__ = [
+    "ADCConfig",
+    "DACConfig",
+    "ArrayState",
+    "ProgrammedArray",
+    "program",
+    "tile_ranges",
+    "IDEAL_DEVICE",
+    "PCM_DEVICE",
+    "RRAM_DEVICE",
+    "ConductanceRange",
+    "DeviceConfig",
+    "DeviceModel",
+    "Drift",
+    "Faults",
+    "OneOverFNoise",
+    "ProgrammingNoise",
+    "ReadNoise",
+    "Relaxation",
+    "IRDropConfig",
+    "effective_conductance",
+    "PRESETS",
+    "CrossbarConfig",
+    "TileConfig",
+    "get_preset",
+    "list_presets",
+]

@@ -14,6 +14,7 @@ COMMANDS: dict[str, str] = {
     "formats": "formats_cmd",
     "cost": "cost_cmd",
     "quantize": "quantize_cmd",
+    "simulate": "simulate_cmd",
     "gate": "gate_cmd",
 }
 
@@ -23,6 +24,7 @@ Examples:
   edgeq formats --json               the same as JSON
   edgeq cost model.onnx --fmt int8 --tech 7nm   energy, area, latency, TOPS/W with cited sources
   edgeq quantize m.onnx --fmt int8 --calib c.npz --eval e.npz   PTQ with a measured, runtime-checked report
+  edgeq simulate examples/digits_mlp.onnx --hw pcm --eval examples/digits_eval.npz   accuracy on analog crossbars vs drift time
   edgeq gate run gate.yaml           fail CI when accuracy/SQNR/cost regress against a committed baseline
 """
 

@@ -1,0 +1,94 @@
+"""`CrossbarConfig`: everything that defines a simulated analog tile, and the named presets.
+
+    cfg = get_preset("rram")                                       # frozen; change one knob with replace():
+    cfg = dataclasses.replace(cfg, adc=ADCConfig(bits=6))
+    cfg = cfg.with_ir_drop(1.0)                                    # 1 ohm per wire segment
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .adc import ADCConfig, DACConfig
+from .devices import IDEAL_DEVICE, PCM_DEVICE, RRAM_DEVICE, DeviceConfig
+from .ir_drop import IRDropConfig
+
+__all__ = ["TileConfig", "CrossbarConfig", "get_preset", "list_presets", "PRESETS"]
+
+
+@dataclass(frozen=True)
+class TileConfig:
+    """How a weight matrix is laid out on fixed-size arrays."""
+
+    rows: int = 256
+    """Word lines per tile (inputs); larger matrices are split, and the tiles' digitized partial sums are added."""
+    cols: int = 256
+    """Weight columns per tile (outputs); a differential pair uses two physical bit lines per column."""
+    mapping: Literal["differential", "offset"] = "differential"
+    """"differential": w = (G+ - G-) / (G_max - G_min) * w_max, two devices per weight;
+    "offset": one device per weight, G = G_min + (w / w_max + 1) / 2 * (G_max - G_min), minus a reference column
+    programmed to the mid conductance (one per tile, shared by all its columns)."""
+    weight_scale: Literal["column", "tile"] = "column"
+    """w_max per column of each tile (best use of the conductance range) or one per tile."""
+
+    def __post_init__(self) -> None:
+        if self.rows < 1 or self.cols < 1:
+            raise ValueError("tile rows and cols must be >= 1")
+        if self.mapping not in ("differential", "offset"):
+            raise ValueError(f"mapping must be 'differential' or 'offset', got {self.mapping!r}")
+        if self.weight_scale not in ("column", "tile"):
+            raise ValueError(f"weight_scale must be 'column' or 'tile', got {self.weight_scale!r}")
+
+
+@dataclass(frozen=True)
+class CrossbarConfig:
+    """A complete analog tile: devices, converters, tiling, wires, and drift compensation."""
+
+    name: str = "ideal"
+    device: DeviceConfig = IDEAL_DEVICE
+    dac: DACConfig = field(default_factory=DACConfig)
+    adc: ADCConfig = field(default_factory=lambda: ADCConfig(bits=None, clip=False))
+    tile: TileConfig = field(default_factory=TileConfig)
+    ir_drop: IRDropConfig = field(default_factory=IRDropConfig)
+    drift_compensation: bool = False
+    """Global drift compensation (as in aihwkit): each tile reads an all-ones input right after programming and
+    at time t; the digital output is scaled by the ratio of the summed absolute column outputs."""
+    batch_chunk: int = 4096
+    """Samples processed at once; bounds the temporary memory of an MVM at about 4 * chunk * (in + 3 out) bytes."""
+
+    def with_ir_drop(self, wire_ohm: float) -> "CrossbarConfig":
+        """Return a copy with word- and bit-line segments of wire_ohm ohm (0 = ideal wires)."""
+        return dataclasses.replace(self, ir_drop=IRDropConfig(wire_ohm, wire_ohm))
+
+    def describe(self) -> dict:
+        """Return the config as a JSON-ready nested dict."""
+        return dataclasses.asdict(self)
+
+
+_ADC8 = ADCConfig(bits=8, full_scale=12.0)
+_DAC8 = DACConfig(bits=8)
+
+PRESETS: dict[str, CrossbarConfig] = {
+    "ideal": CrossbarConfig(name="ideal"),
+    "ideal_adc8": CrossbarConfig(name="ideal_adc8", dac=_DAC8, adc=_ADC8),
+    "rram": CrossbarConfig(name="rram", device=RRAM_DEVICE, dac=_DAC8, adc=_ADC8),
+    "pcm": CrossbarConfig(name="pcm", device=PCM_DEVICE, dac=_DAC8, adc=_ADC8, drift_compensation=True),
+}
+"""ideal: exact x @ W (no device effects, ideal converters). ideal_adc8: ideal devices, 8-bit DAC and ADC.
+rram: NeuRRAM-like RRAM (Wan et al. 2022) with 8-bit DAC/ADC. pcm: IBM's PCM model (Nandakumar et al. 2019) with
+8-bit DAC/ADC and global drift compensation, as aihwkit's PCM inference setup."""
+
+
+def list_presets() -> list[str]:
+    """Return the preset names."""
+    return list(PRESETS)
+
+
+def get_preset(name: str) -> CrossbarConfig:
+    """Return the named preset (frozen; derive variants with dataclasses.replace)."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown crossbar preset {name!r}; choose one of {', '.join(PRESETS)}") from None
