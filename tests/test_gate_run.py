@@ -152,4 +152,5 @@ def test_shipped_self_gate_config_and_baseline_agree():
     assert [c.name for c in config.cases] and {c.name for c in config.cases} == set(baseline.cases)
     formats = {c.options.get("fmt") for c in config.cases if c.command == "quantize"}
     assert {"int8", "fp8_e4m3"} <= formats
+    assert {c.options.get("preset") for c in config.cases if c.command == "simulate"} >= {"rram"}
     assert all(baseline.cases[c.name].eval_hash for c in config.cases if c.eval)
