@@ -86,3 +86,20 @@ def test_not_comparable_outranks_regression():
     assert GateOutcome(rows=rows, environment_changes=()).exit_code == 2
     assert GateOutcome(rows=rows[::2], environment_changes=()).exit_code == 1
     assert GateOutcome(rows=(), environment_changes=()).exit_code == 2  # nothing compared is never a pass
+
+
+def test_metric_gated_by_name_but_absent_from_baseline_exits_2(tmp_path):
+    config = _noise_config(tmp_path, [0])
+    raw = yaml.safe_load(config.read_text())
+    raw["cases"][0]["metrics"] = ["size_bytes"]
+    config.write_text(yaml.safe_dump(raw))
+    update_baseline(config)
+    assert run_gate(config).exit_code == 0
+    raw["cases"][0]["metrics"] = ["size_bytes", "score"]  # newly gated by name: the baseline cannot judge it yet
+    config.write_text(yaml.safe_dump(raw))
+    outcome = run_gate(config)
+    assert outcome.exit_code == 2 and [r.status.value for r in outcome.rows if r.metric == "score"] == ["missing"]
+    raw["cases"][0].pop("metrics")  # not named: reported as new, not gated
+    config.write_text(yaml.safe_dump(raw))
+    outcome = run_gate(config)
+    assert outcome.exit_code == 0 and [r.status.value for r in outcome.rows if r.metric == "score"] == ["new"]

@@ -171,7 +171,12 @@ def compare(config: GateConfig, baseline: Baseline, measured: Measurements, only
                 rows.append(Row(name, metric, Status.MISSING,
                                 reason="the config gates it but the run did not produce it"))
         for metric, cur_rec in sorted(current.metrics.items()):
-            if metric not in base_case.metrics:
+            if metric in base_case.metrics:
+                continue
+            if case_spec.metrics is not None and metric in case_spec.metrics:  # asked for by name: must be judged
+                rows.append(Row(name, metric, Status.MISSING, cur_rec.unit, cur_rec.better, current=cur_rec,
+                                reason="the config gates it but the baseline lacks it; `edgeq gate update`"))
+            else:
                 rows.append(Row(name, metric, Status.NEW, cur_rec.unit, cur_rec.better, current=cur_rec,
                                 reason="not in the baseline (not gated); `edgeq gate update` to gate it"))
     if not only:
