@@ -1,13 +1,10 @@
-"""Shared input handling for runners: eval arrays split into model feeds and labels, and ORT sessions."""
+"""Shared input handling for runners: required case paths and single-threaded onnxruntime sessions."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from ...errors import UserError
-from ...io import load_arrays
 
 
 def require(value: Path | None, what: str, case_name: str, command: str) -> Path:
@@ -15,17 +12,6 @@ def require(value: Path | None, what: str, case_name: str, command: str) -> Path
     if value is None:
         raise UserError(f"case {case_name!r}: command {command!r} needs `{what}:` in the gate config")
     return value
-
-
-def eval_feeds(path: Path, input_names: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-    """Return the eval arrays keyed by model input name, and the labels (None if the file has none)."""
-    arrays = load_arrays(path)
-    missing = [name for name in input_names if name not in arrays]
-    if missing:
-        raise UserError(f"eval data {path} lacks array(s) {', '.join(missing)} for the model inputs; "
-                        f"it has {', '.join(sorted(arrays))}")
-    labels = arrays.get("labels")
-    return {name: arrays[name] for name in input_names}, labels
 
 
 def ort_session(model_bytes: bytes):

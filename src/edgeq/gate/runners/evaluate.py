@@ -17,7 +17,8 @@ from ...errors import UserError
 from ...formats import BlockFormat, fake_quant, get_format
 from ...metrics import sqnr_db, top1_accuracy, top1_agreement
 from ..config import CaseSpec
-from ._inputs import eval_feeds, ort_session, require
+from ...data import load_data
+from ._inputs import ort_session, require
 
 _WEIGHT_OPS = {"Conv": 1, "ConvTranspose": 1, "Gemm": 1, "MatMul": 1}
 _OPTIONS = {"weights", "weight_noise"}
@@ -34,7 +35,7 @@ def run_evaluate(case: CaseSpec, seed: int) -> dict[str, float]:
     model_bytes = Path(model_path).read_bytes()
     model = onnx.load_from_string(model_bytes)
     session = ort_session(model_bytes)
-    feeds, labels = eval_feeds(eval_path, [i.name for i in session.get_inputs()])
+    feeds, labels = load_data(eval_path, model, "eval")  # names, shapes, dtypes checked against the model
     reference = session.run(None, feeds)[0]
     weights = _weight_initializers(model)
     metrics: dict[str, float] = {

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import onnx
+
 from ...errors import UserError
 from ...metrics import sqnr_db, top1_accuracy, top1_agreement
 from ..config import CaseSpec
-from ._inputs import eval_feeds, ort_session, require
+from ...data import load_data
+from ._inputs import ort_session, require
 
 
 def run_qat_export(case: CaseSpec, seed: int) -> dict[str, float]:
@@ -25,7 +28,7 @@ def run_qat_export(case: CaseSpec, seed: int) -> dict[str, float]:
     eval_path = require(case.eval, "eval", case.name, "qat-export")
     exported_bytes = Path(exported).read_bytes()
     quant_session = ort_session(exported_bytes)
-    feeds, labels = eval_feeds(eval_path, [i.name for i in quant_session.get_inputs()])
+    feeds, labels = load_data(eval_path, onnx.load_from_string(exported_bytes), "eval")
     out_q = quant_session.run(None, feeds)[0]
     out_f = ort_session(Path(reference).read_bytes()).run(None, feeds)[0]
     metrics = {"agreement": 100.0 * top1_agreement(out_f, out_q), "sqnr_db": float(sqnr_db(out_f, out_q)),

@@ -8,7 +8,8 @@ import onnx
 
 from ...errors import UserError
 from ..config import CaseSpec
-from ._inputs import eval_feeds, require
+from ...data import load_data
+from ._inputs import require
 
 _OPTIONS = {"preset", "repeats", "drift_s", "drift"}
 
@@ -50,8 +51,7 @@ def run_simulate(case: CaseSpec, seed: int) -> dict[str, list[float]]:
         raise UserError(f"case {case.name!r}: simulate option repeats must be an integer >= 1, got {repeats!r}")
     drift_s = _drift_seconds(case)
     model = onnx.load(str(model_path))
-    initializers = {t.name for t in model.graph.initializer}
-    feeds, labels = eval_feeds(eval_path, [i.name for i in model.graph.input if i.name not in initializers])
+    feeds, labels = load_data(eval_path, model, "eval")
     result = simulate_onnx(model, config, feeds, labels, drift_times=[drift_s], repeats=repeats, seed=seed)
     return metrics_from_simulation(result.accuracy, result.sqnr_db)
 
