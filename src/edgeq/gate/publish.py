@@ -3,6 +3,7 @@ the terminal views of `update` and `show`."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Mapping
@@ -55,7 +56,7 @@ def render_update(update: BaselineUpdate, console) -> None:
         table.add_column(column, justify="right" if column in ("old", "new") else "left")
     for change in changed:
         delta = ""
-        if change.kind == "changed" and change.old.value == change.old.value and change.new.value == change.new.value:
+        if change.kind == "changed" and math.isfinite(change.old.value) and math.isfinite(change.new.value):
             delta = f" ({change.new.value - change.old.value:+.4g})"
         table.add_row(change.case, change.metric, format_record(change.old), format_record(change.new),
                       change.kind + delta)
