@@ -103,3 +103,14 @@ def test_metric_gated_by_name_but_absent_from_baseline_exits_2(tmp_path):
     config.write_text(yaml.safe_dump(raw))
     outcome = run_gate(config)
     assert outcome.exit_code == 0 and [r.status.value for r in outcome.rows if r.metric == "score"] == ["new"]
+
+
+def test_limits_are_read_from_the_config(tmp_path):
+    config = _noise_config(tmp_path, [0])
+    raw = yaml.safe_load(config.read_text())
+    raw["tolerances"]["score"]["min"] = 95.0
+    config.write_text(yaml.safe_dump(raw))
+    update_baseline(config)
+    outcome = run_gate(config)  # the score is about 90 both times: unchanged, but under the floor
+    row = next(r for r in outcome.rows if r.metric == "score")
+    assert outcome.exit_code == 1 and "below the absolute limit min 95" in row.reason

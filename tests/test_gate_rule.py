@@ -112,3 +112,12 @@ def test_baseline_of_another_schema_version_is_refused(tmp_path):
         load_baseline(path)
     with pytest.raises(UserError, match="does not exist"):
         load_baseline(tmp_path / "none.json")
+
+
+def test_absolute_limits_fail_even_when_the_baseline_drifted_down():
+    floor = MetricSpec("accuracy", Better.HIGHER, "%", Tolerance(abs=0.5, min=98.0))
+    assert judge_metric("c", floor, rec(98.2), rec(98.1)).status is Status.PASS
+    row = judge_metric("c", floor, rec(97.9), rec(97.9))  # unchanged, but a re-recorded baseline went below 98
+    assert row.status is Status.REGRESSION and "below the absolute limit min 98" in row.reason
+    ceiling = MetricSpec("accuracy_drop_pp", Better.LOWER, "pp", Tolerance(abs=0.5, max=1.0))
+    assert judge_metric("c", ceiling, rec(0.9), rec(1.2)).status is Status.REGRESSION

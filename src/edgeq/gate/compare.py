@@ -115,9 +115,12 @@ def judge_metric(case: str, spec: MetricSpec, base: MetricRecord, current: Metri
                    reason=f"deterministic metric changed: {base.value!r} -> {current.value!r}", **common)
     if math.isnan(current.value):
         return Row(status=Status.REGRESSION, reason="current value is NaN", **common)
-    if current.value == base.value:  # also covers inf == inf (a lossless SQNR), where the difference is NaN
-        return Row(status=Status.PASS, allowed=allowed_worsening(spec, base, current), reason="unchanged", **common)
     allowed = allowed_worsening(spec, base, current)
+    limit = _limit_violation(spec, current.value)
+    if limit:
+        return Row(status=Status.REGRESSION, allowed=allowed, reason=limit, **common)
+    if current.value == base.value:  # also covers inf == inf (a lossless SQNR), where the difference is NaN
+        return Row(status=Status.PASS, allowed=allowed, reason="unchanged", **common)
     unit = "pp" if spec.unit == "%" else spec.unit  # a difference of percentages is in percentage points
     delta = current.value - base.value
     worsening = -delta if spec.better is Better.HIGHER else delta
@@ -128,6 +131,16 @@ def judge_metric(case: str, spec: MetricSpec, base: MetricRecord, current: Metri
         return Row(status=Status.IMPROVED, allowed=allowed,
                    reason=f"better by {_fmt(-worsening)} {unit}; `edgeq gate update` to lock it in", **common)
     return Row(status=Status.PASS, allowed=allowed, reason="within tolerance", **common)
+
+
+def _limit_violation(spec: MetricSpec, value: float) -> str:
+    """Return why value breaks the metric's absolute min/max limit ('' when it does not)."""
+    tol = spec.tolerance
+    if tol.min is not None and value < tol.min:
+        return f"{_fmt(value)} {spec.unit} is below the absolute limit min {_fmt(tol.min)} {spec.unit}"
+    if tol.max is not None and value > tol.max:
+        return f"{_fmt(value)} {spec.unit} is above the absolute limit max {_fmt(tol.max)} {spec.unit}"
+    return ""
 
 
 def compare(config: GateConfig, baseline: Baseline, measured: Measurements, only: tuple[str, ...] = (),

@@ -14,7 +14,7 @@ from .metrics import CATALOGUE, Better, MetricSpec, Tolerance, resolve_spec
 CONFIG_VERSION = 1
 _TOP_KEYS = {"version", "baseline", "seeds", "k_se", "tolerances", "metrics", "cases"}
 _CASE_KEYS = {"name", "command", "model", "calib", "eval", "options", "seeds", "metrics", "tolerances"}
-_TOL_KEYS = {"abs", "rel", "k_se"}
+_TOL_KEYS = {"abs", "rel", "k_se", "min", "max"}
 
 
 @dataclass(frozen=True)
@@ -189,6 +189,8 @@ def _tolerance(body: dict, where: str) -> Tolerance:
 
 
 def _number(value: Any, key: str, where: str) -> float:
+    if key in ("min", "max") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)  # absolute limits may be negative (an SQNR floor below 0 dB)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise UserError(f"{where}.{key} must be a number >= 0, got {value!r}")
     return float(value)

@@ -26,13 +26,21 @@ class Tolerance:
         abs: absolute allowance in the metric's unit (percentage points for accuracies, dB for SQNR).
         rel: allowance as a fraction of |baseline value|.
         k_se: allowance in standard errors of the difference of means, from the baseline's recorded spread.
+        min, max: absolute limits the current value must respect whatever the baseline says, so repeated
+            `gate update`s cannot ratchet a metric down step by step (None: no limit).
     """
 
     abs: float = 0.0
     rel: float = 0.0
     k_se: float = 3.0
+    min: float | None = None
+    max: float | None = None
 
     def __post_init__(self) -> None:
+        for field in ("min", "max"):
+            value = getattr(self, field)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value != value):
+                raise UserError(f"tolerance {field} must be a number, got {value!r}; fix the gate config")
         for field in ("abs", "rel", "k_se"):
             value = getattr(self, field)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0 or value != value:
