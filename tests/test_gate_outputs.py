@@ -110,7 +110,11 @@ def test_pytest_plugin_fails_a_test_on_regression(regressed, tmp_path):
                             env={"PYTHONPATH": str(tests_dir), "PATH": ""})
     assert result.returncode == 1, result.stdout + result.stderr
     assert "edgeq gate REGRESSED" in result.stdout and "noisy" in result.stdout
-    passing = _config(tmp_path, 90.0)
+    baseline = tmp_path / "gate.baseline.json"
+    before = baseline.read_text()
+    result = subprocess.run(env_cmd + ["--edgeq-gate-update"], capture_output=True, text=True, cwd=tmp_path,
+                            env={"PYTHONPATH": str(tests_dir), "PATH": ""})
+    assert result.returncode == 0 and baseline.read_text() != before, result.stdout + result.stderr
     result = subprocess.run(env_cmd, capture_output=True, text=True, cwd=tmp_path,
                             env={"PYTHONPATH": str(tests_dir), "PATH": ""})
-    assert passing.exists() and result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr  # the re-recorded baseline now passes
