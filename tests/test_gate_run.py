@@ -154,3 +154,10 @@ def test_shipped_self_gate_config_and_baseline_agree():
     assert {"int8", "fp8_e4m3"} <= formats
     assert {c.options.get("preset") for c in config.cases if c.command == "simulate"} >= {"rram"}
     assert all(baseline.cases[c.name].eval_hash for c in config.cases if c.eval)
+
+
+def test_only_failing_hides_passing_rows(mlp_gate, capsys):
+    perturb_initializer(mlp_gate.parent / "digits_mlp.onnx", "fc2.weight", sigma=0.5)
+    assert main(["gate", "run", str(mlp_gate), "--only-failing"]) == 1
+    table = capsys.readouterr().out.split("mlp / accuracy: regression")[0]
+    assert "regression" in table and "│ pass" not in table and "param_count" not in table

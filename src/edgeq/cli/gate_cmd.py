@@ -43,8 +43,9 @@ def _progress(console):
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), help="Write a markdown summary here.")
 @click.option("--strict-env", is_flag=True, help="Exit 2 when library versions or CPU flags differ from the baseline.")
+@click.option("--only-failing", is_flag=True, help="Show only the rows that fail the run in the terminal table.")
 def run_command(config: str, cases: tuple[str, ...], json_path: str | None, junit_path: str | None,
-                markdown_path: str | None, strict_env: bool) -> int:
+                markdown_path: str | None, strict_env: bool, only_failing: bool) -> int:
     """Run the cases of CONFIG and compare them with its baseline (exit 0 pass, 1 regression, 2 not comparable)."""
     from ..gate import run_gate
     from ..gate.publish import publish
@@ -52,7 +53,7 @@ def run_command(config: str, cases: tuple[str, ...], json_path: str | None, juni
 
     console = _console()
     outcome = run_gate(config, only=cases, strict_environment=strict_env, on_case=_progress(console))
-    render_table(outcome, console)
+    render_table(outcome, console, only_failing=only_failing)
     for line in publish(outcome, config, json_path, junit_path, markdown_path):
         click.echo(line)
     return outcome.exit_code

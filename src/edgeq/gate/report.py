@@ -36,8 +36,8 @@ def summary_line(outcome: GateOutcome) -> str:
             f"{broken} not comparable, of {len(outcome.rows)} checks in {sum(outcome.wall_s.values()):.1f} s")
 
 
-def render_table(outcome: GateOutcome, console) -> None:
-    """Print the verdict table, notes and environment changes on a rich console."""
+def render_table(outcome: GateOutcome, console, only_failing: bool = False) -> None:
+    """Print the verdict table (only rows that fail the run when `only_failing`), notes and environment changes."""
     from rich.table import Table
 
     table = Table(title="edgeq gate", show_lines=False)
@@ -45,6 +45,8 @@ def render_table(outcome: GateOutcome, console) -> None:
                             ("delta", "right"), ("allowed", "right"), ("status", "left")):
         table.add_column(column, justify=justify)
     for row in outcome.rows:
+        if only_failing and not row.status.exit_code:
+            continue
         style = _STYLE[row.status]
         table.add_row(row.case, _metric_label(row), format_record(row.base), format_record(row.current),
                       _delta(row), _allowed(row), f"[{style}]{row.status.value}[/{style}]")
