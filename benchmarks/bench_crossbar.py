@@ -22,9 +22,8 @@ import tracemalloc
 import numba
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
-
 from edgeq.simulators import get_preset, program
+from threadpoolctl import threadpool_limits
 
 
 def _median_times(funcs: dict, repeats: int) -> dict[str, float]:
@@ -92,20 +91,26 @@ def main() -> None:
     for name in configs:
         print(f"{name:<18}{1e3 * med[name]:>9.2f}{med[name] / base:>13.2f}{program_s[name]:>11.2f}")
     out_mb = args.memory_batch * 512 * 4 / 2**20
-    print(f"peak memory of one MVM at batch {args.memory_batch} (rram): {peak / 2**20:.1f} MiB "
-          f"(output alone {out_mb:.1f} MiB; batch chunk {get_preset('rram').batch_chunk})")
-    print(json.dumps({
-        "bench": "crossbar",
-        "threads": args.threads,
-        "a_vs_linear": round(med["a_ideal_adc8"] / base, 3),
-        "b_vs_linear": round(med["b_rram"] / base, 3),
-        "b_pcm_vs_linear": round(med["b_pcm"] / base, 3),
-        "c_vs_linear": round(med["c_rram_ir_drop"] / base, 3),
-        "linear_ms": round(1e3 * base, 3),
-        "peak_mib_batch16k": round(peak / 2**20, 1),
-        "output_mib_batch16k": round(out_mb, 1),
-        "ir_drop_program_s": round(program_s["c_rram_ir_drop"], 2),
-    }))
+    print(
+        f"peak memory of one MVM at batch {args.memory_batch} (rram): {peak / 2**20:.1f} MiB "
+        f"(output alone {out_mb:.1f} MiB; batch chunk {get_preset('rram').batch_chunk})"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "crossbar",
+                "threads": args.threads,
+                "a_vs_linear": round(med["a_ideal_adc8"] / base, 3),
+                "b_vs_linear": round(med["b_rram"] / base, 3),
+                "b_pcm_vs_linear": round(med["b_pcm"] / base, 3),
+                "c_vs_linear": round(med["c_rram_ir_drop"] / base, 3),
+                "linear_ms": round(1e3 * base, 3),
+                "peak_mib_batch16k": round(peak / 2**20, 1),
+                "output_mib_batch16k": round(out_mb, 1),
+                "ir_drop_program_s": round(program_s["c_rram_ir_drop"], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

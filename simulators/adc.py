@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["DACConfig", "ADCConfig", "dac_levels", "adc_params", "quantize_input", "quantize_output"]
+__all__ = ["ADCConfig", "DACConfig", "adc_params", "dac_levels", "quantize_input", "quantize_output"]
 
 
 @dataclass(frozen=True)

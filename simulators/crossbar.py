@@ -64,11 +64,13 @@ class ProgrammedArray:
         self.col_tiles = tile_ranges(self.out_features, config.tile.cols)
         self._w_max = self._weight_scales(w)
         wn = w / np.repeat(self._w_max, [b - a for a, b in self.row_tiles], axis=0)
+        if config.tile.weight_slices > 1:
+            wn = self._slice(wn)
         g_lo, span = self.device.g_min, self.device.g_max - self.device.g_min
         if config.tile.mapping == "differential":
             targets = [g_lo + span * np.maximum(wn, 0.0), g_lo + span * np.maximum(-wn, 0.0)]
         else:
-            targets = [g_lo + span * (wn + 1.0) / 2.0, np.full((self.in_features, len(self.col_tiles)), g_lo + span / 2)]
+            targets = [g_lo + span * (wn + 1.0) / 2.0, np.full((wn.shape[0], len(self.col_tiles)), g_lo + span / 2)]
         self._faults = [self.device.draw_faults(t.shape, rng) for t in targets]
         self._g_prog = [self.device.program(t, rng, f) for t, f in zip(targets, self._faults)]
         self._nu = [self.device.drift_coefficients(g, rng) for g in self._g_prog]
@@ -84,6 +86,23 @@ class ProgrammedArray:
             for a, b in self.col_tiles:
                 w_max[:, a:b] = w_max[:, a:b].max(axis=1, keepdims=True)
         return np.where(w_max > 0, w_max, 1.0)
+
+    def _slice(self, wn: np.ndarray) -> np.ndarray:
+        """Split normalized weights into `weight_slices` digit planes of `slice_bits` each, stacked along the rows
+        (slice k holds digit k of |w_n| on a 2^b-level grid, with the sign); every slice gets its own tiles, and its
+        tiles' scale carries the significance 2^(k b) (2^b - 1) / (2^(S b) - 1), so the digital shift-add of the
+        tiles' ADC readings rebuilds w_n quantized to 2^(S b) - 1 levels per sign."""
+        slices, bits = self.config.tile.weight_slices, self.config.tile.slice_bits
+        top = 2 ** (slices * bits) - 1
+        digit = 2**bits - 1
+        code = np.rint(np.abs(wn) * top).astype(np.int64)
+        planes = [np.sign(wn) * ((code >> (k * bits)) & digit) / digit for k in range(slices)]
+        logical_tiles, logical_scale = self.row_tiles, self._w_max
+        self.row_tiles = [
+            (k * self.in_features + a, k * self.in_features + b) for k in range(slices) for a, b in logical_tiles
+        ]
+        self._w_max = np.concatenate([logical_scale * (2 ** (k * bits) * digit / top) for k in range(slices)])
+        return np.concatenate(planes, axis=0)
 
     def conductances_at(self, t_seconds: float) -> list[np.ndarray]:
         """Return the device conductances (uS) t seconds after programming: [G+, G-] (differential) or
@@ -167,7 +186,8 @@ class ProgrammedArray:
         """Return the (in, out) float64 weight matrix the array realizes at t (no read noise, ideal converters)."""
         wn = self._normalized(self._with_ir_drop(self.conductances_at(float(t_seconds))))
         scale = self._w_max * self._drift_compensation(wn, float(t_seconds))
-        return wn * np.repeat(scale, [b - a for a, b in self.row_tiles], axis=0)
+        physical = wn * np.repeat(scale, [b - a for a, b in self.row_tiles], axis=0)
+        return physical.reshape(-1, self.in_features, self.out_features).sum(axis=0)  # add up weight slices
 
     # ------------------------------------------------------------------------------------------------------- MVM
 
@@ -190,17 +210,19 @@ class ProgrammedArray:
         chunk = max(1, self.config.batch_chunk)
         for c0 in range(0, x2.shape[0], chunk):
             c1 = min(c0 + chunk, x2.shape[0])
-            out[c0:c1] = self._matmul_chunk(x2[c0:c1], c0, st, key)
+            self._matmul_chunk(x2[c0:c1], c0, st, key, out[c0:c1])
         return out.reshape(*lead, self.out_features)
 
-    def _matmul_chunk(self, x: np.ndarray, row0: int, st: ArrayState, key: int) -> np.ndarray:
-        """Return the simulated MVM of one batch chunk (rows row0.. of the call, which seed the noise)."""
+    def _matmul_chunk(self, x: np.ndarray, row0: int, st: ArrayState, key: int, out: np.ndarray) -> None:
+        """Write the simulated MVM of one batch chunk into out (rows row0.. of the call, which seed the noise)."""
         dac, adc = self.config.dac, self.config.adc
         k = dac_levels(dac)
         fixed = dac.input_range if dac.scaling == "fixed" else 0.0
         lsb, bound = adc_params(adc)
-        out = np.zeros((x.shape[0], self.out_features), dtype=np.float32)
+        out[...] = 0.0
         n = x.shape[0]
+        if self.config.tile.weight_slices > 1:  # every weight slice sees the same input
+            x = np.tile(x, (1, self.config.tile.weight_slices))
         empty2, empty1 = np.zeros((0, 0), np.float32), np.zeros(0)
         for r, (a, b) in enumerate(self.row_tiles):
             xn = np.empty((n, b - a), dtype=np.float32)
@@ -222,8 +244,9 @@ class ProgrammedArray:
                     row_sq = sumsq if not dac.bit_serial else np.einsum("ij,ij->i", plane, plane, dtype=np.float64)
                     var_row, mode = st.uniform_variance * row_sq, 1
                 tile_key = mix_key(key, r, p)
-                tile_accumulate_nb(acc, var_full, var_row, mode, tile_key, row0, lsb, bound, xs * plane_w, st.col_scale[r], out)
-        return out
+                tile_accumulate_nb(
+                    acc, var_full, var_row, mode, tile_key, row0, lsb, bound, xs * plane_w, st.col_scale[r], out
+                )
 
 
 def program(weights: np.ndarray, config: CrossbarConfig, rng: np.random.Generator) -> ProgrammedArray:

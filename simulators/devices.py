@@ -22,26 +22,27 @@ Sources of the preset numbers:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
 __all__ = [
+    "IDEAL_DEVICE",
+    "PCM_DEVICE",
+    "RRAM_DEVICE",
+    "STUCK_AT_GMAX",
+    "STUCK_AT_GMIN",
+    "STUCK_NONE",
     "ConductanceRange",
-    "ProgrammingNoise",
-    "OneOverFNoise",
-    "ReadNoise",
-    "Drift",
-    "Relaxation",
-    "Faults",
     "DeviceConfig",
     "DeviceModel",
-    "IDEAL_DEVICE",
-    "RRAM_DEVICE",
-    "PCM_DEVICE",
-    "STUCK_NONE",
-    "STUCK_AT_GMIN",
-    "STUCK_AT_GMAX",
+    "Drift",
+    "Faults",
+    "OneOverFNoise",
+    "ProgrammingNoise",
+    "ReadNoise",
+    "Relaxation",
 ]
 
 STUCK_NONE, STUCK_AT_GMIN, STUCK_AT_GMAX = 0, 1, 2
@@ -205,6 +206,8 @@ class Relaxation:
     """Time (s) at which the spread equals the programming spread."""
     t_ref_s: float = 86400.0
     """Time (s) at which the spread equals ref_coeffs_us."""
+    scale: float = 1.0
+    """Multiplier on sigma_relax (0 = off); s_prog here is the unscaled programming spread."""
 
 
 @dataclass(frozen=True)
@@ -364,12 +367,12 @@ class DeviceModel:
         if t_s > 0.0 and d.accumulated_one_over_f is not None:
             sig = d.accumulated_one_over_f.relative_sigma(g_prog_us / self.g_max, t_s + d.t0_s)
             g = g + np.abs(g) * sig * rng.standard_normal(g.shape)
-        if rel.ref_coeffs_us and t_s > rel.t_start_s:
+        if rel.ref_coeffs_us and rel.scale != 0.0 and t_s > rel.t_start_s:
             x = np.asarray(g_prog_us, dtype=np.float64) / self.g_max
             unit = self.g_max / rel.coeff_g_max_us
             s_ref = np.maximum(_poly(rel.ref_coeffs_us, x), 0.0) * unit
-            s_prog = self.config.programming.sigma_us(g_prog_us, self.g_max)
-            growth = np.sqrt(np.log(t_s / rel.t_start_s) / np.log(rel.t_ref_s / rel.t_start_s))
+            s_prog = dataclasses.replace(self.config.programming, scale=1.0).sigma_us(g_prog_us, self.g_max)
+            growth = rel.scale * np.sqrt(np.log(t_s / rel.t_start_s) / np.log(rel.t_ref_s / rel.t_start_s))
             g = g + np.sqrt(np.maximum(s_ref**2 - s_prog**2, 0.0)) * growth * rng.standard_normal(g.shape)
         g = np.maximum(g, 0.0)
         return g if faults is None else self.apply_faults(g, faults)

@@ -21,7 +21,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-__all__ = ["IRDropConfig", "nodal_matrix", "effective_conductance", "effective_conductance_sparse"]
+__all__ = ["IRDropConfig", "effective_conductance", "effective_conductance_sparse", "nodal_matrix"]
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from numba import prange
 __all__ = [
     "dac_encode_nb",
     "dac_encode_np",
-    "tile_accumulate_nb",
-    "tile_accumulate_np",
     "gaussian_np",
     "mix_key",
+    "tile_accumulate_nb",
+    "tile_accumulate_np",
 ]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -66,7 +66,9 @@ def _popcount_np(x):
 def gaussian_np(key: int, row0: int, rows: int, cols: int) -> np.ndarray:
     """Return the (rows, cols) float64 standard normals of samples row0..row0+rows-1 under key (NumPy twin)."""
     with np.errstate(over="ignore"):
-        c = (np.arange(row0, row0 + rows, dtype=np.uint64)[:, None] * np.uint64(cols)) + np.arange(cols, dtype=np.uint64)
+        c = (np.arange(row0, row0 + rows, dtype=np.uint64)[:, None] * np.uint64(cols)) + np.arange(
+            cols, dtype=np.uint64
+        )
         k = np.uint64(key)
         h1 = _mix_np(k + (c * _TWO + _ONE) * _GOLDEN)
         h2 = _mix_np(k + (c * _TWO + _TWO) * _GOLDEN)
@@ -148,51 +150,85 @@ def _gaussian(key, counter):
     return (n - 48.0 + u - 0.5) * _INV_STD
 
 
-@numba.njit(cache=True, parallel=True)
-def dac_encode_nb(x, k, fixed_range, xn, scale, sumsq):
-    """Fill xn (float32), scale (float32 per row) and sumsq (float64 per row) from x; see `dac_encode_np`."""
-    rows, cols = x.shape
+@numba.njit(cache=True, inline="always")
+def _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq):
+    cols = x.shape[1]
     kf = np.float32(k)
-    for b in prange(rows):
-        if fixed_range > 0.0:
-            s = np.float32(fixed_range)
-        else:
-            s = np.float32(0.0)
-            for i in range(cols):
-                a = abs(np.float32(x[b, i]))
-                if a > s:
-                    s = a
-            if s == 0.0:
-                s = np.float32(1.0)
-        scale[b] = s
-        acc = 0.0
+    if fixed_range > 0.0:
+        s = np.float32(fixed_range)
+    else:
+        s = np.float32(0.0)
         for i in range(cols):
-            v = np.float32(x[b, i]) / s
-            if fixed_range > 0.0:
-                v = min(max(v, np.float32(-1.0)), np.float32(1.0))
-            if k:
-                v = np.float32(np.rint(v * kf)) / kf
-            xn[b, i] = v
-            acc += np.float64(v) * np.float64(v)
-        sumsq[b] = acc
+            s = max(s, abs(np.float32(x[b, i])))
+        if s == 0.0:
+            s = np.float32(1.0)
+    scale[b] = s
+    acc = 0.0
+    for i in range(cols):
+        v = np.float32(x[b, i]) / s
+        if fixed_range > 0.0:
+            v = min(max(v, np.float32(-1.0)), np.float32(1.0))
+        if k:
+            v = np.float32(np.rint(v * kf)) / kf
+        xn[b, i] = v
+        acc += np.float64(v) * np.float64(v)
+    sumsq[b] = acc
+
+
+@numba.njit(cache=True, inline="always")
+def _tile_accumulate_row(acc, var_full, var_row, var_mode, ukey, row0, lsb, bound, x_scale, col_scale, out, b):
+    cols = acc.shape[1]
+    base = np.uint64(row0 + b) * np.uint64(cols)
+    xs = np.float64(x_scale[b])
+    for j in range(cols):
+        v = np.float64(acc[b, j])
+        if var_mode == 1:
+            v += np.sqrt(max(var_row[b], 0.0)) * _gaussian(ukey, base + np.uint64(j))
+        elif var_mode == 2:
+            v += np.sqrt(max(np.float64(var_full[b, j]), 0.0)) * _gaussian(ukey, base + np.uint64(j))
+        v = min(max(v, -bound), bound)
+        if lsb > 0.0:
+            v = np.rint(v / lsb) * lsb
+        out[b, j] += np.float32(v * xs * np.float64(col_scale[j]))
+
+
+# Threads pay off only on large blocks: waking a thread pool costs far more than a small tile's work (and much
+# more on a loaded machine), so each kernel has a serial and a parallel build (separate functions, so Numba's
+# on-disk cache keeps both) and small calls take the serial one.
+_PARALLEL_MIN_ELEMENTS = 1 << 16
+
+
+@numba.njit(cache=True)
+def _dac_encode_serial(x, k, fixed_range, xn, scale, sumsq):
+    for b in range(x.shape[0]):
+        _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq)
 
 
 @numba.njit(cache=True, parallel=True)
-def tile_accumulate_nb(acc, var_full, var_row, var_mode, key, row0, lsb, bound, x_scale, col_scale, out):
+def _dac_encode_parallel(x, k, fixed_range, xn, scale, sumsq):
+    for b in prange(x.shape[0]):
+        _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq)
+
+
+@numba.njit(cache=True)
+def _tile_accumulate_serial(acc, var_full, var_row, var_mode, key, row0, lsb, bound, x_scale, col_scale, out):
+    for b in range(acc.shape[0]):
+        _tile_accumulate_row(acc, var_full, var_row, var_mode, key, row0, lsb, bound, x_scale, col_scale, out, b)
+
+
+@numba.njit(cache=True, parallel=True)
+def _tile_accumulate_parallel(acc, var_full, var_row, var_mode, key, row0, lsb, bound, x_scale, col_scale, out):
+    for b in prange(acc.shape[0]):
+        _tile_accumulate_row(acc, var_full, var_row, var_mode, key, row0, lsb, bound, x_scale, col_scale, out, b)
+
+
+def dac_encode_nb(x, k, fixed_range, xn, scale, sumsq) -> None:
+    """Fill xn (float32), scale (float32 per row) and sumsq (float64 per row) from x; see `dac_encode_np`."""
+    kernel = _dac_encode_parallel if x.size >= _PARALLEL_MIN_ELEMENTS else _dac_encode_serial
+    kernel(x, k, fixed_range, xn, scale, sumsq)
+
+
+def tile_accumulate_nb(acc, var_full, var_row, var_mode, key, row0, lsb, bound, x_scale, col_scale, out) -> None:
     """out += ADC(acc + sqrt(var) * z) * x_scale[:, None] * col_scale; see `tile_accumulate_np`."""
-    rows, cols = acc.shape
-    ukey = np.uint64(key)
-    ucols = np.uint64(cols)
-    for b in prange(rows):
-        base = np.uint64(row0 + b) * ucols
-        xs = np.float64(x_scale[b])
-        for j in range(cols):
-            v = np.float64(acc[b, j])
-            if var_mode == 1:
-                v += np.sqrt(max(var_row[b], 0.0)) * _gaussian(ukey, base + np.uint64(j))
-            elif var_mode == 2:
-                v += np.sqrt(max(np.float64(var_full[b, j]), 0.0)) * _gaussian(ukey, base + np.uint64(j))
-            v = min(max(v, -bound), bound)
-            if lsb > 0.0:
-                v = np.rint(v / lsb) * lsb
-            out[b, j] += np.float32(v * xs * np.float64(col_scale[j]))
+    kernel = _tile_accumulate_parallel if acc.size >= _PARALLEL_MIN_ELEMENTS else _tile_accumulate_serial
+    kernel(acc, var_full, var_row, var_mode, np.uint64(key), row0, lsb, bound, x_scale, col_scale, out)

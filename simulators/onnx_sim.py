@@ -12,9 +12,9 @@ applied digitally), every other node by onnxruntime as a one-node model (so any 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import onnx
@@ -23,7 +23,7 @@ from onnx import helper, numpy_helper
 from .crossbar import ProgrammedArray, program
 from .presets import CrossbarConfig
 
-__all__ = ["AnalogNode", "OnnxCrossbarModel", "SimulationResult", "simulate_onnx"]
+__all__ = ["AnalogNode", "OnnxCrossbarModel", "SimulationResult", "fp32_outputs", "simulate_onnx"]
 
 _ANALOG_OPS = ("MatMul", "Gemm", "Conv")
 
@@ -56,9 +56,15 @@ class SimulationResult:
         """Return one dict per drift time with mean and std over repeats."""
         rows = []
         for k, t in enumerate(self.drift_times_s):
-            row = {"t_s": t, "sqnr_db_mean": float(np.mean(self.sqnr_db[:, k])), "sqnr_db_std": float(np.std(self.sqnr_db[:, k]))}
+            row = {
+                "t_s": t,
+                "sqnr_db_mean": float(np.mean(self.sqnr_db[:, k])),
+                "sqnr_db_std": float(np.std(self.sqnr_db[:, k])),
+            }
             if self.accuracy is not None:
-                row.update(accuracy_mean=float(np.mean(self.accuracy[:, k])), accuracy_std=float(np.std(self.accuracy[:, k])))
+                row.update(
+                    accuracy_mean=float(np.mean(self.accuracy[:, k])), accuracy_std=float(np.std(self.accuracy[:, k]))
+                )
             rows.append(row)
         return rows
 
@@ -80,7 +86,9 @@ def _attrs(node: onnx.NodeProto) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-def _im2col(x: np.ndarray, kernel: tuple[int, int], pads: list[int], strides: list[int], dil: list[int]) -> tuple[np.ndarray, int, int]:
+def _im2col(
+    x: np.ndarray, kernel: tuple[int, int], pads: list[int], strides: list[int], dil: list[int]
+) -> tuple[np.ndarray, int, int]:
     """Return (N*Ho*Wo, C*kh*kw) patches of x (N, C, H, W) in Conv weight order, and Ho, Wo."""
     n, c, h, w = x.shape
     kh, kw = kernel
@@ -90,7 +98,12 @@ def _im2col(x: np.ndarray, kernel: tuple[int, int], pads: list[int], strides: li
     cols = np.empty((n, ho, wo, c, kh, kw), dtype=np.float32)
     for i in range(kh):
         for j in range(kw):
-            patch = xp[:, :, i * dil[0] : i * dil[0] + strides[0] * (ho - 1) + 1 : strides[0], j * dil[1] : j * dil[1] + strides[1] * (wo - 1) + 1 : strides[1]]
+            patch = xp[
+                :,
+                :,
+                i * dil[0] : i * dil[0] + strides[0] * (ho - 1) + 1 : strides[0],
+                j * dil[1] : j * dil[1] + strides[1] * (wo - 1) + 1 : strides[1],
+            ]
             cols[:, :, :, :, i, j] = patch.transpose(0, 2, 3, 1)
     return cols.reshape(n * ho * wo, c * kh * kw), ho, wo
 
@@ -120,7 +133,9 @@ class OnnxCrossbarModel:
             w = self._analog_weight(node)
             if w is not None:
                 self.weights[node.name or node.output[0]] = w
-                tiles = -(-w.shape[0] // config.tile.rows) * -(-w.shape[1] // config.tile.cols)
+                tiles = (
+                    -(-w.shape[0] // config.tile.rows) * -(-w.shape[1] // config.tile.cols) * config.tile.weight_slices
+                )
                 self.nodes.append(AnalogNode(node.name or node.output[0], node.op_type, w.shape[0], w.shape[1], tiles))
 
     def _analog_weight(self, node: onnx.NodeProto) -> np.ndarray | None:
@@ -150,7 +165,10 @@ class OnnxCrossbarModel:
         for k, node in enumerate(self.model.graph.node):
             name = node.name or node.output[0]
             if name in self._arrays:
-                env[node.output[0]] = self._run_analog(node, self._arrays[name], env, t_seconds, rng)
+                try:
+                    env[node.output[0]] = self._run_analog(node, self._arrays[name], env, t_seconds, rng)
+                except ValueError as err:
+                    raise ValueError(f"node {name} ({node.op_type}) on tiles: {err}") from None
             else:
                 outs = self._run_float(k, node, env)
                 env.update(zip(node.output, outs))
@@ -190,17 +208,28 @@ class OnnxCrossbarModel:
             opts = self._ort.SessionOptions()
             opts.intra_op_num_threads = 1
             opts.log_severity_level = 3
-            self._sessions[k] = self._ort.InferenceSession(one.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-        return self._sessions[k].run([o for o in node.output if o], {i: env[i] for i in inputs})
+            self._sessions[k] = self._ort.InferenceSession(
+                one.SerializeToString(), opts, providers=["CPUExecutionProvider"]
+            )
+        try:
+            return self._sessions[k].run([o for o in node.output if o], {i: env[i] for i in inputs})
+        except Exception as err:  # onnxruntime raises its own exception types for shape/type mismatches
+            raise ValueError(
+                f"node {node.name or node.output[0]} ({node.op_type}) failed: {str(err).splitlines()[0][:300]}"
+            ) from None
 
 
-def _fp32_outputs(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+def fp32_outputs(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Return the model's outputs from onnxruntime in float (the reference); ValueError when it cannot run."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)
+    try:
+        sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        return sess.run(None, feeds)
+    except Exception as err:  # onnxruntime's own exception types; the first line says what is wrong
+        raise ValueError(f"the FP32 model does not run on these inputs: {' '.join(str(err).split())[:300]}") from None
 
 
 def simulate_onnx(
@@ -212,13 +241,18 @@ def simulate_onnx(
     repeats: int = 1,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    reference: np.ndarray | None = None,
 ) -> SimulationResult:
-    """Return accuracy (with labels) and SQNR vs FP32 of the model on simulated tiles at each drift time."""
+    """Return accuracy (with labels) and SQNR vs FP32 of the model on simulated tiles at each drift time.
+
+    `reference` is the FP32 first output when already computed (it is computed here otherwise).
+    """
     from edgeq.metrics import sqnr_db, top1_accuracy
 
     proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model))
     sim = OnnxCrossbarModel(proto, config)
-    reference = _fp32_outputs(proto, feeds)[0]
+    if reference is None:
+        reference = fp32_outputs(proto, feeds)[0]
     times = [float(t) for t in drift_times]
     sqnr = np.zeros((repeats, len(times)))
     acc = None if labels is None else np.zeros((repeats, len(times)))

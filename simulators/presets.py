@@ -1,8 +1,8 @@
 """`CrossbarConfig`: everything that defines a simulated analog tile, and the named presets.
 
-    cfg = get_preset("rram")                                       # frozen; change one knob with replace():
-    cfg = dataclasses.replace(cfg, adc=ADCConfig(bits=6))
-    cfg = cfg.with_ir_drop(1.0)                                    # 1 ohm per wire segment
+cfg = get_preset("rram")                                       # frozen; change one knob with replace():
+cfg = dataclasses.replace(cfg, adc=ADCConfig(bits=6))
+cfg = cfg.with_ir_drop(1.0)                                    # 1 ohm per wire segment
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from .adc import ADCConfig, DACConfig
 from .devices import IDEAL_DEVICE, PCM_DEVICE, RRAM_DEVICE, DeviceConfig
 from .ir_drop import IRDropConfig
 
-__all__ = ["TileConfig", "CrossbarConfig", "get_preset", "list_presets", "PRESETS"]
+__all__ = ["PRESETS", "CrossbarConfig", "TileConfig", "get_preset", "list_presets"]
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,19 @@ class TileConfig:
     programmed to the mid conductance (one per tile, shared by all its columns)."""
     weight_scale: Literal["column", "tile"] = "column"
     """w_max per column of each tile (best use of the conductance range) or one per tile."""
+    weight_slices: int = 1
+    """Bit slicing: each weight is split into this many digits of `slice_bits` bits, each on its own devices and
+    tiles; the tiles' digitized outputs are shift-added. 1 = one device pair per weight (no slicing)."""
+    slice_bits: int = 4
+    """Bits per weight slice when weight_slices > 1 (each slice uses 2^slice_bits conductance levels)."""
 
     def __post_init__(self) -> None:
         if self.rows < 1 or self.cols < 1:
             raise ValueError("tile rows and cols must be >= 1")
         if self.mapping not in ("differential", "offset"):
             raise ValueError(f"mapping must be 'differential' or 'offset', got {self.mapping!r}")
+        if self.weight_slices < 1 or not 1 <= self.slice_bits <= 8 or self.weight_slices * self.slice_bits > 24:
+            raise ValueError("need weight_slices >= 1 and 1 <= slice_bits <= 8 (at most 24 bits in all)")
         if self.weight_scale not in ("column", "tile"):
             raise ValueError(f"weight_scale must be 'column' or 'tile', got {self.weight_scale!r}")
 
@@ -58,7 +65,7 @@ class CrossbarConfig:
     batch_chunk: int = 4096
     """Samples processed at once; bounds the temporary memory of an MVM at about 4 * chunk * (in + 3 out) bytes."""
 
-    def with_ir_drop(self, wire_ohm: float) -> "CrossbarConfig":
+    def with_ir_drop(self, wire_ohm: float) -> CrossbarConfig:
         """Return a copy with word- and bit-line segments of wire_ohm ohm (0 = ideal wires)."""
         return dataclasses.replace(self, ir_drop=IRDropConfig(wire_ohm, wire_ohm))
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from .onnx_sim import SimulationResult
 
-__all__ = ["parse_duration", "parse_durations", "format_duration", "plot_png", "table_rows"]
+__all__ = ["format_duration", "parse_duration", "parse_durations", "plot_png", "table_rows"]
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0, "y": 365.25 * 86400.0}
 
@@ -43,7 +43,11 @@ def table_rows(result: SimulationResult) -> list[list[str]]:
     """Return rows [time, accuracy mean +- std, SQNR mean +- std] for a text table."""
     rows = []
     for row in result.summary():
-        acc = "-" if "accuracy_mean" not in row else f"{100 * row['accuracy_mean']:.2f} +- {100 * row['accuracy_std']:.2f}"
+        acc = (
+            "-"
+            if "accuracy_mean" not in row
+            else f"{100 * row['accuracy_mean']:.2f} +- {100 * row['accuracy_std']:.2f}"
+        )
         rows.append([format_duration(row["t_s"]), acc, f"{row['sqnr_db_mean']:.1f} +- {row['sqnr_db_std']:.1f}"])
     return rows
 

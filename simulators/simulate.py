@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from .onnx_sim import SimulationResult, simulate_onnx
+from .onnx_sim import SimulationResult, fp32_outputs, simulate_onnx
 from .presets import CrossbarConfig, get_preset
 from .report import format_duration, parse_durations, plot_png
 
@@ -26,6 +26,8 @@ class SimulationRun:
     config: CrossbarConfig
     feeds: dict[str, np.ndarray]
     labels: np.ndarray | None
+    reference: np.ndarray
+    """FP32 first output (computed while validating: a model that cannot run on the data fails before any work)."""
     drift_times_s: list[float]
     repeats: int
     seed: int
@@ -44,6 +46,7 @@ def prepare_run(
     out_dir: Path | None = None,
 ) -> SimulationRun:
     """Return a validated job, or raise ValueError saying what is wrong and what to do."""
+    from edgeq.errors import UserError
     from edgeq.io import load_arrays
 
     model_path = Path(model_path)
@@ -64,7 +67,7 @@ def prepare_run(
     times = parse_durations(drift)
     try:
         arrays = load_arrays(data_path)
-    except Exception as err:  # edgeq.io raises UserError, a plain Exception subclass
+    except UserError as err:
         raise ValueError(str(err)) from None
     inits = {i.name for i in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in inits]
@@ -80,7 +83,8 @@ def prepare_run(
     if labels is not None and {len(labels)} != batch:
         raise ValueError(f"{labels_key!r} has {len(labels)} rows but the inputs have {sorted(batch)}")
     out = Path(out_dir) if out_dir is not None else Path("runs") / "simulate" / f"{model_path.stem}-{config.name}"
-    return SimulationRun(model, model_path.name, config, feeds, labels, times, repeats, seed, out)
+    reference = fp32_outputs(model, feeds)[0]
+    return SimulationRun(model, model_path.name, config, feeds, labels, reference, times, repeats, seed, out)
 
 
 def run_simulation(run: SimulationRun) -> tuple[SimulationResult, list[Path]]:
@@ -99,10 +103,13 @@ def run_simulation(run: SimulationRun) -> tuple[SimulationResult, list[Path]]:
             run.repeats,
             run.seed,
             progress=lambda done, total: bar.update(done - bar.n),
+            reference=run.reference,
         )
     payload = {"model": run.model_name, "seed": run.seed, **result.to_json(), "config": run.config.describe()}
     text = json.dumps(payload, indent=2, default=_json_default)
-    png = plot_png(result, f"{run.model_name} on {run.config.name}: " + ", ".join(map(format_duration, run.drift_times_s)))
+    png = plot_png(
+        result, f"{run.model_name} on {run.config.name}: " + ", ".join(map(format_duration, run.drift_times_s))
+    )
     run.out_dir.mkdir(parents=True, exist_ok=True)
     json_path, png_path = run.out_dir / "results.json", run.out_dir / "accuracy_vs_time.png"
     atomic_write_text(json_path, text)

@@ -7,14 +7,14 @@
 Hardware-aware training: in `train()` mode every forward programs the current weights afresh (new programming
 noise and faults, read noise, ADC) so the network learns weights that tolerate them; backward is the gradient
 of the ideal layer (straight-through estimator), as aihwkit's hardware-aware training does. In `eval()` mode the
-weights are programmed once (and again only after they change or on `reprogram`), then read at the drift time.
+weights are programmed once (and again only after they change or on `reprogram`). Both modes read the tiles at
+`t_seconds` (set with `set_drift_time`): training at the deployment time trains against that time's noise.
 The bias is added digitally after the ADC, in float.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 
 import numpy as np
 import torch
@@ -24,7 +24,15 @@ from torch.nn import functional as F
 from .crossbar import ProgrammedArray, program
 from .presets import CrossbarConfig, get_preset
 
-__all__ = ["AnalogLinear", "AnalogConv2d", "convert_to_analog", "set_drift_time", "reprogram", "analog_layers"]
+__all__ = [
+    "AnalogConv2d",
+    "AnalogLinear",
+    "analog_layers",
+    "convert_to_analog",
+    "reprogram",
+    "set_drift_time",
+    "with_config",
+]
 
 
 def _as_config(config: CrossbarConfig | str) -> CrossbarConfig:
@@ -67,8 +75,7 @@ class _AnalogMixin:
     def _simulate(self, x2d: torch.Tensor) -> torch.Tensor:
         """Return the simulated (rows, out) MVM of a 2-D input, as a tensor without gradient."""
         arr = self.programmed_array()
-        t = 0.0 if self.training else self.t_seconds
-        y = arr.matmul(x2d.detach().cpu().float().numpy(), t_seconds=t, rng=self._read_rng)
+        y = arr.matmul(x2d.detach().cpu().float().numpy(), t_seconds=self.t_seconds, rng=self._read_rng)
         return torch.from_numpy(y).to(x2d.dtype)
 
 
@@ -87,7 +94,7 @@ class AnalogLinear(nn.Linear, _AnalogMixin):
         self._init_analog(config, seed)
 
     @classmethod
-    def from_linear(cls, layer: nn.Linear, config: CrossbarConfig | str, seed: int = 0) -> "AnalogLinear":
+    def from_linear(cls, layer: nn.Linear, config: CrossbarConfig | str, seed: int = 0) -> AnalogLinear:
         """Return an AnalogLinear with layer's weights and bias."""
         out = cls(layer.in_features, layer.out_features, layer.bias is not None, config, seed)
         out.load_state_dict(layer.state_dict())
@@ -116,7 +123,7 @@ class AnalogConv2d(nn.Conv2d, _AnalogMixin):
         self._init_analog(config, seed)
 
     @classmethod
-    def from_conv(cls, layer: nn.Conv2d, config: CrossbarConfig | str, seed: int = 0) -> "AnalogConv2d":
+    def from_conv(cls, layer: nn.Conv2d, config: CrossbarConfig | str, seed: int = 0) -> AnalogConv2d:
         """Return an AnalogConv2d with layer's hyper-parameters, weights and bias."""
         out = cls(
             layer.in_channels,
@@ -137,9 +144,9 @@ class AnalogConv2d(nn.Conv2d, _AnalogMixin):
         return self.weight.reshape(self.out_channels, -1).t()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ideal = F.conv2d(x, self.weight, None, self.stride, self.padding, self.dilation, self.groups)
         if self.groups != 1:
             raise ValueError("AnalogConv2d supports groups=1 only")
+        ideal = F.conv2d(x, self.weight, None, self.stride, self.padding, self.dilation, self.groups)
         cols = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)  # (N, C*kh*kw, L)
         n, k, length = cols.shape
         sim = self._simulate(cols.transpose(1, 2).reshape(n * length, k))
@@ -206,6 +213,6 @@ def with_config(module: nn.Module, config: CrossbarConfig | str) -> nn.Module:
     """Switch every analog layer in module to another config (e.g. evaluate a noise-trained model on a preset)."""
     cfg = _as_config(config)
     for layer in analog_layers(module):
-        layer.config = dataclasses.replace(cfg)
+        layer.config = cfg
         layer._array = None
     return module

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-
 from edgeq.simulators import (
     ADCConfig,
     ConductanceRange,
@@ -177,9 +176,9 @@ def _netlist_solve(g, r_word, r_bit):
     """Independent reference: stamp every resistor of the crossbar into a nodal matrix with explicit source nodes,
     then solve once per driven row with spsolve and read the sense-amp currents."""
     n, m = g.shape
-    word = lambda i, j: i * m + j  # noqa: E731
-    bit = lambda i, j: n * m + i * m + j  # noqa: E731
-    src = lambda i: 2 * n * m + i  # noqa: E731
+    word = lambda i, j: i * m + j
+    bit = lambda i, j: n * m + i * m + j
+    src = lambda i: 2 * n * m + i
     ground = -1
     resistors = []
     for i in range(n):
@@ -267,3 +266,28 @@ def test_bad_inputs_raise_clear_errors():
         arr.matmul(np.ones((2, 4)))
     with pytest.raises(ValueError):
         DACConfig(bit_serial=True)
+
+
+def test_bit_sliced_weights_equal_the_finer_quantized_matmul():
+    w = _rng(32).standard_normal((90, 20))
+    x = _rng(33).standard_normal((7, 90)).astype(np.float32)
+    arr = program(w, _config(tile=TileConfig(64, 16, weight_slices=2, slice_bits=3)), _rng(34))
+    assert len(arr.row_tiles) == 4  # 2 slices x 2 row tiles
+    wq = np.empty_like(w)
+    for a, b in [(0, 64), (64, 90)]:
+        w_max = np.abs(w[a:b]).max(axis=0)
+        wq[a:b] = np.rint(w[a:b] / w_max * 63) / 63 * w_max  # 2 slices of 3 bits = 6-bit magnitudes
+    np.testing.assert_allclose(arr.effective_weights(), wq, rtol=1e-12, atol=1e-12)
+    ref = x.astype(np.float64) @ wq
+    np.testing.assert_allclose(arr.matmul(x), ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+
+
+def test_bit_slicing_makes_few_level_devices_precise():
+    """Devices with 4 levels (2 bits): one pair per weight leaves a coarse weight, 3 slices give 6-bit weights."""
+    w = _rng(35).standard_normal((128, 32))
+    cfg = _config(_device(conductance=ConductanceRange(0.0, 25.0, levels=4)))
+    coarse = program(w, cfg, _rng(36)).effective_weights()
+    fine = program(
+        w, dataclasses.replace(cfg, tile=TileConfig(weight_slices=3, slice_bits=2)), _rng(36)
+    ).effective_weights()
+    assert np.linalg.norm(fine - w) < 0.1 * np.linalg.norm(coarse - w)

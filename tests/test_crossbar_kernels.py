@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from edgeq.simulators.kernels import (
     dac_encode_nb,
     dac_encode_np,
@@ -13,10 +12,11 @@ from edgeq.simulators.kernels import (
 
 
 @pytest.mark.parametrize("k,fixed", [(0, 0.0), (127, 0.0), (7, 0.0), (127, 0.5)])
-def test_dac_encode_twins_agree(k, fixed):
-    x = np.random.default_rng(0).standard_normal((37, 50)).astype(np.float32)
+@pytest.mark.parametrize("rows", [37, 1500])  # the serial and the parallel build
+def test_dac_encode_twins_agree(k, fixed, rows):
+    x = np.random.default_rng(0).standard_normal((rows, 50)).astype(np.float32)
     x[3] = 0.0  # an all-zero row keeps scale 1
-    xn, s, ss = np.empty_like(x), np.empty(37, np.float32), np.empty(37)
+    xn, s, ss = np.empty_like(x), np.empty(rows, np.float32), np.empty(rows)
     dac_encode_nb(x, k, fixed, xn, s, ss)
     xn_ref, s_ref, ss_ref = dac_encode_np(x, k, fixed)
     assert np.array_equal(xn, xn_ref) and np.array_equal(s, s_ref)
@@ -26,13 +26,14 @@ def test_dac_encode_twins_agree(k, fixed):
 
 @pytest.mark.parametrize("mode", [0, 1, 2])
 @pytest.mark.parametrize("lsb,bound", [(0.0, np.inf), (0.05, 1.5)])
-def test_tile_accumulate_twins_agree(mode, lsb, bound):
+@pytest.mark.parametrize("rows,cols", [(41, 29), (300, 260)])  # the serial and the parallel build
+def test_tile_accumulate_twins_agree(mode, lsb, bound, rows, cols):
     rng = np.random.default_rng(1)
-    acc = rng.standard_normal((41, 29)).astype(np.float32)
-    var_full = rng.uniform(0, 0.1, (41, 29)).astype(np.float32)
-    var_row = rng.uniform(0, 0.1, 41)
-    xs, cs = rng.uniform(0.5, 2, 41).astype(np.float32), rng.uniform(0.5, 2, 29).astype(np.float32)
-    out_nb = rng.standard_normal((41, 29)).astype(np.float32)
+    acc = rng.standard_normal((rows, cols)).astype(np.float32)
+    var_full = rng.uniform(0, 0.1, (rows, cols)).astype(np.float32)
+    var_row = rng.uniform(0, 0.1, rows)
+    xs, cs = rng.uniform(0.5, 2, rows).astype(np.float32), rng.uniform(0.5, 2, cols).astype(np.float32)
+    out_nb = rng.standard_normal((rows, cols)).astype(np.float32)
     out_np = out_nb.copy()
     key = np.uint64(0xDEADBEEFCAFEF00D)
     tile_accumulate_nb(acc, var_full, var_row, mode, key, 1000, lsb, bound, xs, cs, out_nb)

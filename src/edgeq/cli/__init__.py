@@ -25,6 +25,7 @@ Examples:
   edgeq cost model.onnx --fmt int8 --tech 7nm   energy, area, latency, TOPS/W with cited sources
   edgeq quantize m.onnx --fmt int8 --calib c.npz --eval e.npz   PTQ with a measured, runtime-checked report
   edgeq simulate examples/digits_mlp.onnx --hw pcm --eval examples/digits_eval.npz   accuracy on analog crossbars vs drift time
+  edgeq simulate m.onnx --hw pcm --eval d.npz   accuracy on analog crossbars vs drift time
   edgeq gate run gate.yaml           fail CI when accuracy/SQNR/cost regress against a committed baseline
 """
 

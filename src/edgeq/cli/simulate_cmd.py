@@ -26,12 +26,18 @@ def _presets() -> list[str]:
 @click.command(epilog=EXAMPLES)
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--hw", "preset", required=True, help=f"Hardware preset: {', '.join(_presets())}.")
-@click.option("--eval", "data", required=True, type=click.Path(path_type=Path), help=".npz with the model inputs (and labels).")
+@click.option(
+    "--eval", "data", required=True, type=click.Path(path_type=Path), help=".npz with the model inputs (and labels)."
+)
 @click.option("--drift", default="1s,1h,1d,1y", show_default=True, help="Times after programming, comma-separated.")
-@click.option("--repeats", default=5, show_default=True, type=int, help="Monte-Carlo chips (fresh programming noise each).")
+@click.option(
+    "--repeats", default=5, show_default=True, type=int, help="Monte-Carlo chips (fresh programming noise each)."
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed: the same seed gives the same files.")
 @click.option("--labels", "labels_key", default="labels", show_default=True, help="Key of the labels in --eval.")
-@click.option("--wire-ohm", default=0.0, show_default=True, type=float, help="Word/bit-line segment resistance (IR drop).")
+@click.option(
+    "--wire-ohm", default=0.0, show_default=True, type=float, help="Word/bit-line segment resistance (IR drop)."
+)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Folder for results.json and the PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON result instead of the table.")
 def command(model, preset, data, drift, repeats, seed, labels_key, wire_ohm, out_dir, as_json) -> int:
@@ -40,9 +46,9 @@ def command(model, preset, data, drift, repeats, seed, labels_key, wire_ohm, out
 
     try:
         run = prepare_run(model, preset, data, drift, repeats, seed, labels_key, wire_ohm, out_dir)
+        result, written = run_simulation(run)
     except ValueError as err:
         raise UserError(str(err)) from None
-    result, written = run_simulation(run)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
         return 0
@@ -51,8 +57,8 @@ def command(model, preset, data, drift, repeats, seed, labels_key, wire_ohm, out
 
     from edgeq.simulators.report import table_rows
 
-    fp32 = "" if result.fp32_accuracy is None else f", FP32 accuracy {100 * result.fp32_accuracy:.2f}%"
-    table = Table(title=f"{model.name} on '{preset}' crossbars: {repeats} chips{fp32}")
+    fp32 = "no labels" if result.fp32_accuracy is None else f"FP32 accuracy {100 * result.fp32_accuracy:.2f}%"
+    table = Table(title=f"{model.name} on '{result.preset}' crossbars", caption=f"{repeats} chips, seed {seed}; {fp32}")
     for col in ("time", "accuracy % (mean +- std)", "SQNR dB (mean +- std)"):
         table.add_column(col, justify="right")
     for row in table_rows(result):
@@ -63,4 +69,3 @@ def command(model, preset, data, drift, repeats, seed, labels_key, wire_ohm, out
     console.print(f"analog nodes: {nodes or 'none (nothing mapped to tiles)'}")
     console.print(f"wrote {', '.join(str(p) for p in written)}")
     return 0
-

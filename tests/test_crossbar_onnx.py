@@ -1,0 +1,195 @@
+"""simulate_onnx and `edgeq simulate`: the digits models on tiles, degradation with noise and drift, CLI rules."""
+
+import dataclasses
+import json
+
+import numpy as np
+import onnx
+import pytest
+from edgeq.simulators import get_preset
+from edgeq.simulators.onnx_sim import simulate_onnx
+from edgeq.simulators.report import format_duration, parse_durations
+from onnx import TensorProto, helper, numpy_helper
+
+from edgeq.cli import main
+
+
+@pytest.fixture(scope="module")
+def digits(examples_dir):
+    with np.load(examples_dir / "digits_eval.npz") as d:
+        return {"image": d["image"]}, d["labels"]
+
+
+def _scaled_rram(scale: float):
+    cfg = get_preset("rram")
+    dev = cfg.device
+    dev = dataclasses.replace(
+        dev,
+        programming=dataclasses.replace(dev.programming, scale=scale),
+        read=dataclasses.replace(dev.read, scale=scale),
+        relaxation=dataclasses.replace(dev.relaxation, scale=scale),
+    )
+    return dataclasses.replace(cfg, device=dev, name=f"rram_x{scale}")
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_digits_keep_accuracy_on_ideal_preset(kind, examples_dir, digits):
+    feeds, labels = digits
+    res = simulate_onnx(examples_dir / f"digits_{kind}.onnx", get_preset("ideal"), feeds, labels, [0.0, 3.15e7])
+    assert res.accuracy.min() >= 0.97
+    assert res.accuracy.min() == res.fp32_accuracy and res.sqnr_db.min() > 100  # float-exact up to rounding
+    assert [n.op_type for n in res.nodes] == (["Gemm"] * 3 if kind == "mlp" else ["Conv"] * 3 + ["Gemm"] * 2)
+
+
+def test_mlp_degrades_monotonically_with_noise(examples_dir, digits):
+    feeds, labels = digits
+    sqnr, acc = [], []
+    for scale in (0.0, 1.0, 3.0, 6.0):
+        res = simulate_onnx(examples_dir / "digits_mlp.onnx", _scaled_rram(scale), feeds, labels, [1.0], repeats=3)
+        sqnr.append(res.sqnr_db.mean())
+        acc.append(res.accuracy.mean())
+    assert all(a > b for a, b in zip(sqnr, sqnr[1:])), sqnr
+    assert all(a >= b - 0.003 for a, b in zip(acc, acc[1:])) and acc[-1] < acc[0] - 0.01, acc
+
+
+@pytest.mark.parametrize("preset", ["rram", "pcm"])
+def test_mlp_degrades_monotonically_with_drift(preset, examples_dir, digits):
+    feeds, labels = digits
+    times = [1.0, 86400.0, 3.15e7]  # 1 s and 1 h differ by less than the chip-to-chip spread for PCM
+    res = simulate_onnx(examples_dir / "digits_mlp.onnx", get_preset(preset), feeds, labels, times, repeats=6, seed=3)
+    sqnr = res.sqnr_db.mean(axis=0)
+    assert all(a > b for a, b in zip(sqnr, sqnr[1:])), sqnr
+    assert res.accuracy.mean(axis=0)[-1] <= res.accuracy.mean(axis=0)[0]
+
+
+def test_matmul_and_float_ops_run_alongside(tmp_path):
+    """A MatMul with a 3-D input, then Softmax in float: the simulator's result matches onnxruntime's when ideal."""
+    w = np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"), helper.make_node("Softmax", ["h"], ["y"], axis=-1)],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(w, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = np.random.default_rng(1).standard_normal((5, 3, 6)).astype(np.float32)
+    res = simulate_onnx(model, get_preset("ideal"), {"x": x})
+    assert res.sqnr_db.min() > 100 and res.nodes[0].op_type == "MatMul"
+
+
+def test_duration_parsing():
+    assert parse_durations("1s,1h,1d,1y") == [1.0, 3600.0, 86400.0, 365.25 * 86400.0]
+    assert parse_durations("0, 10m,2w") == [0.0, 600.0, 14 * 86400.0]
+    assert [format_duration(t) for t in (1.0, 3600.0, 86400.0, 365.25 * 86400.0, 0.0)] == ["1s", "1h", "1d", "1y", "0"]
+    with pytest.raises(ValueError, match="unit"):
+        parse_durations("1x")
+
+
+def test_cli_writes_table_json_png_and_is_deterministic(examples_dir, tmp_path, capsys):
+    args = [
+        "simulate",
+        str(examples_dir / "digits_mlp.onnx"),
+        "--hw",
+        "rram",
+        "--eval",
+        str(examples_dir / "digits_eval.npz"),
+    ]
+    args += ["--drift", "1s,1d", "--repeats", "2", "--seed", "4"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 0
+    assert "SQNR" in capsys.readouterr().out
+    assert main(args + ["--out", str(tmp_path / "b")]) == 0
+    for name in ("results.json", "accuracy_vs_time.png"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    data = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert data["repeats"] == 2 and len(data["summary"]) == 2 and 0.9 < data["summary"][0]["accuracy_mean"] <= 1.0
+    assert (tmp_path / "a" / "accuracy_vs_time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"model": "missing.onnx"}, "does not exist"),
+        ({"hw": "nope"}, "unknown crossbar preset"),
+        ({"drift": "1parsec"}, "cannot read drift time"),
+        ({"repeats": "0"}, "repeats"),
+        ({"eval": "calib"}, None),  # calibration data has no labels: runs, reports SQNR only
+        ({"bad_model": True}, "cannot read"),
+    ],
+)
+def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(change, message, examples_dir, tmp_path, capsys):
+    model = examples_dir / "digits_mlp.onnx"
+    if change.get("bad_model"):
+        model = tmp_path / "bad.onnx"
+        model.write_bytes(b"not an onnx file")
+    if "model" in change:
+        model = tmp_path / change["model"]
+    data = examples_dir / ("digits_calib.npz" if change.get("eval") == "calib" else "digits_eval.npz")
+    out = tmp_path / "out"
+    args = ["simulate", str(model), "--hw", change.get("hw", "ideal"), "--eval", str(data), "--out", str(out)]
+    args += ["--drift", change.get("drift", "1s"), "--repeats", change.get("repeats", "1")]
+    code = main(args)
+    err = capsys.readouterr().err
+    if message is None:
+        assert code == 0 and json.loads((out / "results.json").read_text())["summary"][0].get("accuracy_mean") is None
+        return
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_cli_rejects_data_without_the_model_input(examples_dir, tmp_path, capsys):
+    np.savez(tmp_path / "wrong.npz", pixels=np.zeros((3, 1, 8, 8), np.float32))
+    code = main(
+        ["simulate", str(examples_dir / "digits_mlp.onnx"), "--hw", "ideal", "--eval", str(tmp_path / "wrong.npz")]
+    )
+    assert code == 2 and "no array for model input" in capsys.readouterr().err
+
+
+def test_model_is_not_modified(examples_dir, tmp_path):
+    before = (examples_dir / "digits_mlp.onnx").read_bytes()
+    main(
+        [
+            "simulate",
+            str(examples_dir / "digits_mlp.onnx"),
+            "--hw",
+            "pcm",
+            "--eval",
+            str(examples_dir / "digits_eval.npz"),
+            "--drift",
+            "1s",
+            "--repeats",
+            "1",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert (examples_dir / "digits_mlp.onnx").read_bytes() == before
+    assert onnx.load(str(examples_dir / "digits_mlp.onnx")).graph.node[1].op_type == "Gemm"
+
+
+def test_cli_input_of_wrong_shape_is_a_clear_error(examples_dir, tmp_path, capsys):
+    np.savez(tmp_path / "wrong.npz", image=np.zeros((3, 1, 7, 7), np.float32), labels=np.zeros(3, np.int64))
+    out = tmp_path / "o"
+    args = ["simulate", str(examples_dir / "digits_mlp.onnx"), "--hw", "rram", "--eval", str(tmp_path / "wrong.npz")]
+    code = main(args + ["--repeats", "1", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "does not run on these inputs" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_simulator_names_the_node_when_tiles_get_a_wrong_width():
+    """Shape errors inside the tile path name the node (the FP32 check above catches them first in the CLI)."""
+    from edgeq.simulators.onnx_sim import OnnxCrossbarModel
+
+    w = np.ones((6, 4), np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(w, "w")],
+    )
+    sim = OnnxCrossbarModel(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), get_preset("ideal"))
+    sim.program(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="node mm .*features"):
+        sim.run({"x": np.ones((2, 5), np.float32)}, 0.0, None)
