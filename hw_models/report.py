@@ -49,13 +49,29 @@ def tile_summary(cfg: TileConfig) -> dict:
             "area_um2": sum(tile_area_um2(cfg).values()), "area_breakdown_um2": tile_area_um2(cfg)}
 
 
-def summary_line(model_or_path, plan, target: str = "digital", tech: str = "7nm", hw=None) -> str:
-    """Return one line for other commands' reports: energy per inference and its ratio to FP32 and INT8."""
+def cost_summary(model_or_path, plan, target: str = "digital", tech: str = "7nm", hw=None) -> dict:
+    """Return energy per inference (uJ), TOPS/W and the ratios to FP32 and INT8 digital, plus a one-line summary."""
     cost = network_cost(model_or_path, plan, target=target, tech=tech, hw=hw)
     fp32 = network_cost(model_or_path, "fp32", target="digital", tech=tech)
     int8 = network_cost(model_or_path, "int8", target="digital", tech=tech)
-    return (f"cost ({target}, {tech}): {cost.energy_uj:.4g} uJ/inference, {cost.tops_per_w:.3g} TOPS/W; "
-            f"{cost.energy_pj / fp32.energy_pj:.3g}x FP32, {cost.energy_pj / int8.energy_pj:.3g}x INT8")
+    summary = {
+        "target": target,
+        "tech": tech,
+        "energy_uj": cost.energy_uj,
+        "tops_per_w": cost.tops_per_w,
+        "vs_fp32": cost.energy_pj / fp32.energy_pj,
+        "vs_int8": cost.energy_pj / int8.energy_pj,
+    }
+    summary["line"] = (
+        f"cost ({target}, {tech}): {summary['energy_uj']:.4g} uJ/inference, {summary['tops_per_w']:.3g} TOPS/W; "
+        f"{summary['vs_fp32']:.3g}x FP32, {summary['vs_int8']:.3g}x INT8"
+    )
+    return summary
+
+
+def summary_line(model_or_path, plan, target: str = "digital", tech: str = "7nm", hw=None) -> str:
+    """Return one line for other commands' reports: energy per inference and its ratio to FP32 and INT8."""
+    return cost_summary(model_or_path, plan, target=target, tech=tech, hw=hw)["line"]
 
 
 def plot_layers(costs: dict[str, NetworkCost], path: str | Path) -> None:

@@ -20,7 +20,10 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from .analog_activation import ActivationSpec
 from .crossbar import ProgrammedArray, program
+from .onnx_rnn import ONNX_HANDLERS as RNN_HANDLERS
+from .onnx_rnn import rnn_config
 from .presets import CrossbarConfig
 
 __all__ = ["AnalogNode", "OnnxCrossbarModel", "SimulationResult", "fp32_outputs", "simulate_onnx"]
@@ -111,7 +114,9 @@ def _im2col(
 class OnnxCrossbarModel:
     """An ONNX model split into analog nodes (simulated tiles) and float nodes (onnxruntime, one node each)."""
 
-    def __init__(self, model: onnx.ModelProto, config: CrossbarConfig) -> None:
+    def __init__(
+        self, model: onnx.ModelProto, config: CrossbarConfig, rnn_activation: ActivationSpec | None = None
+    ) -> None:
         import onnxruntime as ort
 
         self._ort = ort
@@ -129,7 +134,13 @@ class OnnxCrossbarModel:
         self._elem_type = {
             v.name: v.type.tensor_type.elem_type for v in [*inferred.value_info, *inferred.output, *inferred.input]
         }
+        self.rnn_activation = rnn_activation  # LSTM/GRU gate activations (onnx_rnn.py); None: exact
+        self._rnn_seed = 0
         for node in model.graph.node:
+            if node.op_type in RNN_HANDLERS and all(i in self.inits for i in node.input[1:3]):
+                w, r = self.inits[node.input[1]], self.inits[node.input[2]]
+                self.nodes.append(AnalogNode(node.name or node.output[0], node.op_type, w.shape[2] + r.shape[2],
+                                             w.shape[1], 2 * w.shape[0]))
             w = self._analog_weight(node)
             if w is not None:
                 self.weights[node.name or node.output[0]] = w
@@ -155,6 +166,7 @@ class OnnxCrossbarModel:
     def program(self, rng: np.random.Generator) -> None:
         """Program every analog weight onto fresh tiles (one chip)."""
         self._arrays = {name: program(w, self.config, rng) for name, w in self.weights.items()}
+        self._rnn_seed = int(rng.integers(0, 2**31))
 
     def run(self, feeds: dict[str, np.ndarray], t_seconds: float, rng: np.random.Generator | None) -> list[np.ndarray]:
         """Return the model outputs with analog nodes simulated at t_seconds (read noise from rng)."""
@@ -169,6 +181,10 @@ class OnnxCrossbarModel:
                     env[node.output[0]] = self._run_analog(node, self._arrays[name], env, t_seconds, rng)
                 except ValueError as err:
                     raise ValueError(f"node {name} ({node.op_type}) on tiles: {err}") from None
+            elif node.op_type in RNN_HANDLERS and all(i in self.inits for i in node.input[1:3]):
+                cfg = rnn_config(self.config, self.rnn_activation, t_seconds, self._rnn_seed + k)
+                outs = RNN_HANDLERS[node.op_type](node, [env[i] if i else None for i in node.input], cfg)
+                env.update((o, v) for o, v in zip(node.output, outs) if o)
             else:
                 outs = self._run_float(k, node, env)
                 env.update(zip(node.output, outs))
@@ -242,6 +258,7 @@ def simulate_onnx(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     reference: np.ndarray | None = None,
+    rnn_activation: ActivationSpec | None = None,
 ) -> SimulationResult:
     """Return accuracy (with labels) and SQNR vs FP32 of the model on simulated tiles at each drift time.
 
@@ -250,7 +267,7 @@ def simulate_onnx(
     from edgeq.metrics import sqnr_db, top1_accuracy
 
     proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model))
-    sim = OnnxCrossbarModel(proto, config)
+    sim = OnnxCrossbarModel(proto, config, rnn_activation)
     if reference is None:
         reference = fp32_outputs(proto, feeds)[0]
     times = [float(t) for t in drift_times]

@@ -249,3 +249,23 @@ def test_cli_formats_json(capsys):
     assert rows[0]["max"] == 448.0 and rows[0]["num_finite"] == 253
     assert rows[1]["bias"] == 2 and rows[1]["signed_zero"] is False
     assert main(["formats", "--fmt", "nope"]) == 2
+
+
+@pytest.mark.parametrize("name", ["int8", "int4", "fp8_e4m3", "fp8_e5m2", "fp4_e2m1", "mxfp4", "mxint8", "mxfp8_e4m3"])
+def test_encoded_codes_decode_to_fake_quant_values_with_awkward_scales(name):
+    fmt = get_format(name)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((8, 64)).astype(np.float32)
+    if fmt.kind == "block":
+        from edgeq.formats import mx_scale_exponents
+
+        codes = encode(x, fmt, axis=1)
+        step = 2.0**-6 if name == "mxint8" else 1.0
+        scale = np.repeat(np.ldexp(np.float32(step), mx_scale_exponents(x, fmt, axis=1)), 32, axis=1)
+        element = "int8" if name == "mxint8" else fmt.element
+        np.testing.assert_array_equal(decode(codes, element) * scale, fake_quant(x, fmt, axis=1))
+        return
+    # scales like 0.1/3 make (q * s) / s miss the grid by an ulp: encode must not depend on that round trip
+    scale = (rng.uniform(0.5, 2, 8) / 30).astype(np.float32)
+    codes = encode(x, fmt, scale=scale, axis=0)
+    np.testing.assert_array_equal(decode(codes, fmt, scale=scale, axis=0), fake_quant(x, fmt, scale=scale, axis=0))

@@ -7,8 +7,9 @@ build one (`QuantConfig.from_options`), so they cannot drift apart.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Union
+from typing import Union
 
 from .errors import UserError
 from .formats import BlockFormat, Format, get_format
@@ -106,14 +107,6 @@ class QuantConfig:
                 "run time); pass --acts int8 or an fp8 format with the MX weights"
             )
 
-    @property
-    def label(self) -> str:
-        """Short name of the run, e.g. "int8", "w4a8", "fp8_e4m3", used in default output names."""
-        w, a = get_format(self.weights).name, get_format(self.acts).name
-        if w == a or (w == "int8" and a == "uint8"):
-            return w
-        return f"w{w}_a{a}"
-
     @classmethod
     def from_options(
         cls,
@@ -128,7 +121,8 @@ class QuantConfig:
         seed: int = 0,
         max_drop: float | None = None,
         min_sqnr: float | None = None,
-    ) -> "QuantConfig":
+        kernel_safe_int8: bool = True,
+    ) -> QuantConfig:
         """Return the config for a preset `fmt` with optional explicit weight/activation formats (CLI names)."""
         w_default, a_default = preset_formats(fmt)
         return cls(
@@ -141,6 +135,7 @@ class QuantConfig:
             seed=int(seed),
             max_drop=max_drop,
             min_sqnr=min_sqnr,
+            kernel_safe_int8=kernel_safe_int8,
         )
 
 

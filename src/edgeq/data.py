@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import onnx
@@ -51,10 +51,15 @@ def load_data(source, model: onnx.ModelProto, what: str) -> tuple[dict[str, np.n
     out = {}
     for name, (dims, dtype) in specs.items():
         a = arrays[name]
-        if a.ndim != len(dims) or any(d is not None and d != s for d, s in zip(dims[1:], a.shape[1:])):
+        if a.ndim != len(dims) or any(d is not None and d != n for d, n in zip(dims[1:], a.shape[1:])):
             raise UserError(f"{what} array {name!r} has shape {list(a.shape)}, the model expects {_shape(dims)}")
         if a.shape[0] == 0:
             raise UserError(f"{what} array {name!r} is empty; give at least one sample")
+        if dims[0] is not None and a.shape[0] % dims[0]:
+            raise UserError(
+                f"the model's input {name!r} has a fixed batch size of {dims[0]}; give a multiple of {dims[0]} "
+                f"{what} samples (got {a.shape[0]}) or export the model with a dynamic batch dimension"
+            )
         if not _dtype_fits(a.dtype, dtype):
             raise UserError(f"{what} array {name!r} has dtype {a.dtype}, the model expects {dtype}")
         if np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):

@@ -10,26 +10,29 @@ from .config import QuantConfig
 from .data import batches
 from .graph.native import native_activation
 from .graph.plan import TensorQuant
-from .graph.qdq import weight_is_native
 from .graph.points import QuantPoints
+from .graph.qdq import weight_is_native
 from .metrics import sqnr_db, top1_accuracy, top1_agreement
+from .mixed import layer_sensitivity
+from .errors import UserError
 from .report import QuantReport
 from .runtime import check_fidelity, latency_ms, likely_cause, run_batched, session
-from .simulate import StagedSimulator, plan_inputs, run_all
+from .simulate import StagedSimulator, plan_inputs
 
 LATENCY_BATCH = 64
+SENSITIVITY_SAMPLES = 256  # per-layer sensitivity ranks layers; a subset of the eval data is enough for that
 
 
 def measure(
     *, float_model: onnx.ModelProto, model_q: onnx.ModelProto, sim: StagedSimulator, plan: list[TensorQuant],
     points: QuantPoints, config: QuantConfig, eval_data, labels, batch: int, stored: dict[str, int], mixed,
-    notes: list[str], n_calib: int, progress: bool, timing: dict[str, float],
+    notes: list[str], n_calib: int, timing: dict[str, float],
 ) -> QuantReport:
     """Return the report of a quantized model measured on `eval_data`."""
     fp32_sess = session(float_model)
     fp32 = run_batched(fp32_sess, eval_data, batch)
     transforms, params = plan_inputs(sim, plan)
-    reference = run_all(sim, eval_data, batch, transforms, params)
+    reference, point_sqnr = _reference_run(sim, eval_data, batch, transforms, params)
     fidelity, outputs = check_fidelity(model_q, reference, eval_data, batch)
     quant = outputs["ort_default"]
     fid = {}
@@ -41,15 +44,18 @@ def measure(
     acc_fp32 = top1_accuracy(fp32, labels) if labels is not None else None
     acc_q = top1_accuracy(quant, labels) if labels is not None else None
     acc_ref = top1_accuracy(reference, labels) if labels is not None else None
-    per_layer = _sensitivity(sim, plan, points, eval_data, batch, fp32)
-    tensors = _tensor_table(sim, plan, points, eval_data, batch, transforms, params)
+    n_sens = min(fp32.shape[0], SENSITIVITY_SAMPLES)
+    per_layer = layer_sensitivity(sim, plan, points.nodes, {k: v[:n_sens] for k, v in eval_data.items()}, batch,
+                                  fp32[:n_sens])
+    tensors = _tensor_table(sim, plan, points, point_sqnr, params, stored)
     feed = next(batches(eval_data, min(batch, LATENCY_BATCH)))
     lat_fp32 = latency_ms(fp32_sess, feed)
     lat_q = latency_ms(session(model_q), feed)
-    if any(t["role"] == "activation" and t["exported_as"] != "QDQ" for t in tensors.values()):
-        notes.append("formats without native Q/DQ in ONNX are exported as an exact fake-quant pattern of standard "
-                     "ops: every runtime computes the simulated numerics, in float, with no integer speed-up")
-    if any(op == "LSTM" or op == "GRU" or op == "RNN" for op in points.float_ops):
+    if any(t["exported_as"] != "QDQ" for t in tensors.values()):
+        notes.append('"pattern" and "codes+decode": formats without native Q/DQ in ONNX are written as an exact '
+                     "fake-quant pattern of standard ops, so every runtime computes the simulated numerics (in float, "
+                     "with no integer speed-up)")
+    if {"LSTM", "GRU", "RNN"} & set(points.float_ops):
         notes.append("recurrent ops (LSTM/GRU/RNN) stay in float; the Gemm/MatMul around them are quantized")
     return QuantReport(
         model=float_model.graph.name or "model",
@@ -67,50 +73,56 @@ def measure(
         size_bytes_fp32=float_model.ByteSize(), size_bytes_quant=model_q.ByteSize(),
         latency_ms_fp32=lat_fp32, latency_ms_quant=lat_q,
         mixed_precision=None if mixed is None else mixed.to_dict(),
+        cost=_digital_cost(model_q, notes),
         notes=notes, timing=timing,
     )
 
 
-def _sensitivity(sim, plan, points, data, batch, fp32) -> dict[str, float]:
-    """Return node -> logit SQNR (dB) vs FP32 when only that node's weight and input activations are quantized."""
-    by_tensor = {e.tensor: e for e in plan}
-    out = {}
-    for node in points.nodes:
-        own = [by_tensor[t] for t in [*node.acts, node.weight, node.bias] if t and t in by_tensor]
-        if not own:
-            continue
-        transforms, params = plan_inputs(sim, own)
-        out[node.name] = sqnr_db(fp32, run_all(sim, data, batch, transforms, params))
-    return out
+def _digital_cost(model_q, notes: list[str]) -> dict | None:
+    """Return the quantized model's digital cost summary at 7 nm, or None with a note when the cost model can't."""
+    from edgeq.hw_models.report import cost_summary
+
+    try:
+        return cost_summary(model_q, "auto", target="digital", tech="7nm")
+    except (UserError, ValueError, KeyError) as err:
+        notes.append(f"hardware cost not estimated: {err}")
+        return None
 
 
-def _tensor_table(sim, plan, points, data, batch, transforms, params) -> dict[str, dict]:
+def _reference_run(sim, data, batch, transforms, params) -> tuple[np.ndarray, dict[str, float]]:
+    """Return (reference outputs, point -> SQNR of the quantized tensor vs its FP32 value), in one pass."""
+    signal = dict.fromkeys(sim.points, 0.0)
+    noise = dict.fromkeys(sim.points, 0.0)
+    outputs = []
+    for chunk in batches(data, batch):
+        _, ref = sim.run(chunk, capture=True)
+        out, q = sim.run(chunk, transforms, params, capture=True)
+        outputs.append(out[0])
+        for p in sim.points:
+            a, b = ref[p].astype(np.float64), q[p].astype(np.float64)
+            signal[p] += float(np.sum(a * a))
+            noise[p] += float(np.sum((a - b) ** 2))
+    return np.concatenate(outputs), {p: _ratio_db(signal[p], noise[p]) for p in sim.points}
+
+
+def _tensor_table(sim, plan, points, point_sqnr, params, stored) -> dict[str, dict]:
     """Return tensor -> description, how it is exported, and its SQNR vs FP32 inside the quantized model."""
     node_of = {}
     for n in points.nodes:
         for t in [*n.acts, n.weight, n.bias]:
             if t:
                 node_of.setdefault(t, n.name)
-    signal = dict.fromkeys(sim.points, 0.0)
-    noise = dict.fromkeys(sim.points, 0.0)
-    for chunk in batches(data, batch):
-        _, ref = sim.run(chunk, capture=True)
-        _, q = sim.run(chunk, transforms, params, capture=True)
-        for p in sim.points:
-            a, b = ref[p].astype(np.float64), q[p].astype(np.float64)
-            signal[p] += float(np.sum(a * a))
-            noise[p] += float(np.sum((a - b) ** 2))
     table = {}
     for e in plan:
         row = e.describe()
         row["node"] = node_of.get(e.tensor, "")
         if e.role == "activation":
-            row["sqnr_db"] = _ratio_db(signal[e.tensor], noise[e.tensor])
-            row["exported_as"] = "QDQ" if native_activation(e.fmt) else "fake-quant pattern"
+            row["sqnr_db"] = point_sqnr[e.tensor]
+            row["exported_as"] = "QDQ" if native_activation(e.fmt) else "pattern"
         else:
-            w = sim.params[e.tensor].astype(np.float32)
-            row["sqnr_db"] = sqnr_db(w, params[e.tensor])
-            row["exported_as"] = "QDQ" if weight_is_native(e) else "codes + decode pattern"
+            row["sqnr_db"] = sqnr_db(sim.params[e.tensor].astype(np.float32), params[e.tensor])
+            row["exported_as"] = "QDQ" if weight_is_native(e) else "codes+decode"
+            row["stored_bytes"] = stored[e.tensor]
         table[e.tensor] = row
     return table
 

@@ -1,18 +1,20 @@
 """Mixed precision: raise the precision of the most sensitive layers, greedily, until the target holds.
 
 Sensitivity is measured, not guessed: the logit SQNR of the model with only that layer quantized. Layers are
-promoted most sensitive first, one step at a time (e.g. int4 -> int8 -> float), and the whole model is re-measured
-in edgeq's reference simulation after each promotion.
+promoted most sensitive first, one step per round (every layer that needs it goes int4 -> int8 before any goes to
+float), and the whole model is re-measured in edgeq's reference simulation after each promotion.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 
 from .config import QuantConfig
 from .formats import BlockFormat, IntFormat, get_format
 from .metrics import sqnr_db, top1_accuracy
+from .progress import progress_bar
 from .simulate import plan_inputs, run_all
 
 FLOAT = "float"
@@ -47,8 +49,24 @@ def promote(fmt_name: str) -> str:
     return FLOAT
 
 
+def layer_sensitivity(sim, plan, nodes, data, batch: int, fp32: np.ndarray, progress: bool = False) -> dict[str, float]:
+    """Return node -> logit SQNR (dB) vs FP32 with only that node's input activations, weight and bias quantized."""
+    by_tensor = {e.tensor: e for e in plan}
+    out = {}
+    for node in progress_bar(nodes, "sensitivity", progress, "layer"):
+        own = [by_tensor[t] for t in (*node.acts, node.weight, node.bias) if t and t in by_tensor]
+        if own:
+            transforms, params = plan_inputs(sim, own)
+            out[node.name] = sqnr_db(fp32, run_all(sim, data, batch, transforms, params))
+    return out
+
+
 def choose_overrides(sim, points, plan_for, config: QuantConfig, data, labels, batch, progress) -> MixedPrecision:
-    """Return the per-node overrides meeting config.max_drop / config.min_sqnr, promoting layers greedily."""
+    """Return the promotions (node -> weight format) meeting config.max_drop / config.min_sqnr, found greedily.
+
+    `plan_for(overrides)` builds the plan for a full overrides dict; the result lists only nodes changed from
+    config.overrides.
+    """
     fp32 = run_all(sim, data, batch)
     acc_fp32 = top1_accuracy(fp32, labels) if labels is not None else None
 
@@ -76,26 +94,22 @@ def choose_overrides(sim, points, plan_for, config: QuantConfig, data, labels, b
     )
     overrides = dict(config.overrides)
     weighted = [n for n in points.nodes if n.weight]
-    sensitivity = {}
-    full = plan_for(overrides)
-    by_tensor = {e.tensor: e for e in full}
-    for node in weighted:
-        own = [by_tensor[t] for t in (node.weight, *node.acts) if t in by_tensor]
-        transforms, params = plan_inputs(sim, own)
-        sensitivity[node.name] = sqnr_db(fp32, run_all(sim, data, batch, transforms, params))
+    sensitivity = layer_sensitivity(sim, plan_for(overrides), weighted, data, batch, fp32, progress)
     order = sorted(weighted, key=lambda n: (sensitivity[n.name], n.name))
     achieved = score(overrides)
     steps = [{"overrides": dict(overrides), **achieved}]
-    for node in order:
-        while not meets(achieved):
-            current = overrides.get(node.name, config.weights)
-            if current == FLOAT:
-                break
-            overrides[node.name] = promote(current)
+    # one precision step per layer per round, most sensitive first: int4 -> int8 for all that need it before
+    # any layer goes to float
+    while not meets(achieved):
+        movable = [n for n in order if overrides.get(n.name, config.weights) != FLOAT]
+        if not movable:
+            break
+        for node in movable:
+            overrides[node.name] = promote(overrides.get(node.name, config.weights))
             achieved = score(overrides)
             steps.append({"node": node.name, "to": overrides[node.name], **achieved})
-        if meets(achieved):
-            break
+            if meets(achieved):
+                break
     met = meets(achieved)
     reason = (
         "promoted most sensitive first (sensitivity = logit SQNR with only that layer quantized)"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import onnx
@@ -20,6 +20,7 @@ from .calibration import HistogramObserver, MinMaxObserver, choose_range
 from .config import QuantConfig
 from .data import batch_size_for, batches, load_data, random_data
 from .errors import UserError
+from .evaluate import measure
 from .graph.cleanup import constants_to_initializers, remove_identities
 from .graph.fold_bn import fold_batchnorm
 from .graph.load import load_model
@@ -29,8 +30,8 @@ from .graph.qdq import export_quantized
 from .io import atomic_write_bytes, atomic_write_text
 from .mixed import choose_overrides
 from .planner import activation_entry, bias_entry, range_quantizer, weight_entry, weight_format
-from .evaluate import measure
 from .report import QuantReport
+from .progress import progress_bar
 from .simulate import StagedSimulator
 
 RANDOM_CALIB_SAMPLES = 64
@@ -66,7 +67,7 @@ def quantize(
     granularity: str = "channel",
     calib=None,
     calib_random: bool = False,
-    eval=None,  # noqa: A002 - mirrors the CLI's --eval
+    eval=None,
     calib_method: str = "minmax",
     exclude=(),
     overrides: Mapping[str, str] | None = None,
@@ -74,6 +75,7 @@ def quantize(
     max_drop: float | None = None,
     min_sqnr: float | None = None,
     progress: bool = True,
+    kernel_safe: bool = True,
 ) -> QuantResult:
     """Return the post-training-quantized model, its per-tensor plan and the measured report.
 
@@ -92,11 +94,13 @@ def quantize(
         seed: seeds random calibration data; the output is byte-identical for the same inputs and seed.
         max_drop, min_sqnr: mixed precision targets (accuracy drop in pp, logit SQNR in dB).
         progress: show progress bars.
+        kernel_safe: with 8-bit integer weights and activations keep weights in [-64, 63], so x86 u8s8 kernels
+            without VNNI (saturating 16-bit pair sums) compute exactly what the report says.
     """
     t_start = time.perf_counter()
     config = QuantConfig.from_options(
         fmt, weights=weights, acts=acts, granularity=granularity, calib_method=calib_method, exclude=exclude,
-        overrides=overrides, seed=seed, max_drop=max_drop, min_sqnr=min_sqnr,
+        overrides=overrides, seed=seed, max_drop=max_drop, min_sqnr=min_sqnr, kernel_safe_int8=kernel_safe,
     )
     model = load_model(model_or_path)
     float_model = _prepare(model)
@@ -120,7 +124,7 @@ def quantize(
     mixed = None
     if config.max_drop is not None or config.min_sqnr is not None:
         mixed = choose_overrides(sim, points, plan_for, config, eval_data, labels, batch, progress)
-        plan = plan_for(mixed.overrides)
+        plan = plan_for({**config.overrides, **mixed.overrides})
     else:
         plan = plan_for(dict(config.overrides))
     model_q, stored = export_quantized(float_model, plan)
@@ -131,7 +135,7 @@ def quantize(
     report = measure(
         float_model=float_model, model_q=model_q, sim=sim, plan=plan, points=points, config=config,
         eval_data=eval_data, labels=labels, batch=batch, stored=stored, mixed=mixed, notes=notes,
-        n_calib=next(iter(calib_data.values())).shape[0], progress=progress,
+        n_calib=next(iter(calib_data.values())).shape[0],
         timing={"calibrate_s": t_calibrated - t_start, "export_s": t_exported - t_calibrated},
     )
     report.timing["total_s"] = time.perf_counter() - t_start
@@ -195,7 +199,7 @@ def _calibrate(sim: StagedSimulator, data, batch: int, points: QuantPoints, conf
 
     transforms = {p: observe(o) for p, o in observers.items()}
     chunks = list(batches(data, batch))
-    for chunk in _progress(chunks, "calibrating", progress):
+    for chunk in progress_bar(chunks, "calibrating", progress, "batch"):
         sim.run(chunk, transforms)
     ranges = {p: choose_range(o, config.calib_method, range_quantizer(config.acts)) for p, o in observers.items()}
     for node in points.nodes:  # Concat inputs share one scale so the joined tensor is exact
@@ -204,15 +208,10 @@ def _calibrate(sim: StagedSimulator, data, batch: int, points: QuantPoints, conf
             hi = max(ranges[a][1] for a in node.acts)
             for a in node.acts:
                 ranges[a] = (lo, hi)
+    for node in points.nodes:  # chains (MaxPool -> Flatten) were appended output side first
+        if node.scale_from is not None:
+            ranges[node.acts[0]] = ranges[node.scale_from]
     return ranges
-
-
-def _progress(items, desc: str, enabled: bool):
-    if not enabled:
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, desc=desc, leave=False, unit="batch")
 
 
 def _build_plan(points: QuantPoints, ranges, weights_f, config: QuantConfig, overrides: Mapping[str, str]):

@@ -6,8 +6,12 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 
 def _json_safe(value):
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, dict):
@@ -53,6 +57,7 @@ class QuantReport:
     latency_ms_fp32: float
     latency_ms_quant: float
     mixed_precision: dict | None = None
+    cost: dict | None = None
     notes: list[str] = field(default_factory=list)
     timing: dict[str, float] = field(default_factory=dict)
 
@@ -61,7 +66,7 @@ class QuantReport:
         return _json_safe(asdict(self))
 
     def to_json(self) -> str:
-        """Return the report as indented JSON, with timings rounded so reruns differ as little as possible."""
+        """Return the report as indented JSON with sorted keys."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     def render(self, console=None) -> None:
@@ -87,6 +92,8 @@ class QuantReport:
         summary.add_row("calibration", f"{self.calib_method}, {self.n_calib} samples; eval {self.n_eval} samples")
         float_ops = ", ".join(f"{k} x{v}" for k, v in sorted(self.float_ops.items())) or "none"
         summary.add_row("ops left in float", float_ops)
+        if self.cost:
+            summary.add_row("hardware cost (edgeq cost)", self.cost["line"].removeprefix("cost "))
         console.print(summary)
 
         fid = Table(title="runtime fidelity: does onnxruntime compute what edgeq simulated?")
@@ -97,14 +104,16 @@ class QuantReport:
             fid.add_row(mode, f"{100 * f['agreement']:.2f}%", _db(f["sqnr_db"]), f"{f['max_abs_error']:.3g}", verdict)
         console.print(fid)
 
-        layers = Table(title="per tensor (who to blame): format, and SQNR vs FP32")
-        for col in ("tensor", "role", "format", "granularity", "exported as", "tensor SQNR", "op sensitivity"):
-            layers.add_column(col, justify="right" if "SQNR" in col or "sens" in col else "left")
+        layers = Table(title="per tensor (who to blame): SQNR vs FP32 in the quantized model; op alone = logit SQNR "
+                       "with only that op quantized")
+        for col in ("tensor", "role", "format", "scales", "exported as", "SQNR", "op alone"):
+            layers.add_column(col, justify="right" if col in ("SQNR", "op alone") else "left", overflow="fold")
         for name, t in self.tensors.items():
             gran = "tensor" if t.get("axis") is None else (
                 f"block:{t['block_size']}" if t.get("block_size") else f"axis {t['axis']}")
             sens = self.per_layer.get(t.get("node", ""), None)
-            layers.add_row(name, t["role"], t["format"], gran, self.exported_as.get(name, ""),
+            role = "act" if t["role"] == "activation" else t["role"]
+            layers.add_row(name, role, t["format"], gran, self.exported_as.get(name, ""),
                            _db(t.get("sqnr_db")), "" if sens is None or t["role"] != "weight" else _db(sens))
         console.print(layers)
         if self.mixed_precision:
@@ -122,3 +131,30 @@ def _db(value) -> str:
     if isinstance(value, str):
         return value
     return "inf" if math.isinf(value) else f"{value:.2f} dB"
+
+
+def plot_png(report: QuantReport) -> bytes:
+    """Return a PNG bar chart of each quantized tensor's SQNR vs FP32 (who to blame), with the logit SQNR line."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n, t in report.tensors.items() if t["role"] != "bias"]
+    values = [report.tensors[n]["sqnr_db"] for n in names]
+    values = [min(v, 99.0) if isinstance(v, (int, float)) else 99.0 for v in values]
+    colors = ["tab:blue" if report.tensors[n]["role"] == "activation" else "tab:orange" for n in names]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(names) + 2), 4.0), dpi=120)
+    ax.bar(range(len(names)), values, color=colors)
+    ax.axhline(report.sqnr_db, color="k", ls="--", lw=1, label=f"logits {report.sqnr_db:.1f} dB")
+    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("SQNR vs FP32 (dB)")
+    ax.set_title(f"{report.model}: weights {report.weights}, activations {report.acts} (blue: activations)")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()

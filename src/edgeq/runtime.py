@@ -7,8 +7,8 @@ so QAT export (issue 9) checks its graphs the same way.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Mapping
 
 import numpy as np
 import onnx
@@ -105,5 +105,6 @@ def likely_cause(model_q: onnx.ModelProto, mode: str) -> str:
     if types & {onnx.TensorProto.FLOAT8E4M3FN, onnx.TensorProto.FLOAT8E5M2}:
         return "a default graph optimization rewrote FP8 Q/DQ (e.g. ReluQuantRewrite); compare with ORT_DISABLE_ALL"
     if types & {onnx.TensorProto.INT8, onnx.TensorProto.UINT8}:
-        return "fused integer kernels (u8s8 without VNNI saturate); try kernel-safe weights or int8 activations"
+        return ("fused integer kernels round or saturate differently (u8s8 without VNNI saturates 16-bit sums: "
+                "keep the default kernel-safe weights, not --full-range-int8)")
     return "a default graph optimization changed the numerics; compare with ORT_DISABLE_ALL"

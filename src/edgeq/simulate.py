@@ -9,13 +9,14 @@ the tensor. Weights and biases are session inputs, so one set of sessions serves
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
+from .errors import UserError
 from .graph.util import subgraph_inputs
 
 Transform = Callable[[np.ndarray], np.ndarray]
@@ -56,48 +57,51 @@ class StagedSimulator:
             nodes.append(copy)
         self._nodes = nodes
         self._model = model
+        self._inits = {t.name: t for t in graph.initializer}
         self.stages: list[tuple[list[str], list[str], ort.InferenceSession | None]] = []
         for p in self.points:
             if p in graph_inputs:
                 self.stages.append(([p], [p], None))
             else:
                 self.stages.append(self._stage([p]))
-        self.stages.append(self._stage(self.output_names, final=True))
+        self.stages.append(self._stage(self.output_names))
 
-    def _stage(self, targets: list[str], final: bool = False):
-        graph = self._model.graph
-        made_by = {o: n for n in self._nodes for o in n.output}
-        needed, picked, seen = list(targets), [], set()
+    def _stage(self, targets: list[str]):
+        made_by = {o: k for k, n in enumerate(self._nodes) for o in n.output}
+        needed, picked, seen = list(targets), set(), set()
         feeds: set[str] = set()
-        init_names = {t.name for t in graph.initializer}
         while needed:
             name = needed.pop()
             if name in seen or not name:
                 continue
             seen.add(name)
-            node = made_by.get(name)
-            if node is None:
+            k = made_by.get(name)
+            if k is None:
                 feeds.add(name)
-                continue
-            if id(node) in {id(n) for n in picked}:
-                continue
-            picked.append(node)
-            needed.extend(list(node.input) + sorted(subgraph_inputs(node)))
-        picked.sort(key=lambda n: self._nodes.index(n))
+            elif k not in picked:
+                picked.add(k)
+                needed.extend(list(self._nodes[k].input) + sorted(subgraph_inputs(self._nodes[k])))
+        picked = [self._nodes[k] for k in sorted(picked)]
         inputs, inits = [], []
         for name in sorted(feeds):
-            if name in init_names and name not in self.params:
-                inits.append(next(t for t in graph.initializer if t.name == name))
+            if name in self._inits and name not in self.params:
+                inits.append(self._inits[name])
             else:
                 inputs.append(self._value_info(name))
         outputs = [self._value_info(t, output=True) for t in targets]
         g = helper.make_graph(picked, "stage", inputs, outputs, inits)
         m = helper.make_model(g, opset_imports=self._model.opset_import, ir_version=self._model.ir_version)
-        sess = ort.InferenceSession(m.SerializeToString(), reference_session_options(), providers=["CPUExecutionProvider"])
+        try:
+            sess = ort.InferenceSession(m.SerializeToString(), reference_session_options(), providers=["CPUExecutionProvider"])
+        except Exception as err:  # ORT raises its own exception types (Fail, InvalidGraph, NotImplemented)
+            raise UserError(
+                f"onnxruntime cannot run the float model ({str(err).splitlines()[0][:300]}); "
+                "check that it runs in onnxruntime before quantizing"
+            ) from None
         return [i.name for i in inputs], list(targets), sess
 
     def _value_info(self, name: str, output: bool = False):
-        base = name[: -len(_SUFFIX)] if name.endswith(_SUFFIX) else name
+        base = name.removesuffix(_SUFFIX)
         g = self._model.graph
         for v in list(g.input) + list(g.output):
             if v.name == base:

@@ -7,7 +7,7 @@ bin centres, so the same code serves int8, FP8 and any minifloat.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -16,6 +16,8 @@ from .observers import HistogramObserver, MinMaxObserver
 
 # candidate clipping thresholds as fractions of the observed |x| max
 _CANDIDATES = np.unique(np.concatenate([np.geomspace(1 / 256, 0.25, 24), np.linspace(0.25, 1.0, 64)]))
+
+_KL_MIN_BINS = 128
 
 Quantizer = Callable[[float, float, np.ndarray], np.ndarray]  # (lo, hi, values) -> fake-quantized values
 
@@ -33,7 +35,9 @@ def choose_range(obs: MinMaxObserver, method: CalibMethod, quantizer: Quantizer)
     elif method.name == "mse":
         t = _best(obs, amax, quantizer, _mse)
     else:
-        t = _best(obs, amax, quantizer, _kl)
+        # as TensorRT: a threshold must span at least 128 histogram bins, else a clipped P and Q that both sit in
+        # a handful of bins (e.g. an image whose pixels are mostly 0) trivially agree
+        t = _best(obs, amax, quantizer, _kl, min_t=obs.limit * _KL_MIN_BINS / obs.bins)
     return max(lo, -t), min(hi, t)
 
 
@@ -52,28 +56,37 @@ def _signed_bins(obs: HistogramObserver) -> tuple[np.ndarray, np.ndarray]:
     return values[keep], counts[keep]
 
 
-def _best(obs: HistogramObserver, amax: float, quantizer: Quantizer, score) -> float:
+def _best(obs: HistogramObserver, amax: float, quantizer: Quantizer, score, min_t: float = 0.0) -> float:
     values, counts = _signed_bins(obs)
     lo, hi = obs.range()
     best_t, best_s = amax, np.inf
     for frac in _CANDIDATES:
         t = float(amax * frac)
-        q = quantizer(max(lo, -t), min(hi, t), values)
-        s = score(values, q, counts)
-        if s < best_s - 1e-12 * abs(best_s):
+        if t < min_t:
+            continue
+        s = score(values, counts, max(lo, -t), min(hi, t), quantizer)
+        if s < best_s:
             best_t, best_s = t, s
     return best_t
 
 
-def _mse(values: np.ndarray, q: np.ndarray, counts: np.ndarray) -> float:
-    d = q.astype(np.float64) - values
+def _mse(values, counts, lo, hi, quantizer) -> float:
+    """Expected squared error of quantizing the histogram with range [lo, hi] (clipping included)."""
+    d = quantizer(lo, hi, values).astype(np.float64) - values
     return float(np.sum(counts * d * d))
 
 
-def _kl(values: np.ndarray, q: np.ndarray, counts: np.ndarray) -> float:
-    """KL(P || Q): P the histogram, Q spreads each quantization level's mass evenly over the bins mapping to it."""
-    p = counts / counts.sum()
-    _, level, sizes = np.unique(q, return_inverse=True, return_counts=True)
-    mass = np.bincount(level, weights=p)
-    qd = mass[level] / sizes[level]
-    return float(np.sum(p * np.log(p / np.maximum(qd, 1e-30))))
+def _kl(values, counts, lo, hi, quantizer) -> float:
+    """TensorRT's criterion: KL(P || Q), P the histogram inside [lo, hi] with the clipped mass folded into the edge
+    bins, Q the inside histogram without that mass, flattened within each quantization level."""
+    inside = (values >= lo) & (values <= hi)
+    if not inside.any():
+        return np.inf
+    v, c = values[inside], counts[inside]
+    p = c.copy()
+    p[np.argmax(v)] += counts[values > hi].sum()
+    p[np.argmin(v)] += counts[values < lo].sum()
+    _, level, sizes = np.unique(quantizer(lo, hi, v), return_inverse=True, return_counts=True)
+    q = np.bincount(level, weights=c)[level] / sizes[level]
+    p, q = p / p.sum(), q / q.sum()
+    return float(np.sum(p * np.log(p / np.maximum(q, 1e-12))))

@@ -15,6 +15,9 @@ COMMANDS: dict[str, str] = {
     "cost": "cost_cmd",
     "quantize": "quantize_cmd",
     "simulate": "simulate_cmd",
+    "phyff": "phyff_cmd",
+    "ramp-adc": "ramp_adc_cmd",
+    "sweep": "sweep_cmd",
     "gate": "gate_cmd",
 }
 
@@ -25,6 +28,9 @@ Examples:
   edgeq cost model.onnx --fmt int8 --tech 7nm   energy, area, latency, TOPS/W with cited sources
   edgeq quantize m.onnx --fmt int8 --calib c.npz --eval e.npz   PTQ with a measured, runtime-checked report
   edgeq simulate examples/digits_mlp.onnx --hw pcm --eval examples/digits_eval.npz   accuracy on analog crossbars vs drift time
+  edgeq phyff train --data digits --physical crossbar:rram --layers 3   forward-forward on hardware vs backprop
+  edgeq ramp-adc -f tanh -b 5 --preset chip   ramp NL-ADC design: error vs f, over chips, vs linear ADC + LUT
+  edgeq sweep run SPEC --workers 2   accuracy-vs-cost Pareto sweep (resumable; --storage to scale out)
   edgeq simulate m.onnx --hw pcm --eval d.npz   accuracy on analog crossbars vs drift time
   edgeq gate run gate.yaml           fail CI when accuracy/SQNR/cost regress against a committed baseline
 """

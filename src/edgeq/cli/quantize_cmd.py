@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import click
@@ -34,31 +35,43 @@ Examples:
 @click.option("--exclude", multiple=True, help="Node name or op type to keep in float (repeatable).")
 @click.option("--max-drop", type=float, default=None, help="Mixed precision: largest accuracy drop in pp.")
 @click.option("--min-sqnr", type=float, default=None, help="Mixed precision: smallest logit SQNR in dB.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--full-range-int8", is_flag=True, help="Use all 8 weight bits with 8-bit activations (exact only "
+              "on CPUs with VNNI; the default keeps weights in [-64, 63] so every x86 int8 kernel is exact).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds random calibration data; same seed, same bytes.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output model (default MODEL.<fmt>.onnx beside the input).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the report as JSON here.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write a PNG bar chart of per-tensor SQNR here.")
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
 @click.option("--strict", is_flag=True, help="Exit 1 when onnxruntime differs from edgeq's reference simulation.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of tables.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_path, calib_method, exclude, max_drop,
-            min_sqnr, seed, output, report_path, force, strict, as_json, quiet) -> int:
+            min_sqnr, full_range_int8, seed, output, report_path, plot_path, force, strict, as_json, quiet) -> int:
     """Quantize an ONNX model (PTQ) and report accuracy, SQNR, runtime fidelity, size and latency."""
-    from ..config import QuantConfig
     from ..pipeline import quantize
 
-    label = QuantConfig.from_options(fmt, weights=weights, acts=acts).label
+    label = fmt if not (weights or acts) else f"w{weights or 'preset'}_a{acts or 'preset'}"
     output = output or model.with_name(f"{model.stem}.{label}.onnx")
-    for path in [p for p in (output, report_path) if p is not None]:
+    for path in [p for p in (output, report_path, plot_path) if p is not None]:
         _check_writable(path, force, model)
-    result = quantize(
-        model, fmt, weights=weights, acts=acts, granularity=granularity, calib=calib, calib_random=calib_random,
-        eval=eval_path, calib_method=calib_method, exclude=exclude, seed=seed, max_drop=max_drop, min_sqnr=min_sqnr,
-        progress=not quiet,
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        result = quantize(
+            model, fmt, weights=weights, acts=acts, granularity=granularity, calib=calib, calib_random=calib_random,
+            eval=eval_path, calib_method=calib_method, exclude=exclude, seed=seed, max_drop=max_drop,
+            min_sqnr=min_sqnr, progress=not quiet, kernel_safe=not full_range_int8,
+        )
+    for w in caught:
+        click.echo(f"edgeq: warning: {w.message}", err=True)
     result.save(output, report_path)
+    if plot_path is not None:
+        from ..io import atomic_write_bytes
+        from ..report import plot_png
+
+        atomic_write_bytes(plot_path, plot_png(result.report))
     if as_json:
         click.echo(result.report.to_json(), nl=False)
     else:

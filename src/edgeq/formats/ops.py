@@ -202,21 +202,25 @@ def encode(x, fmt: str | Format, scale=1.0, axis=None, block_size=None, zero_poi
     their spec (for MX formats this encodes the elements; get the scales from `mx_scale_exponents`).
     """
     fmt = get_format(fmt)
-    element = fmt.element if isinstance(fmt, BlockFormat) else fmt
-    q = fake_quant(x, fmt, scale, axis, block_size, zero_point)
+    x = np.asarray(x, dtype=np.float32)
     if isinstance(fmt, BlockFormat):
-        q = _block_elements(np.asarray(x, np.float32), q, fmt, axis)
-        element = _mx_element(fmt)
+        axis = -1 if axis is None else axis
+        step = 2.0**-6 if isinstance(fmt.element, IntFormat) else 1.0
+        scale = np.ldexp(np.float32(step), mx_scale_exponents(x, fmt, axis)).astype(np.float32)
+        block_size, zero_point, element = fmt.block_size, None, _mx_element(fmt)
     else:
-        q = q / _broadcast_scale(scale, q.shape, axis, block_size)
-        if zero_point is not None:
-            q = q + _broadcast_scale(zero_point, q.shape, axis, block_size)
-    q = np.asarray(q, dtype=np.float32)
+        element = fmt
+    # Divide once and round on the unit grid: the same float32 division the fake-quant kernels do, so the codes
+    # are exactly the values fake_quant returns (dividing fake_quant's output by the scale can miss by an ulp).
+    v = x / _broadcast_scale(scale, x.shape, axis, block_size)
     dtype = _code_dtype(element.bits)
     if isinstance(element, IntFormat):
-        mask = (1 << element.bits) - 1
-        return (np.rint(q).astype(np.int64) & mask).astype(dtype)
-    return _encode_float(q, element).astype(dtype)
+        z = 0 if zero_point is None else _broadcast_scale(zero_point, x.shape, axis, block_size)
+        q = np.clip(np.rint(v) + z, element.qmin, element.qmax)
+        return (q.astype(np.int64) & ((1 << element.bits) - 1)).astype(dtype)
+    if zero_point is not None:
+        raise ValueError(f"{element.name} is a floating-point format: zero_point applies to integer formats only")
+    return _encode_float(fake_quant(v, element), element).astype(dtype)
 
 
 def _broadcast_scale(scale, shape, axis, block_size):
@@ -227,14 +231,6 @@ def _broadcast_scale(scale, shape, axis, block_size):
     if block_size is None:
         return scale.reshape([-1 if d == axis else 1 for d in range(len(shape))])
     return np.repeat(scale, block_size, axis=axis).take(np.arange(shape[axis]), axis=axis)
-
-
-def _block_elements(x, q, fmt: BlockFormat, axis):
-    axis = -1 if axis is None else axis
-    exponent = mx_scale_exponents(x, fmt, axis)
-    step = 2.0**-6 if isinstance(fmt.element, IntFormat) else 1.0
-    scale = np.ldexp(np.float32(step), exponent).astype(np.float32)
-    return q / _broadcast_scale(scale, q.shape, axis, fmt.block_size)
 
 
 def _encode_float(q: np.ndarray, fmt: FloatFormat) -> np.ndarray:

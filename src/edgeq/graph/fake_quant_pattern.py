@@ -2,8 +2,8 @@
 
 Minifloats (E3M4, E2M5, FP6, FP4, ...) and odd-width integers become a small subgraph of Div/Abs/Min/Round/...
 whose every step is exact in float32, so any ONNX runtime computes bit for bit what `edgeq.formats.fake_quant`
-computes: the binade of |x/s| is found by comparing with a table of powers of two (no Log, whose rounding differs
-between runtimes), dividing by the binade's step is exact, and Round is round-half-to-even as the kernels are.
+computes: the binade of |x/s| is found by comparing with powers of two (no Log, whose rounding differs between
+runtimes), dividing by the binade's step is exact, and Round is round-half-to-even as the kernels are.
 Weights are stored as uint8/uint16 codes and decoded with a Gather from the format's value table times the scale.
 """
 
@@ -12,7 +12,16 @@ from __future__ import annotations
 import numpy as np
 from onnx import NodeProto, TensorProto, helper, numpy_helper
 
-from ..formats import BlockFormat, FloatFormat, IntFormat, decode_table, encode, fake_quant, get_format, mx_scale_exponents
+from ..formats import (
+    BlockFormat,
+    FloatFormat,
+    IntFormat,
+    decode_table,
+    encode,
+    fake_quant,
+    get_format,
+    mx_scale_exponents,
+)
 from .plan import TensorQuant
 from .util import expand_scale
 
@@ -59,27 +68,26 @@ def _per_tensor(value) -> np.ndarray:
 
 def _minifloat_round(v: str, out: str, fmt: FloatFormat, p: str) -> tuple[Nodes, Inits]:
     """Round v (already divided by the scale) onto fmt's grid, saturating at +-max, ties to even."""
-    thresholds = [2.0**e for e in range(fmt.min_exp + 1, fmt.max_exp + 1)]
-    steps = [2.0 ** (e - fmt.man_bits) for e in range(fmt.min_exp, fmt.max_exp + 1)]
-    inits = [
-        _const(f"{p}_max", fmt.max),
-        _const(f"{p}_thresholds", thresholds),
-        _const(f"{p}_steps", steps),
-        numpy_helper.from_array(np.array([-1], dtype=np.int64), f"{p}_lastaxis"),
-        _const(f"{p}_zero", 0.0),
-    ]
+    inits = [_const(f"{p}_max", fmt.max), _const(f"{p}_zero", 0.0)]
     nodes = [
         helper.make_node("Abs", [v], [f"{p}_abs"], name=f"{p}_abs"),
         helper.make_node("Min", [f"{p}_abs", f"{p}_max"], [f"{p}_a"], name=f"{p}_sat"),
-        # binade index = how many powers of two 2^(emin+1) .. 2^emax are <= a (0 also covers subnormals)
-        helper.make_node("Unsqueeze", [f"{p}_a", f"{p}_lastaxis"], [f"{p}_a1"], name=f"{p}_unsq"),
-        helper.make_node("GreaterOrEqual", [f"{p}_a1", f"{p}_thresholds"], [f"{p}_ge"], name=f"{p}_ge"),
-        helper.make_node("Cast", [f"{p}_ge"], [f"{p}_gei"], name=f"{p}_cast", to=TensorProto.INT64),
-        helper.make_node("ReduceSum", [f"{p}_gei", f"{p}_lastaxis"], [f"{p}_idx"], name=f"{p}_count", keepdims=0),
-        helper.make_node("Gather", [f"{p}_steps", f"{p}_idx"], [f"{p}_step"], name=f"{p}_step"),
-        helper.make_node("Div", [f"{p}_a", f"{p}_step"], [f"{p}_units"], name=f"{p}_tounits"),
+    ]
+    # the grid step of a's binade: start at the subnormal step, and for each power of two 2^e <= a (ascending)
+    # take that binade's step; elementwise Where on scalars, no extra tensor axis
+    step = f"{p}_step{fmt.min_exp}"
+    inits.append(_const(step, 2.0 ** (fmt.min_exp - fmt.man_bits)))
+    for e in range(fmt.min_exp + 1, fmt.max_exp + 1):
+        inits += [_const(f"{p}_t{e}", 2.0**e), _const(f"{p}_s{e}", 2.0 ** (e - fmt.man_bits))]
+        nodes += [
+            helper.make_node("GreaterOrEqual", [f"{p}_a", f"{p}_t{e}"], [f"{p}_ge{e}"], name=f"{p}_ge{e}"),
+            helper.make_node("Where", [f"{p}_ge{e}", f"{p}_s{e}", step], [f"{p}_step{e}"], name=f"{p}_where{e}"),
+        ]
+        step = f"{p}_step{e}"
+    nodes += [
+        helper.make_node("Div", [f"{p}_a", step], [f"{p}_units"], name=f"{p}_tounits"),
         helper.make_node("Round", [f"{p}_units"], [f"{p}_runits"], name=f"{p}_round"),
-        helper.make_node("Mul", [f"{p}_runits", f"{p}_step"], [f"{p}_mag"], name=f"{p}_fromunits"),
+        helper.make_node("Mul", [f"{p}_runits", step], [f"{p}_mag"], name=f"{p}_fromunits"),
         helper.make_node("Neg", [f"{p}_mag"], [f"{p}_negmag"], name=f"{p}_neg"),
         helper.make_node("Less", [v, f"{p}_zero"], [f"{p}_isneg"], name=f"{p}_sign"),
         helper.make_node("Where", [f"{p}_isneg", f"{p}_negmag", f"{p}_mag"], [out], name=f"{p}_where"),

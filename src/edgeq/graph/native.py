@@ -6,7 +6,7 @@ import ml_dtypes
 import numpy as np
 from onnx import TensorProto
 
-from ..formats import BlockFormat, FloatFormat, IntFormat, get_format
+from ..formats import IntFormat, get_format
 
 # format name -> (ONNX element type, numpy dtype of the stored codes, smallest opset that has it in Q/DQ)
 _NATIVE: dict[str, tuple[int, type, int]] = {
@@ -42,10 +42,4 @@ def native_weight(fmt_name: str) -> tuple[int, type, int] | None:
     return _NATIVE.get(fmt.name)
 
 
-def float_range_is_symmetric(fmt_name: str) -> bool:
-    """Return True for minifloats (their Q range contains negatives even with zero point 0)."""
-    fmt = get_format(fmt_name)
-    return isinstance(fmt, (FloatFormat, BlockFormat))
-
-
-__all__ = ["native_activation", "native_weight", "float_range_is_symmetric"]
+__all__ = ["native_activation", "native_weight"]

@@ -12,14 +12,15 @@ from collections import defaultdict
 
 import numpy as np
 import onnx
-from onnx import NodeProto, TensorProto, helper, numpy_helper
+from onnx import NodeProto, TensorProto, helper, numpy_helper, version_converter
 
+from ..errors import UserError
 from ..formats import BlockFormat, get_format
 from .fake_quant_pattern import activation_pattern, weight_decode_pattern
 from .native import native_activation, native_weight
 from .plan import BIAS_INT32, TensorQuant
 from .relu_guard import guard_relus
-from .util import expand_scale, initializer_map, opset_version, set_opset
+from .util import expand_scale, initializer_map, opset_version
 
 
 def required_opset(plan: list[TensorQuant]) -> int:
@@ -40,12 +41,15 @@ def export_quantized(model: onnx.ModelProto, plan: list[TensorQuant]) -> tuple[o
     """Return (quantized model, stored bytes per weight/bias tensor) for a float model and a per-tensor plan.
 
     The float model is not modified. Initializers named by weight/bias entries are replaced by their stored codes;
-    activation entries may name any float tensor (a node output or graph input). The default-domain opset is
-    raised to what the plan needs (19 for FP8, 21 for int4/int16 and block scales).
+    activation entries may name any float tensor (a node output or graph input). The model is converted to the
+    opset the plan needs (19 for FP8, 21 for int4/int16 and block scales) with onnx's version converter.
     """
-    model_q = onnx.ModelProto()
-    model_q.CopyFrom(model)
-    set_opset(model_q, max(opset_version(model_q), required_opset(plan)))
+    need = required_opset(plan)
+    if opset_version(model) < need:
+        model_q = _convert(model, need)
+    else:
+        model_q = onnx.ModelProto()
+        model_q.CopyFrom(model)
     graph = model_q.graph
     inits = initializer_map(graph)
     by_tensor = {e.tensor: e for e in plan}
@@ -94,11 +98,23 @@ def export_quantized(model: onnx.ModelProto, plan: list[TensorQuant]) -> tuple[o
     return model_q, stored
 
 
+def _convert(model: onnx.ModelProto, version: int) -> onnx.ModelProto:
+    """Return the model converted to a newer default-domain opset (ops whose signature changed are rewritten)."""
+    try:
+        return version_converter.convert_version(model, version)
+    except Exception as err:  # the converter raises RuntimeError/ValueError/its own errors per op
+        raise UserError(
+            f"the quantized graph needs opset {version} (FP8 needs 19, int4/int16/blocks 21) but the model "
+            f"(opset {opset_version(model)}) could not be converted ({str(err).splitlines()[0][:200]}); "
+            f"re-export it with opset {version}"
+        ) from None
+
+
 def _activation_nodes(entry: TensorQuant, out: str) -> tuple[list[NodeProto], list[TensorProto]]:
     native = native_activation(entry.fmt)
     if native is None:
         return activation_pattern(entry.tensor, out, entry)
-    onnx_type, dtype, _ = native
+    _, dtype, _ = native
     p = entry.tensor
     scale = np.asarray(entry.scale, dtype=np.float32)
     zp = np.zeros(scale.shape) if entry.zero_point is None else np.asarray(entry.zero_point)

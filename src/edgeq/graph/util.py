@@ -35,15 +35,6 @@ def opset_version(model: onnx.ModelProto) -> int:
     return 1
 
 
-def set_opset(model: onnx.ModelProto, version: int) -> None:
-    """Set the default-domain opset (callers convert the model first when ops changed between versions)."""
-    for op in model.opset_import:
-        if op.domain in ("", "ai.onnx"):
-            op.version = version
-            return
-    model.opset_import.add(domain="", version=version)
-
-
 def expand_scale(scale, shape: tuple[int, ...], axis: int | None, block_size: int | None) -> np.ndarray:
     """Return a per-tensor/channel/block scale broadcastable against a tensor of `shape`."""
     scale = np.asarray(scale, dtype=np.float32)

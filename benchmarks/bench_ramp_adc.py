@@ -1,0 +1,96 @@
+"""Ramp-ADC layer (MVM + comparator count) vs torch nn.Linear + tanh, and vs a linear ADC + digital lookup table.
+
+512x512 layer, batch 1024, one thread, 5 and 8 bits. Each row: median of repeats; ratios are time / time of torch
+nn.Linear + torch.tanh measured in the same run. Last line: one JSON object with the ratios.
+
+    .venv/bin/python benchmarks/bench_ramp_adc.py [--repeats 15]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from edgeq.simulators.ramp_adc import LinearLutADC, RampADC, RampADCConfig, get_preset
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    """Return the median wall time of fn over repeats (after one warm-up call), in seconds."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def main() -> None:
+    """Time every variant and print rows, then the JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    n, d = 1024, 512
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    w = (rng.standard_normal((d, d)) / np.sqrt(d)).astype(np.float32)
+    lin = torch.nn.Linear(d, d, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.from_numpy(w.T.copy()))
+    xt = torch.from_numpy(x)
+    wt = torch.from_numpy(w)
+
+    def torch_ref() -> object:
+        with torch.no_grad():
+            return torch.tanh(lin(xt))
+
+    def mvm() -> np.ndarray:
+        with torch.no_grad():
+            return torch.matmul(xt, wt).numpy()  # the ideal crossbar MVM on the same BLAS as the baseline
+
+    t_ref = median_time(torch_ref, args.repeats)
+    t_mvm = median_time(mvm, args.repeats)
+    print(f"{'variant':44s} {'ms':>8s} {'x torch':>8s}")
+    print(f"{'torch nn.Linear + tanh':44s} {t_ref * 1e3:8.2f} {1.0:8.2f}")
+    print(f"{'MVM alone (torch matmul)':44s} {t_mvm * 1e3:8.2f} {t_mvm / t_ref:8.2f}")
+    ratios: dict[str, float] = {"bench": "ramp_adc"}  # type: ignore[dict-item]
+    for bits in (5, 8):
+        ideal = RampADC(RampADCConfig(bits=bits, function="tanh")).program(d)
+        noisy = RampADC(get_preset("chip", bits=bits)).program(d, np.random.default_rng(1))
+        linear = LinearLutADC(bits, "tanh")
+        y = mvm()
+        ref_out = torch_ref().numpy()
+        out = ideal.convert(y)
+        err = float(np.max(np.abs(out - ref_out)))
+        t_ramp = median_time(lambda a=ideal: a.convert(mvm()), args.repeats)
+        t_noisy = median_time(lambda a=noisy: a.convert(mvm(), np.random.default_rng(2)), args.repeats)
+        t_lin = median_time(lambda a=linear: a.convert(mvm()), args.repeats)
+        t_numpy = median_time(lambda a=ideal: a.convert(mvm(), backend="numpy"), max(3, args.repeats // 3))
+        rows = [
+            (f"{bits}b ramp NL-ADC, ideal (MVM + count)", t_ramp),
+            (f"{bits}b ramp NL-ADC, chip noise (read + comparator)", t_noisy),
+            (f"{bits}b linear ADC + digital LUT", t_lin),
+            (f"{bits}b ramp NL-ADC, NumPy twin", t_numpy),
+        ]
+        for name, t in rows:
+            print(f"{name:44s} {t * 1e3:8.2f} {t / t_ref:8.2f}")
+        print(f"  max |ramp - tanh| at {bits} bits: {err:.4f} (half a level: {1 / (2**bits - 1):.4f})")
+        ratios[f"ramp{bits}_vs_torch"] = round(t_ramp / t_ref, 3)
+        ratios[f"ramp{bits}_noisy_vs_torch"] = round(t_noisy / t_ref, 3)
+        ratios[f"linlut{bits}_vs_torch"] = round(t_lin / t_ref, 3)
+        ratios[f"ramp{bits}_vs_linlut"] = round(t_ramp / t_lin, 3)
+    print(json.dumps(ratios))
+
+
+if __name__ == "__main__":
+    main()

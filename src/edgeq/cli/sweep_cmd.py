@@ -1,0 +1,151 @@
+"""`edgeq sweep`: run, extend, inspect and report hardware design-space sweeps."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+EXAMPLES = """\b
+Examples:
+  edgeq sweep run examples/sweep_digits.yaml --workers 2
+  edgeq sweep run examples/sweep_digits.yaml --resume        after a crash or Ctrl-C
+  edgeq sweep status examples/sweep_digits.yaml
+  edgeq sweep report examples/sweep_digits.yaml --color-by target
+  edgeq sweep worker SPEC --storage postgresql://edgeq@dbhost/sweeps   on each extra machine
+"""
+
+_storage = click.option("--storage", default=None, metavar="URL",
+                        help="journal:PATH or a database URL (postgresql://user:pw@host/db). "
+                             "Default: a journal file in the run folder.")
+_run_dir = click.option("--run-dir", default=None, type=click.Path(file_okay=False),
+                        help="Folder for the journal, cache and report (default: run_dir in the spec, "
+                             "else runs/<name> beside the spec).")
+
+
+@click.group(epilog=EXAMPLES)
+def command() -> None:
+    """Sweep formats, per-layer precision, analog settings and more into an accuracy-vs-cost Pareto front."""
+
+
+@command.command(epilog=EXAMPLES)
+@click.argument("spec", type=click.Path(dir_okay=False))
+@_storage
+@click.option("--workers", default=1, show_default=True, help="Worker processes on this machine.")
+@click.option("--resume", is_flag=True, help="Continue an existing study: dead workers' trials are re-queued.")
+@_run_dir
+@click.option("--no-report", is_flag=True, help="Do not write the report when the sweep ends.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run(spec, storage, workers, resume, run_dir, no_report, quiet) -> int:
+    """Run a sweep until its budget is spent, then write the report."""
+    from ..sweep import collect, load_spec, open_study, pareto_markdown, run_sweep, write_report
+
+    sweep = load_spec(spec, run_dir)
+    summary = run_sweep(sweep, storage, workers=workers, resume=resume, progress=not quiet)
+    if summary.recovered:
+        click.echo(f"re-queued {len(summary.recovered)} trial(s) left running by dead workers: "
+                   f"{', '.join(map(str, summary.recovered))}")
+    results = collect(sweep, open_study(sweep, summary.storage_url))
+    repeats = f", {summary.duplicates} repeated proposals answered from finished points" if summary.duplicates else ""
+    click.echo(f"{sweep.name}: {summary.completed} completed, {summary.failed} failed{repeats} in "
+               f"{summary.seconds:.1f} s ({results.counts['PARETO']} on the Pareto front)")
+    if results.front:
+        click.echo(pareto_markdown(sweep, results, limit=20), nl=False)
+    if not no_report:
+        files = write_report(sweep, results, sweep.run_dir / "report")
+        click.echo(f"report: {files.folder / 'report.html'}")
+    bad = [c for c in summary.worker_exit_codes if c != 0]
+    if bad:
+        click.echo(f"edgeq: error: {len(bad)} worker(s) exited with an error (codes {bad})", err=True)
+        return 1
+    if summary.completed == 0 and summary.failed:
+        first = next(r["error"] for r in results.rows if r["error"])
+        click.echo(f"edgeq: error: every trial failed; first error: {first}", err=True)
+        return 1
+    return 0
+
+
+@command.command(epilog=EXAMPLES)
+@click.argument("spec", type=click.Path(dir_okay=False))
+@_storage
+@_run_dir
+@click.option("--index", type=int, default=None, help="Worker number (varies the sampler seed; default from pid).")
+@click.option("--max-trials", type=int, default=None, help="Stop after this many trials from this worker.")
+@click.option("--deadline", type=float, default=None, hidden=True)
+@click.option("--quiet", is_flag=True, help="Print nothing when done.")
+def worker(spec, storage, run_dir, index, max_trials, deadline, quiet) -> int:
+    """Join a sweep as one worker (start one per core on as many machines as you have)."""
+    from ..sweep import load_spec, prepare, run_worker, storage_url_for
+
+    sweep = load_spec(spec, run_dir)
+    url = storage_url_for(sweep, storage)
+    if storage is None:
+        prepare(sweep, url, resume=True)
+    try:
+        stats = run_worker(sweep, url, index=index, deadline=deadline, max_trials=max_trials)
+    except KeyboardInterrupt:
+        return 130
+    if not quiet:
+        click.echo(f"worker: {stats.completed} completed ({stats.cached} from cache), {stats.failed} failed, "
+                   f"{stats.duplicates} repeated proposals in {stats.seconds:.1f} s")
+        for line in stats.errors[-3:]:
+            click.echo(f"  {line}")
+    return 0
+
+
+@command.command(epilog=EXAMPLES)
+@click.argument("spec", type=click.Path(dir_okay=False))
+@_storage
+@_run_dir
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(spec, storage, run_dir, as_json) -> int:
+    """Show trial counts, live workers, failures and the current Pareto front."""
+    from ..sweep import collect, load_spec, open_study, pareto_markdown
+    from ..sweep.engine import total_points
+
+    sweep = load_spec(spec, run_dir)
+    study = open_study(sweep, storage)
+    results = collect(sweep, study)
+    total = total_points(sweep, study)
+    workers = sorted({r["worker"] for r in results.rows if r["state"] == "RUNNING" and r["worker"]})
+    if as_json:
+        click.echo(json.dumps({"sweep": sweep.name, "counts": results.counts, "total": total,
+                               "running_on": workers, "pareto": [r["trial"] for r in results.front]}))
+        return 0
+    c = results.counts
+    click.echo(f"{sweep.name}: {c['COMPLETE'] - c['DUPLICATE']} completed, {c['FAIL']} failed "
+               f"({c['FAIL_RETRIED']} re-queued), {c['RUNNING']} running, {c['WAITING']} queued"
+               + (f", of {total}" if total else "")
+               + (f"; {c['DUPLICATE']} repeated proposals" if c["DUPLICATE"] else ""))
+    if workers:
+        click.echo(f"running on: {', '.join(workers)}")
+    errors = [r for r in results.rows if r["error"] and not r["retried"]][-5:]
+    for r in errors:
+        click.echo(f"  trial {r['trial']} failed: {r['error']}")
+    if results.front:
+        click.echo(pareto_markdown(sweep, results, limit=20), nl=False)
+    return 0
+
+
+@command.command(epilog=EXAMPLES)
+@click.argument("spec", type=click.Path(dir_okay=False))
+@_storage
+@_run_dir
+@click.option("--out", default=None, type=click.Path(file_okay=False), help="Folder (default: <run dir>/report).")
+@click.option("--color-by", default=None, help="Parameter that colours the scatter plots.")
+def report(spec, storage, run_dir, out, color_by) -> int:
+    """Write the Pareto table, trials JSON/CSV, PNG plots and a self-contained HTML page."""
+    from pathlib import Path
+
+    from ..errors import UserError
+    from ..sweep import collect, load_spec, open_study, write_report
+
+    sweep = load_spec(spec, run_dir)
+    if color_by and color_by not in {p.name for p in sweep.space}:
+        raise UserError(f"--color-by: {color_by!r} is not a parameter; choose from "
+                        f"{', '.join(p.name for p in sweep.space)}")
+    results = collect(sweep, open_study(sweep, storage))
+    files = write_report(sweep, results, Path(out) if out else sweep.run_dir / "report", color_by)
+    for f in files.files:
+        click.echo(str(f))
+    return 0
