@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "ramp-adc": "ramp_adc_cmd",
     "sweep": "sweep_cmd",
     "qat": "qat_cmd",
+    "gate": "gate_cmd",
 }
 
 EPILOG = """\b
@@ -32,6 +33,7 @@ Examples:
   edgeq ramp-adc -f tanh -b 5 --preset chip   ramp NL-ADC design: error vs f, over chips, vs linear ADC + LUT
   edgeq sweep run SPEC --workers 2   accuracy-vs-cost Pareto sweep (resumable; --storage to scale out)
   edgeq qat model.py:build --data train.npz --fmt fp8_e4m3 --epochs 3   quantization-aware training
+  edgeq gate run gate.yaml           fail CI when accuracy/SQNR/cost regress against a committed baseline
 """
 
 

@@ -1,0 +1,70 @@
+"""`quantize`: post-training quantization with `edgeq.quantize`, gated on what its report measured in onnxruntime
+(default session options): accuracy, drop, agreement and SQNR against FP32, agreement of every ORT mode with edgeq's
+reference simulation, and the quantized model's size (exact)."""
+
+from __future__ import annotations
+
+import math
+
+from ...errors import UserError
+from ..config import CaseSpec
+from ._inputs import require
+
+# report key -> (gate metric, factor): the report gives accuracies and agreement as fractions; the gate uses %.
+_FROM_REPORT = {
+    "accuracy_fp32": ("accuracy_fp32", 100.0),
+    "accuracy_quant": ("accuracy_quant", 100.0),
+    "accuracy_drop_pp": ("accuracy_drop_pp", 1.0),
+    "agreement": ("agreement", 100.0),
+    "sqnr_db": ("sqnr_db", 1.0),
+    "size_bytes_quant": ("size_bytes", 1.0),
+}
+
+
+def quantize_api():
+    """Return edgeq.quantize, or raise UserError when this edgeq build does not have it."""
+    import edgeq
+
+    try:
+        return edgeq.quantize
+    except AttributeError:
+        raise UserError("this edgeq has no edgeq.quantize; install an edgeq with the quantize feature") from None
+
+
+def metrics_from_report(report: dict) -> dict[str, float]:
+    """Return the gate metrics found in a QuantReport dict (missing or null entries are left out)."""
+    metrics = {}
+    for key, (name, factor) in _FROM_REPORT.items():
+        value = _number(report.get(key))
+        if value is not None:
+            metrics[name] = value * factor
+    agreements = [_number(mode.get("agreement")) for mode in (report.get("fidelity") or {}).values()]
+    agreements = [a for a in agreements if a is not None]
+    if agreements:  # the worst ORT mode: a runtime that stops following the reference is a regression
+        metrics["runtime_agreement"] = 100.0 * min(agreements)
+    return metrics
+
+
+def run_quantize(case: CaseSpec, seed: int) -> dict[str, float]:
+    """Return the quantize report's metrics for the case's model, data and options."""
+    quantize = quantize_api()
+    model = require(case.model, "model", case.name, "quantize")
+    calib = require(case.calib, "calib", case.name, "quantize") if not case.options.get("calib_random") else None
+    kwargs = {k: v for k, v in case.options.items() if k != "progress"}
+    try:
+        result = quantize(str(model), calib=str(calib) if calib else None,
+                          eval=str(case.eval) if case.eval else None, seed=seed, progress=False, **kwargs)
+    except TypeError as err:
+        raise UserError(f"case {case.name!r}: quantize does not take these options ({err})") from None
+    return metrics_from_report(result.report.to_dict())
+
+
+def _number(value) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):  # the report writes non-finite floats as "inf" / "-inf"
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return float(value) if isinstance(value, (int, float)) and not math.isnan(value) else None
