@@ -32,6 +32,8 @@ class SimulationRun:
     repeats: int
     seed: int
     out_dir: Path
+    rnn_activation: object = None
+    """ActivationSpec for LSTM/GRU gate nonlinearities (ramp NL-ADC or linear ADC + table); None = exact."""
 
 
 def prepare_run(
@@ -44,6 +46,7 @@ def prepare_run(
     labels_key: str = "labels",
     wire_ohm: float = 0.0,
     out_dir: Path | None = None,
+    rnn_activation: str = "exact",
 ) -> SimulationRun:
     """Return a validated job, or raise ValueError saying what is wrong and what to do."""
     from edgeq.errors import UserError
@@ -84,7 +87,26 @@ def prepare_run(
         raise ValueError(f"{labels_key!r} has {len(labels)} rows but the inputs have {sorted(batch)}")
     out = Path(out_dir) if out_dir is not None else Path("runs") / "simulate" / f"{model_path.stem}-{config.name}"
     reference = fp32_outputs(model, feeds)[0]
-    return SimulationRun(model, model_path.name, config, feeds, labels, reference, times, repeats, seed, out)
+    gates = parse_rnn_activation(rnn_activation)
+    return SimulationRun(model, model_path.name, config, feeds, labels, reference, times, repeats, seed, out, gates)
+
+
+def parse_rnn_activation(text: str):
+    """Return the ActivationSpec for 'exact', 'ramp:BITS[:PRESET]' or 'linear:BITS[:PRESET]' (None for exact)."""
+    from edgeq.errors import UserError
+
+    from .analog_activation import ActivationSpec
+    from .ramp_adc import get_preset as ramp_preset
+
+    kind, *rest = text.split(":")
+    if kind == "exact" and not rest:
+        return None
+    if kind not in ("ramp", "linear") or not 1 <= len(rest) <= 2 or not rest[0].isdigit():
+        raise ValueError(f"--rnn-activation {text!r}: write exact, ramp:BITS[:PRESET] or linear:BITS[:PRESET]")
+    try:
+        return ActivationSpec(kind, ramp_preset(rest[1] if len(rest) == 2 else "ideal", bits=int(rest[0])))
+    except UserError as err:
+        raise ValueError(f"--rnn-activation {text!r}: {err}") from None
 
 
 def run_simulation(run: SimulationRun) -> tuple[SimulationResult, list[Path]]:
@@ -104,10 +126,13 @@ def run_simulation(run: SimulationRun) -> tuple[SimulationResult, list[Path]]:
             run.seed,
             progress=lambda done, total: bar.update(done - bar.n),
             reference=run.reference,
+            rnn_activation=run.rnn_activation,
         )
     cost = analog_cost(run)
     payload = {"model": run.model_name, "seed": run.seed, **result.to_json(), "config": run.config.describe()}
     payload["cost"] = cost
+    gates = run.rnn_activation
+    payload["rnn_activation"] = None if gates is None else {"kind": gates.kind, "bits": gates.adc.bits}
     text = json.dumps(payload, indent=2, default=_json_default)
     png = plot_png(
         result, f"{run.model_name} on {run.config.name}: " + ", ".join(map(format_duration, run.drift_times_s))

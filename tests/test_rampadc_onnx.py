@@ -100,3 +100,24 @@ def test_simulate_onnx_runs_lstm_nodes_on_analog_tiles() -> None:
     ramp = simulate_onnx(model, get_preset("ideal"), {"X": x}, rnn_activation=ActivationSpec("ramp", RampADCConfig(bits=4)))
     rram = simulate_onnx(model, get_preset("rram"), {"X": x}, repeats=2, seed=1)
     assert 10 < ramp.sqnr_db[0, 0] < 100 and 5 < rram.sqnr_db.mean() < 100
+
+
+def test_simulate_cli_puts_lstm_gates_on_ramp_adcs(tmp_path) -> None:
+    import json
+
+    from edgeq.cli import main
+
+    model, _, _, x = _model("LSTM", 6, 3, 5, 4, 1, {}, 0)
+    onnx.save(model, tmp_path / "lstm.onnx")
+    np.savez(tmp_path / "data.npz", X=x)
+    sqnr = {}
+    for gates in ("exact", "ramp:3", "ramp:8:ideal"):
+        out = tmp_path / gates.replace(":", "_")
+        args = [str(tmp_path / "lstm.onnx"), "--hw", "ideal", "--eval", str(tmp_path / "data.npz"), "--drift", "1s"]
+        assert main(["simulate", *args, "--repeats", "1", "--rnn-activation", gates, "--out", str(out)]) == 0
+        sqnr[gates] = float(json.loads((out / "results.json").read_text())["sqnr_db"][0][0])
+    # coarser ramp ADCs lose more: exact gates reproduce the float model, 8-bit ramps beat 3-bit ramps
+    assert sqnr["exact"] > 100 and sqnr["ramp:3"] < sqnr["ramp:8:ideal"] < 100
+    bad = ["simulate", str(tmp_path / "lstm.onnx"), "--hw", "ideal", "--eval", str(tmp_path / "data.npz")]
+    assert main([*bad, "--rnn-activation", "ramp"]) == 2
+    assert main([*bad, "--rnn-activation", "ramp:5:nope"]) == 2

@@ -14,6 +14,7 @@ Examples:
   edgeq simulate examples/digits_mlp.onnx --hw pcm --eval examples/digits_eval.npz
   edgeq simulate model.onnx --hw rram --eval data.npz --drift 1s,1h,1d,1y --repeats 10 --seed 1
   edgeq simulate model.onnx --hw rram --eval data.npz --wire-ohm 1 --json
+  edgeq simulate lstm.onnx --hw rram --eval data.npz --rnn-activation ramp:5:chip
 """
 
 
@@ -40,12 +41,18 @@ def _presets() -> list[str]:
 )
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Folder for results.json and the PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON result instead of the table.")
-def command(model, preset, data, drift, repeats, seed, labels_key, wire_ohm, out_dir, as_json) -> int:
+@click.option(
+    "--rnn-activation",
+    default="exact",
+    show_default=True,
+    help="LSTM/GRU gate sigmoid/tanh: exact, ramp:BITS[:PRESET] (ramp NL-ADC) or linear:BITS[:PRESET] (ADC + LUT).",
+)
+def command(model, preset, data, drift, repeats, seed, labels_key, wire_ohm, out_dir, as_json, rnn_activation) -> int:
     """Simulate MODEL with its MatMul/Gemm/Conv weights on analog crossbar tiles; report accuracy vs drift time."""
     from edgeq.simulators.simulate import prepare_run, run_simulation
 
     try:
-        run = prepare_run(model, preset, data, drift, repeats, seed, labels_key, wire_ohm, out_dir)
+        run = prepare_run(model, preset, data, drift, repeats, seed, labels_key, wire_ohm, out_dir, rnn_activation)
         result, written = run_simulation(run)
         cost = json.loads(written[0].read_text())["cost"]
     except ValueError as err:
