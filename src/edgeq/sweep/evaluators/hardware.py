@@ -192,12 +192,8 @@ def _crossbar_config(get_preset, config: dict[str, Any], options: dict):
 class HardwareEvaluator:
     """Digital or analog per trial, chosen by the `target` parameter."""
 
-    metrics = ACCURACY_METRICS + COST_METRICS
-
-    @staticmethod
-    def canonical_config(config: dict[str, Any]) -> dict[str, Any]:
-        """Return the config with per-layer formats equal to `weights` dropped (they change nothing)."""
-        return canonical_layers(config)
+    metrics = DigitalEvaluator.metrics
+    canonical_config = DigitalEvaluator.canonical_config
 
     def __init__(self, task) -> None:
         self.task = task
