@@ -193,7 +193,7 @@ class HardwareEvaluator:
     """Digital or analog per trial, chosen by the `target` parameter."""
 
     metrics = DigitalEvaluator.metrics
-    canonical_config = DigitalEvaluator.canonical_config
+    canonical_config = staticmethod(DigitalEvaluator.canonical_config)
 
     def __init__(self, task) -> None:
         self.task = task
