@@ -4,7 +4,7 @@ Overhead: one worker runs N1 and then N2 trials of the closed-form `trivial` eva
 (T(N2) - T(N1)) / (N2 - N1) cancels the fixed start-up. Measured twice: trials in the isolated evaluation
 process (the default: engine + storage + bookkeeping + the process round trip), and with `isolation: inline`
 (engine + storage + bookkeeping only). Baseline beside it: bare Optuna `study.optimize` on Optuna's own journal
-backend and on in-memory storage, same objective. Speed-up: a 16-point grid of `edgeq quantize` + digital cost
+backend and on in-memory storage, same objective. Speed-up: a 48-point grid of `edgeq quantize` + digital cost
 on the digits CNN (a real objective, about 1-2.5 s per trial) with 1 and with 2 worker processes, no cache
 shared between runs; the machine's load average is printed beside it (this machine is shared).
 
@@ -29,6 +29,8 @@ import yaml
 
 from edgeq.examples import example_path
 from edgeq.sweep import load_spec, open_study, prepare, run_sweep, run_worker, storage_url_for
+
+REAL_SWEEP_POINTS = 48  # 4 weight x 2 activation formats x 2 granularities x 3 calibration methods
 
 
 def _spec(folder: Path, name: str, **fields) -> Path:
@@ -91,7 +93,7 @@ def optuna_overhead_ms(folder: Path, n: int, journal: bool) -> float:
 
 
 def real_sweep_seconds(folder: Path, workers: int) -> tuple[float, float, float]:
-    """Return (wall s, busy span s, concurrency) of a digits CNN `edgeq quantize` + cost sweep (16 grid points).
+    """Return (wall s, busy span s, concurrency) of a digits CNN `edgeq quantize` + cost sweep (48 grid points).
 
     The busy span runs from the first trial's start to the last trial's end (worker start-up excluded);
     concurrency is the summed trial durations over that span: about N when N workers keep trials running side
@@ -101,13 +103,13 @@ def real_sweep_seconds(folder: Path, workers: int) -> tuple[float, float, float]
                  data=str(example_path("digits_eval.npz")), calib=str(example_path("digits_calib.npz")),
                  evaluator="quantize", sampler="grid",
                  space={"weights": ["int8", "int4", "fp8_e4m3", "fp8_e5m2"], "acts": ["int8", "fp8_e4m3"],
-                        "granularity": ["channel", "tensor"]},
+                        "granularity": ["channel", "tensor"], "calib_method": ["minmax", "mse", "percentile:99.99"]},
                  objectives=[{"accuracy": "max"}, {"energy_pj": "min"}])
     spec = load_spec(path)
     start = time.perf_counter()
     summary = run_sweep(spec, workers=workers, progress=False)
     seconds = time.perf_counter() - start
-    assert summary.completed == 16, summary
+    assert summary.completed == REAL_SWEEP_POINTS, summary
     trials = open_study(spec, None).get_trials(deepcopy=False)
     span = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
     busy = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in trials)
@@ -154,7 +156,7 @@ def main(argv: list[str] | None = None) -> dict:
         "optuna_bare_journal_ms_per_trial": round(med(bare_journal_ms), 3),
         "optuna_bare_inmemory_ms_per_trial": round(med(bare_memory_ms), 3),
         "overhead_vs_bare_optuna_journal": round(med(edgeq_ms) / med(bare_journal_ms), 2),
-        "real_sweep_trials": 16,
+        "real_sweep_trials": REAL_SWEEP_POINTS,
         "real_sweep_1_worker_s": round(med(one), 2),
         "real_sweep_2_workers_s": round(med(two), 2),
         "speedup_2_workers": round(med(one) / med(two), 2),

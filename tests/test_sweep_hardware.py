@@ -46,6 +46,21 @@ def test_digital_trial_equals_direct_quantize_and_cost():
 
 
 @pytest.mark.slow
+def test_calibration_method_is_a_sweepable_parameter():
+    from edgeq import quantize
+
+    evaluator = build_evaluator(_task())
+    sqnr = {}
+    for method in ("minmax", "percentile:99.9"):
+        trial = {"target": "digital", "weights": "int8", "acts": "int8", "calib_method": method}
+        sqnr[method] = evaluator.evaluate(trial)["sqnr_db"]
+        report = quantize(CNN, weights="int8", acts="int8", calib_method=method, progress=False,
+                          calib=str(EXAMPLES / "digits_calib.npz"), eval=str(EXAMPLES / "digits_eval.npz")).report
+        assert sqnr[method] == pytest.approx(report.sqnr_db)
+    assert sqnr["minmax"] != sqnr["percentile:99.9"]
+
+
+@pytest.mark.slow
 def test_analog_adc_bits_trade_accuracy_for_energy():
     evaluator = build_evaluator(_task(device="rram", tile=64))
     low = evaluator.evaluate({"target": "analog", "adc_bits": 3})

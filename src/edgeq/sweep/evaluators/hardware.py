@@ -103,7 +103,8 @@ class DigitalEvaluator:
             out = self._weights.evaluate({"model": config.get("model"), "weights": weights, **layer_cfg})
             return {k: out[k] for k in ACCURACY_METRICS}
         granularity = _option(config, self.options, "granularity", "channel")
-        return _quantize_accuracy(self.task, model, weights, acts, overrides, granularity)
+        calib_method = _option(config, self.options, "calib_method", "minmax")
+        return _quantize_accuracy(self.task, model, weights, acts, overrides, granularity, calib_method)
 
 
 class AnalogEvaluator:
@@ -214,11 +215,12 @@ def _has_quantize() -> bool:
     return importlib.util.find_spec("edgeq.pipeline") is not None
 
 
-def _quantize_accuracy(task, model, weights, acts, overrides, granularity) -> dict[str, float]:
+def _quantize_accuracy(task, model, weights, acts, overrides, granularity, calib_method) -> dict[str, float]:
     from ...pipeline import quantize
 
     result = quantize(model, weights=weights, acts=acts, overrides=overrides or None, granularity=granularity,
-                      calib=task.calib, calib_random=task.calib is None, eval=task.data, progress=False)
+                      calib_method=calib_method, calib=task.calib, calib_random=task.calib is None, eval=task.data,
+                      progress=False)
     report = result.report
     if report.accuracy_fp32 is None:
         raise UserError("the eval data has no 'labels' array, so accuracy cannot be measured; add labels to data:")
