@@ -46,8 +46,12 @@ def test_wheel_contains_subpackages_and_data(tmp_path):
                 assert f"{prefix}/{path.relative_to(REPO / root).as_posix()}" in names, path
 
 
-def test_cli_help_lists_examples():
-    from edgeq.cli import main
+def test_cli_help_of_every_command_shows_an_example(capsys):
+    from edgeq.cli import COMMANDS, main
 
     assert main(["--help"]) == 0
-    assert main(["formats", "--help"]) == 0
+    assert "Examples:" in capsys.readouterr().out
+    for name in COMMANDS:
+        assert main([name, "--help"]) == 0, name
+        text = capsys.readouterr().out
+        assert "Example" in text and f"edgeq {name}" in text, name
