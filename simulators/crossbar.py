@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .adc import adc_params, dac_levels
-from .devices import DeviceModel
+from .devices import STUCK_AT_GMAX, STUCK_AT_GMIN, STUCK_NONE, DeviceModel
 from .ir_drop import effective_conductance
 from .kernels import dac_encode_nb, mix_key, tile_accumulate_nb
 from .presets import CrossbarConfig
@@ -76,6 +76,7 @@ class ProgrammedArray:
         self._nu = [self.device.drift_coefficients(g, rng) for g in self._g_prog]
         self._state_seed = int(rng.integers(0, 2**63))
         self._states: dict[float, ArrayState] = {}
+        self._compensation_reference: np.ndarray | None = None  # t = 0 read-out, pinned when the array ages
 
     # ------------------------------------------------------------------------------------------------- programming
 
@@ -103,6 +104,26 @@ class ProgrammedArray:
         ]
         self._w_max = np.concatenate([logical_scale * (2 ** (k * bits) * digit / top) for k in range(slices)])
         return np.concatenate(planes, axis=0)
+
+    def add_stuck_faults(self, stuck_at_gmin: float, stuck_at_gmax: float, rng: np.random.Generator) -> int:
+        """Make a fraction of the still-healthy devices stuck at G_min / G_max (field failures, no re-programming);
+        return how many devices broke. Later reads, at any time, see them; drift compensation keeps its reference
+        from programming time."""
+        if stuck_at_gmin < 0 or stuck_at_gmax < 0 or stuck_at_gmin + stuck_at_gmax > 1:
+            raise ValueError("stuck-at rates must be >= 0 and sum to at most 1")
+        if self._compensation_reference is None and self.config.drift_compensation:
+            self._compensation_reference = self.state_at(0.0).weights.copy()
+        broken = 0
+        for k, codes in enumerate(self._faults):
+            u = rng.random(codes.shape)
+            healthy = codes == STUCK_NONE
+            new = np.where(healthy & (u < stuck_at_gmin), STUCK_AT_GMIN, STUCK_NONE)
+            new = np.where(healthy & (u >= stuck_at_gmin) & (u < stuck_at_gmin + stuck_at_gmax), STUCK_AT_GMAX, new)
+            self._faults[k] = np.where(healthy, new, codes).astype(np.int8)
+            self._g_prog[k] = self.device.apply_faults(self._g_prog[k], self._faults[k])
+            broken += int(np.count_nonzero(new))
+        self._states.clear()
+        return broken
 
     def conductances_at(self, t_seconds: float) -> list[np.ndarray]:
         """Return the device conductances (uS) t seconds after programming: [G+, G-] (differential) or
@@ -157,7 +178,8 @@ class ProgrammedArray:
         factors = np.ones((len(self.row_tiles), self.out_features))
         if not self.config.drift_compensation or t_seconds <= 0.0:
             return factors
-        wn_0 = self.state_at(0.0).weights
+        # The reference is read once, right after programming: faults that appear later are not calibrated away.
+        wn_0 = self.state_at(0.0).weights if self._compensation_reference is None else self._compensation_reference
         for r, (a, b) in enumerate(self.row_tiles):
             for lo, hi in self.col_tiles:
                 ref = np.abs(wn_0[a:b, lo:hi].sum(axis=0, dtype=np.float64)).sum()

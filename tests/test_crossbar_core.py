@@ -164,6 +164,25 @@ def test_fault_rates_within_binomial_bounds_and_deterministic():
     assert np.sum(g == 12.5) == n - n0 - n1
 
 
+def test_faults_added_after_programming_break_healthy_devices_at_the_given_rates():
+    w = np.random.default_rng(3).standard_normal((300, 200))
+    cfg = dataclasses.replace(get_preset("ideal"), device=_device(faults=Faults(stuck_at_gmin=0.01)))
+    arr = program(w, cfg, _rng(30))
+    before = [f.copy() for f in arr._faults]
+    y0 = arr.effective_weights(0.0)
+    p0, p1 = 0.03, 0.02
+    broken = arr.add_stuck_faults(p0, p1, _rng(31))
+    n_healthy = sum(int(np.sum(f == 0)) for f in before)
+    assert abs(broken - n_healthy * (p0 + p1)) < 5 * np.sqrt(n_healthy * (p0 + p1))
+    g_plus, g_minus = arr.conductances_at(3600.0)
+    for old, new, g in zip(before, arr._faults, (g_plus, g_minus)):
+        assert np.all(new[old != 0] == old[old != 0])  # earlier faults stay as they were
+        assert np.all(g[new == 1] == arr.device.g_min) and np.all(g[new == 2] == arr.device.g_max)
+    assert not np.allclose(arr.effective_weights(0.0), y0)  # the cached t = 0 state was dropped
+    with pytest.raises(ValueError):
+        arr.add_stuck_faults(0.7, 0.7, _rng(32))
+
+
 def test_programming_noise_matches_polynomial_sigma():
     dev = DeviceModel(get_preset("pcm").device)
     for g_t in (2.0, 12.5, 24.0):

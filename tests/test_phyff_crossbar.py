@@ -64,3 +64,22 @@ def test_noisy_twin_carries_the_ideal_gradient():
 def test_unknown_preset_is_a_user_error():
     with pytest.raises(UserError, match="crossbar:flash"):
         CrossbarLayer(4, 4, preset="flash")
+
+
+def test_device_faults_break_single_devices_not_columns():
+    from edgeq.phyff.hardware import make_physical
+
+    layer = make_physical("crossbar:ideal:devices", 20, 12, seed=0)
+    assert isinstance(layer, CrossbarLayer) and layer.faults == "devices"
+    x = _x()
+    before = layer.forward(x)
+    layer.add_faults(0.2, seed=1)
+    after = layer.forward(x)
+    changed = (after - before).abs().amax(dim=0) > 1e-6
+    assert changed.all()  # stuck devices are spread over every column ...
+    assert (after.abs().amax(dim=0) > 0).all()  # ... and no column reads zero, unlike column faults
+    columns = make_physical("crossbar:ideal", 20, 12, seed=0)
+    columns.add_faults(0.5, seed=1)
+    assert (columns.forward(x).abs().amax(dim=0) == 0).any()
+    with pytest.raises(UserError, match="faults"):
+        make_physical("crossbar:ideal:pixels", 20, 12, seed=0)

@@ -3,8 +3,8 @@
 The device physics is `edgeq.simulators` (programming noise and stuck devices drawn once when the array is
 programmed, read noise on every MVM, conductance drift / relaxation with time after programming, DAC/ADC). This
 module only connects it to the physical-layer protocol: the clock of the layer is the array's time since
-programming, and `add_faults` kills whole output columns (a broken bit line or ADC channel), the failure that
-appears in the field without re-programming.
+programming, and `add_faults` breaks hardware in the field, without re-programming: whole output columns (a broken
+bit line or ADC channel, the default) or single devices stuck at G_min / G_max (`faults="devices"`).
 """
 
 from __future__ import annotations
@@ -37,8 +37,13 @@ class CrossbarLayer(PhysicalLayer):
 
     name = "crossbar"
 
-    def __init__(self, in_features: int, out_features: int, preset: str = "rram", seed: int = 0) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, preset: str = "rram", seed: int = 0, faults: str = "columns"
+    ) -> None:
         super().__init__(in_features, out_features)
+        if faults not in ("columns", "devices"):
+            raise UserError(f"crossbar faults must be 'columns' or 'devices', got {faults!r}")
+        self.faults = faults
         get_preset, program = _simulator()
         try:
             self.config = get_preset(preset)
@@ -71,8 +76,13 @@ class CrossbarLayer(PhysicalLayer):
         return ideal + (noisy - ideal).detach()
 
     def add_faults(self, rate: float, seed: int) -> None:
-        """Kill a fraction `rate` of the output columns (they read 0 from now on)."""
-        dead = np.random.default_rng(seed).random(self.out_features) < rate
+        """Break a fraction `rate` of the output columns (they read 0 from now on), or of the devices (half stuck at
+        G_min, half at G_max) when the layer was made with faults="devices"."""
+        rng = np.random.default_rng(seed)
+        if self.faults == "devices":
+            self._array.add_stuck_faults(rate / 2, rate / 2, rng)
+            return
+        dead = rng.random(self.out_features) < rate
         self._alive[dead] = 0.0
 
     def state_arrays(self) -> dict[str, np.ndarray]:

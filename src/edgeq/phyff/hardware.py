@@ -1,4 +1,4 @@
-"""Build the physical layers of a network from a spec string: "wave", "identity", "crossbar:PRESET"."""
+"""Build the physical layers of a network from a spec string: "wave", "identity", "crossbar:PRESET[:devices]"."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ def make_physical(spec: str, in_features: int, out_features: int, seed: int) -> 
     if kind == "crossbar":
         from .crossbar_layer import CrossbarLayer
 
-        return CrossbarLayer(in_features, out_features, preset=arg or "rram", seed=seed)
-    raise UserError(f"unknown physical layer {spec!r}; choose wave[:NOISE], identity or crossbar:PRESET")
+        preset, _, faults = arg.partition(":")
+        return CrossbarLayer(in_features, out_features, preset=preset or "rram", seed=seed, faults=faults or "columns")
+    raise UserError(f"unknown physical layer {spec!r}; choose wave[:NOISE], identity or crossbar:PRESET[:devices]")
 
 
 def _float_arg(spec: str, arg: str, default: float) -> float:
