@@ -22,7 +22,12 @@ def command() -> None:
 
 @command.command("train", epilog=EXAMPLES)
 @click.option("--data", default="digits", show_default=True, help="digits, vowels or synthetic[:N:FEATURES:CLASSES]")
-@click.option("--physical", default="wave", show_default=True, help="wave[:NOISE], identity or crossbar:PRESET")
+@click.option(
+    "--physical",
+    default="wave",
+    show_default=True,
+    help="wave[:NOISE], identity or crossbar:PRESET[:devices] (devices: new faults are stuck devices, not dead columns)",
+)
 @click.option("--layers", default=3, show_default=True, type=int, help="physical blocks")
 @click.option("--hidden", default=256, show_default=True, type=int, help="width of each digital layer")
 @click.option("--epochs", default=10, show_default=True, type=int)
