@@ -57,6 +57,10 @@ class RampADCConfig:
     """time since programming (drift, relaxation, accumulated noise of the ramp devices)."""
     calibration_devices: int = 0
     """extra memristors that trim the ramp's span after programming, leaving one device's error (0: no trim)."""
+    cumulative_verify: bool = False
+    """program-and-verify against the ramp output: step k is programmed, reading the ramp back, to the target
+    level minus what steps 1..k-1 achieved, so each threshold is off by one device's error instead of the sum of
+    k devices' errors (which grows along the ramp and with the bit width)."""
     comparator_offset: float = 0.0
     """sigma of each column comparator's fixed offset, in input units."""
     comparator_noise: float = 0.0
@@ -96,12 +100,15 @@ def _scaled_rram(factor: float) -> DeviceConfig:
 # "chip": the paper's 5-bit RRAM ramp with 5 calibration devices (RRAM statistics: Wan et al. 2022 via devices.py);
 # comparator offset/noise of 0.005 input units are illustrative. "noisy": twice the RRAM noise, larger comparator
 # errors. "pcm": PCM ramp devices one hour after programming (drift), calibrated at programming time.
+# "chip_verified": "chip" with each step program-and-verified against the ramp output (errors do not accumulate).
 PRESETS: dict[str, RampADCConfig] = {
     "ideal": RampADCConfig(),
     "chip": RampADCConfig(device="rram", calibration_devices=5, comparator_offset=0.005, comparator_noise=0.005),
     "noisy": RampADCConfig(device=_scaled_rram(2.0), comparator_offset=0.01, comparator_noise=0.01),
     "pcm": RampADCConfig(device="pcm", t_seconds=3600.0, calibration_devices=5, comparator_offset=0.005,
                          comparator_noise=0.005),
+    "chip_verified": RampADCConfig(device="rram", calibration_devices=5, comparator_offset=0.005,
+                                   comparator_noise=0.005, cumulative_verify=True),
 }
 
 
@@ -113,6 +120,26 @@ def get_preset(name: str, **overrides: object) -> RampADCConfig:
         return replace(PRESETS[name], **overrides)
     except TypeError as err:
         raise UserError(f"bad ramp-ADC override: {err}") from None
+
+
+def _program_cumulative(dev: DeviceModel, target_us: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Return ramp-step conductances (uS) programmed in order, each aimed at the remaining cumulative target.
+
+    Sequential by nature (step k's aim depends on what steps 1..k-1 achieved), so a loop over the <= 1023 steps,
+    run once per programmed chip; the random draws are made up front.
+    """
+    faults = dev.draw_faults(target_us.shape, rng)
+    noise = rng.standard_normal(target_us.shape)
+    goal = np.cumsum(target_us)
+    out = np.empty_like(target_us, dtype=np.float64)
+    achieved = 0.0
+    for k in range(target_us.size):
+        aim = dev.quantize_levels(np.array([max(goal[k] - achieved, 0.0)]))
+        sigma = dev.config.programming.sigma_us(aim, dev.g_max)
+        g = np.maximum(aim + sigma * noise[k], 0.0)
+        out[k] = dev.apply_faults(g, faults[k : k + 1])[0]
+        achieved += out[k]
+    return out
 
 
 @dataclass(frozen=True)
@@ -217,7 +244,10 @@ class RampADC:
         start = float(t[0]) if t.size else 0.0
         g = target
         if heights.size and cfg.device_config != IDEAL_DEVICE:
-            g_prog = dev.program(target * dev.g_max, rng)  # level rounding, programming noise, faults
+            if cfg.cumulative_verify:
+                g_prog = _program_cumulative(dev, target * dev.g_max, rng)
+            else:
+                g_prog = dev.program(target * dev.g_max, rng)  # level rounding, programming noise, faults
             if cfg.calibration_devices > 0:
                 # Trim measured right after programming: calibration devices rescale the ramp so its span matches
                 # the target. They are memristors too, so the span stays off by about one device's programming

@@ -189,3 +189,22 @@ def test_linear_lut_kernel_matches_numpy_twin() -> None:
     x = np.random.default_rng(0).normal(0, 6, (33, 17)).astype(np.float32)
     x[0, 0] = np.nan
     np.testing.assert_array_equal(lin.convert(x, backend="numba"), lin.convert(x, backend="numpy"))
+
+
+def _threshold_rms_error(preset: str, bits: int, chips: int = 100) -> np.ndarray:
+    """RMS over programmed chips of each threshold's error, in units of the mean ramp step."""
+    adc = RampADC(get_preset(preset, bits=bits))
+    ideal = adc.thresholds
+    errors = [adc.program(1, np.random.default_rng(s)).thresholds(1, None, read_noise=False)[0] - ideal
+              for s in range(chips)]
+    return np.sqrt(np.mean(np.square(errors), axis=0)) / np.diff(ideal).mean()
+
+
+def test_cumulative_verify_stops_ramp_errors_from_accumulating():
+    plain, verified = _threshold_rms_error("chip", 8), _threshold_rms_error("chip_verified", 8)
+    middle = slice(len(plain) // 4, 3 * len(plain) // 4)
+    # unverified, threshold k carries k devices' errors; verified, about one device's error everywhere
+    assert verified[middle].mean() < 0.4 * plain[middle].mean()
+    assert verified[middle].max() < 2 * verified[middle].mean()
+    ideal = RampADC(RampADCConfig(bits=6, cumulative_verify=True))
+    np.testing.assert_array_equal(ideal.program(3).thresholds(1, None)[0], ideal.thresholds)

@@ -20,7 +20,7 @@ Examples:
 @click.option("-f", "--function", default="tanh", show_default=True,
               help="tanh, sigmoid, hard_sigmoid, relu_clip, softsign or exp.")
 @click.option("-b", "--bits", "bits_list", type=int, multiple=True, help="ADC bits (repeatable; default 3 4 5 8).")
-@click.option("--preset", default="ideal", show_default=True, help="Non-idealities: ideal, chip (RRAM), noisy or pcm.")
+@click.option("--preset", default="ideal", show_default=True, help="Non-idealities: ideal, chip (RRAM), chip_verified, noisy or pcm.")
 @click.option("--x-range", type=float, nargs=2, default=None, help="Input span lo hi (for unbounded functions).")
 @click.option("--chips", default=20, show_default=True, help="Programmed chip instances to draw when noisy.")
 @click.option("--seed", default=0, show_default=True)
