@@ -36,18 +36,18 @@ NOISE_SEEDS = (0, 1, 2)
 HWA_LR = 3e-4  # fine-tuning from the FP weights: a fresh Adam at the training rate undoes more than it learns
 
 
-def noisy_config(kind: str, bits: int) -> AnalogRNNConfig:
-    """Return the device-noise config: RRAM gate tiles, and the 'chip' ramp (RRAM ramp devices, comparators)."""
-    return AnalogRNNConfig.uniform(kind, bits, adc=get_preset("chip", bits=bits), crossbar=CROSSBAR)
+def noisy_config(kind: str, bits: int, ramp_preset: str = "chip") -> AnalogRNNConfig:
+    """Return the device-noise config: RRAM gate tiles, and the ramp preset (default 'chip': RRAM ramp devices)."""
+    return AnalogRNNConfig.uniform(kind, bits, adc=get_preset(ramp_preset, bits=bits), crossbar=CROSSBAR)
 
 
-def configs() -> list[tuple[str, str, int | None, bool, AnalogRNNConfig]]:
+def configs(ramp_preset: str = "chip") -> list[tuple[str, str, int | None, bool, AnalogRNNConfig]]:
     """Return (row name, kind, bits, noisy, config) for every evaluated hardware variant."""
     rows = [("FP (digital)", "fp", None, False, AnalogRNNConfig())]
     for kind, label in (("ramp", "NL-ADC"), ("linear", "linear ADC + LUT")):
         for bits in BITS:
             rows.append((f"{label} {bits}b", kind, bits, False, AnalogRNNConfig.uniform(kind, bits)))
-            rows.append((f"{label} {bits}b + noise", kind, bits, True, noisy_config(kind, bits)))
+            rows.append((f"{label} {bits}b + noise", kind, bits, True, noisy_config(kind, bits, ramp_preset)))
     return rows
 
 
@@ -149,17 +149,17 @@ def hwa_lm(model: CharLSTM, train: np.ndarray, cfg: AnalogRNNConfig, steps: int,
 
 
 # ---------------------------------------------------------------- evaluation, cost, report
-def evaluate(metric, model: torch.nn.Module, hwa: dict[int, torch.nn.Module]) -> list[dict]:
+def evaluate(metric, model: torch.nn.Module, hwa: dict[int, torch.nn.Module], ramp_preset: str = "chip") -> list[dict]:
     """Return one result row per hardware variant: metric mean (and std over chip instances when noisy)."""
     rows = []
-    for name, kind, bits, noisy, cfg in tqdm(configs(), desc="evaluating", leave=False):
+    for name, kind, bits, noisy, cfg in tqdm(configs(ramp_preset), desc="evaluating", leave=False):
         seeds = NOISE_SEEDS if noisy else (0,)
         vals = [metric(model if kind == "fp" else analog_copy(model, cfg, s)) for s in seeds]
         rows.append({"row": name, "kind": kind, "bits": bits, "noisy": noisy, "mean": float(np.mean(vals)),
                      "std": float(np.std(vals)), "n": len(vals)})
     for bits, hw in hwa.items():
         for noisy in (False, True):
-            cfg = noisy_config("ramp", bits) if noisy else AnalogRNNConfig.uniform("ramp", bits)
+            cfg = noisy_config("ramp", bits, ramp_preset) if noisy else AnalogRNNConfig.uniform("ramp", bits)
             seeds = [100 + s for s in NOISE_SEEDS] if noisy else (0,)  # chip instances unseen in training
             vals = [metric(analog_copy(hw, cfg, s)) for s in seeds]
             rows.append({"row": f"HWA NL-ADC {bits}b" + (" + noise" if noisy else ""), "kind": "hwa", "bits": bits,
@@ -237,6 +237,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny training budget (smoke run)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ramp-preset", default="chip", help="ramp-ADC preset of the noisy rows (e.g. chip_verified)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     numba.set_num_threads(args.threads)  # the crossbar kernels are parallel; extra threads only add launch overhead
@@ -244,25 +245,27 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     meta = {"kws_epochs": 2 if args.quick else 40, "kws_hwa_epochs": 1 if args.quick else 3,
             "lm_steps": 20 if args.quick else 3000, "lm_hwa_steps": 5 if args.quick else 100, "seed": args.seed,
-            "hwa_bits": [3, 5]}
+            "hwa_bits": [3, 5], "ramp_preset": args.ramp_preset}
     t0 = time.perf_counter()
     kws_data = load_kws()
     if args.quick:  # a smoke run: a slice of each split
         kws_data = replace(kws_data, x_train=kws_data.x_train[::8], y_train=kws_data.y_train[::8],
                            x_test=kws_data.x_test[::6], y_test=kws_data.y_test[::6])
     kws_model = train_kws(kws_data, meta["kws_epochs"], args.seed)
-    kws_hwa = {b: hwa_kws(kws_model, kws_data, noisy_config("ramp", b), meta["kws_hwa_epochs"], args.seed)
+    kws_hwa = {b: hwa_kws(kws_model, kws_data, noisy_config("ramp", b, args.ramp_preset), meta["kws_hwa_epochs"],
+                          args.seed)
                for b in meta["hwa_bits"]}
-    kws_rows = evaluate(lambda m: kws_accuracy(m, kws_data), kws_model, kws_hwa)
+    kws_rows = evaluate(lambda m: kws_accuracy(m, kws_data), kws_model, kws_hwa, args.ramp_preset)
     print(f"KWS done in {time.perf_counter() - t0:.0f} s; FP {kws_rows[0]['mean']:.1f}%")
     lm_data = load_charlm()
     torch.manual_seed(args.seed)
     lm_model = CharLSTM(len(lm_data["vocab"]))
     train_lm(lm_model, list(lm_model.parameters()), lm_data["train"], meta["lm_steps"], args.seed, 3e-3, "LM FP training")
-    lm_hwa = {b: hwa_lm(lm_model, lm_data["train"], noisy_config("ramp", b), meta["lm_hwa_steps"], args.seed)
+    lm_hwa = {b: hwa_lm(lm_model, lm_data["train"], noisy_config("ramp", b, args.ramp_preset), meta["lm_hwa_steps"],
+                        args.seed)
               for b in meta["hwa_bits"]}
     test = lm_data["test"] if not args.quick else lm_data["test"][:2000]
-    lm_rows = evaluate(lambda m: bits_per_char(m, test), lm_model, lm_hwa)
+    lm_rows = evaluate(lambda m: bits_per_char(m, test), lm_model, lm_hwa, args.ramp_preset)
     print(f"LM done in {time.perf_counter() - t0:.0f} s; FP {lm_rows[0]['mean']:.3f} bits/char")
     cost = step_cost(kws_model.rnn.hidden_size)
     atomic_write_text(out / "results.json", json.dumps({"meta": meta, "kws": kws_rows, "lm": lm_rows, "cost": cost},
