@@ -109,8 +109,8 @@ def parse_rnn_activation(text: str):
         raise ValueError(f"--rnn-activation {text!r}: {err}") from None
 
 
-def run_simulation(run: SimulationRun) -> tuple[SimulationResult, list[Path]]:
-    """Run the job with a progress bar; write results.json and accuracy_vs_time.png; return result and paths."""
+def run_simulation(run: SimulationRun) -> tuple[SimulationResult, dict, list[Path]]:
+    """Run the job with a progress bar; write results.json and accuracy_vs_time.png; return result, cost, paths."""
     from tqdm import tqdm
 
     from edgeq.io import atomic_write_bytes, atomic_write_text
@@ -141,7 +141,7 @@ def run_simulation(run: SimulationRun) -> tuple[SimulationResult, list[Path]]:
     json_path, png_path = run.out_dir / "results.json", run.out_dir / "accuracy_vs_time.png"
     atomic_write_text(json_path, text)
     atomic_write_bytes(png_path, png)
-    return result, [json_path, png_path]
+    return result, cost, [json_path, png_path]
 
 
 def analog_cost(run: SimulationRun) -> dict:

@@ -53,8 +53,7 @@ def command(model, preset, data, drift, repeats, seed, labels_key, wire_ohm, out
 
     try:
         run = prepare_run(model, preset, data, drift, repeats, seed, labels_key, wire_ohm, out_dir, rnn_activation)
-        result, written = run_simulation(run)
-        cost = json.loads(written[0].read_text())["cost"]
+        result, cost, written = run_simulation(run)
     except ValueError as err:
         raise UserError(str(err)) from None
     if as_json:

@@ -84,8 +84,13 @@ def _block_element_scales(block_amax, fmt: BlockFormat):
     with np.errstate(divide="ignore"):
         exponent = np.floor(np.log2(block_amax)) - fmt.element_emax
     exponent = np.clip(np.nan_to_num(exponent, neginf=-127.0), -127, 127).astype(np.int32)
-    element_step = 2.0**-6 if isinstance(fmt.element, IntFormat) else 1.0  # MXINT8 elements are fixed point 1.6
-    return exponent, np.ldexp(np.float32(element_step), exponent).astype(np.float32)
+    return exponent, _element_scale(exponent, fmt)
+
+
+def _element_scale(exponent: np.ndarray, fmt: BlockFormat) -> np.ndarray:
+    """Return the float32 scale of the elements for shared exponents (MXINT8 elements are fixed point 1.6)."""
+    element_step = 2.0**-6 if isinstance(fmt.element, IntFormat) else 1.0
+    return np.ldexp(np.float32(element_step), exponent).astype(np.float32)
 
 
 def _mx_element(fmt: BlockFormat) -> Format:
@@ -205,8 +210,7 @@ def encode(x, fmt: str | Format, scale=1.0, axis=None, block_size=None, zero_poi
     x = np.asarray(x, dtype=np.float32)
     if isinstance(fmt, BlockFormat):
         axis = -1 if axis is None else axis
-        step = 2.0**-6 if isinstance(fmt.element, IntFormat) else 1.0
-        scale = np.ldexp(np.float32(step), mx_scale_exponents(x, fmt, axis)).astype(np.float32)
+        scale = _element_scale(mx_scale_exponents(x, fmt, axis), fmt)
         block_size, zero_point, element = fmt.block_size, None, _mx_element(fmt)
     else:
         element = fmt
