@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..errors import UserError
+from ..errors import EXIT_INTERNAL_ERROR, EXIT_USER_ERROR, REPORT_URL, EdgeqError
 
 # name -> module under edgeq.cli that defines `command`. Imported only when used, so `edgeq --help` stays fast.
 COMMANDS: dict[str, str] = {
@@ -54,19 +54,50 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code: 0 ok, 1 a check failed, 2 bad input (one line on stderr)."""
+    """Run the CLI and return its exit code: 0 ok, 1 a check failed, 2 bad input, 3 internal error (one line)."""
     try:
         result = cli.main(args=argv, prog_name="edgeq", standalone_mode=False)
-    except UserError as err:
-        click.echo(f"edgeq: error: {err}", err=True)
-        return 2
-    except click.exceptions.Abort:
+    except EdgeqError as err:
+        kind = "error" if err.exit_code == EXIT_USER_ERROR else "internal error"
+        text = str(err).removeprefix("internal error ")
+        click.echo(f"edgeq: {kind}: {text}" + ("" if kind == "error" else f" (please report it: {REPORT_URL})"),
+                   err=True)
+        return err.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("edgeq: aborted", err=True)
         return 130
     except click.ClickException as err:
         err.show()
         return 2 if isinstance(err, click.UsageError) else err.exit_code
+    except MemoryError:
+        click.echo("edgeq: error: out of memory; use fewer or smaller samples (a smaller --calib set)", err=True)
+        return EXIT_USER_ERROR
+    except OSError as err:  # a full disk, a read-only folder: the environment, not edgeq
+        click.echo(f"edgeq: error: {err.strerror or err} ({err.filename or 'no file name'}); "
+                   "free space or choose a writable location", err=True)
+        return EXIT_USER_ERROR
+    except Exception as err:  # anything else is a bug: one line that names where, never a traceback
+        click.echo(f"edgeq: internal error in {_where(err)}: {type(err).__name__}: {_first_line(err)} "
+                   f"(please report it: {REPORT_URL})", err=True)
+        return EXIT_INTERNAL_ERROR
     return result if isinstance(result, int) else 0
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else "(no message)"
+
+
+def _where(err: BaseException) -> str:
+    """Return module:function:line of the innermost edgeq frame of the traceback (where the bug is)."""
+    tb, where = err.__traceback__, "edgeq"
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if "edgeq" in code.co_filename or "/simulators/" in code.co_filename or "/hw_models/" in code.co_filename:
+            module = tb.tb_frame.f_globals.get("__name__", code.co_filename)
+            where = f"{module}.{code.co_name}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
 
 
 if __name__ == "__main__":
