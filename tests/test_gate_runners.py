@@ -13,7 +13,7 @@ from edgeq.gate import get_runner, runner_names
 from edgeq.gate.runners.quantize import metrics_from_report
 from gate_helpers import copy_examples, perturb_initializer, write_config
 
-HAS_QUANTIZE = importlib.util.find_spec("edgeq.pipeline") is not None
+HAS_QUANTIZE = importlib.util.find_spec("edgeq.ptq.pipeline") is not None
 
 
 def test_quantize_report_maps_to_percent_and_worst_runtime_mode():

@@ -51,7 +51,7 @@ Examples:
 def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_path, calib_method, exclude, max_drop,
             min_sqnr, full_range_int8, seed, output, report_path, plot_path, force, strict, as_json, quiet) -> int:
     """Quantize an ONNX model (PTQ) and report accuracy, SQNR, runtime fidelity, size and latency."""
-    from ..pipeline import quantize
+    from ..ptq.pipeline import quantize
 
     label = fmt if not (weights or acts) else f"w{weights or 'preset'}_a{acts or 'preset'}"
     output = output or model.with_name(f"{model.stem}.{label}.onnx")
@@ -69,7 +69,7 @@ def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_pa
     result.save(output, report_path)
     if plot_path is not None:
         from ..io import atomic_write_bytes
-        from ..report import plot_png
+        from ..ptq.report import plot_png
 
         atomic_write_bytes(plot_path, plot_png(result.report))
     if as_json:

@@ -212,11 +212,11 @@ class HardwareEvaluator:
 
 
 def _has_quantize() -> bool:
-    return importlib.util.find_spec("edgeq.pipeline") is not None
+    return importlib.util.find_spec("edgeq.ptq.pipeline") is not None
 
 
 def _quantize_accuracy(task, model, weights, acts, overrides, granularity, calib_method) -> dict[str, float]:
-    from ...pipeline import quantize
+    from ...ptq.pipeline import quantize
 
     result = quantize(model, weights=weights, acts=acts, overrides=overrides or None, granularity=granularity,
                       calib_method=calib_method, calib=task.calib, calib_random=task.calib is None, eval=task.data,

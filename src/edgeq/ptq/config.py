@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Union
 
-from .errors import UserError
-from .formats import BlockFormat, Format, get_format
+from ..errors import UserError
+from ..formats import BlockFormat, Format, get_format
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from .config import PerBlock, PerChannel, QuantConfig
-from .formats import BlockFormat, IntFormat, get_format, scale_for_range
-from .graph.plan import BIAS_INT32, TensorQuant
-from .graph.points import QuantNode
+from ..formats import BlockFormat, IntFormat, get_format, scale_for_range
+from ..graph.plan import BIAS_INT32, TensorQuant
+from ..graph.points import QuantNode
 
 _TINY = np.float32(np.finfo(np.float32).tiny)
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import QuantConfig
-from .formats import BlockFormat, IntFormat, get_format
-from .metrics import sqnr_db, top1_accuracy
-from .progress import progress_bar
-from .simulate import plan_inputs, run_all
+from ..formats import BlockFormat, IntFormat, get_format
+from ..metrics import sqnr_db, top1_accuracy
+from .reference import plan_inputs, run_all
+from .sensitivity import layer_sensitivity
 
 FLOAT = "float"
 
@@ -47,18 +47,6 @@ def promote(fmt_name: str) -> str:
     if element.bits < 8 or isinstance(fmt, BlockFormat):
         return "int8" if isinstance(element, IntFormat) else "fp8_e4m3"
     return FLOAT
-
-
-def layer_sensitivity(sim, plan, nodes, data, batch: int, fp32: np.ndarray, progress: bool = False) -> dict[str, float]:
-    """Return node -> logit SQNR (dB) vs FP32 with only that node's input activations, weight and bias quantized."""
-    by_tensor = {e.tensor: e for e in plan}
-    out = {}
-    for node in progress_bar(nodes, "sensitivity", progress, "layer"):
-        own = [by_tensor[t] for t in (*node.acts, node.weight, node.bias) if t and t in by_tensor]
-        if own:
-            transforms, params = plan_inputs(sim, own)
-            out[node.name] = sqnr_db(fp32, run_all(sim, data, batch, transforms, params))
-    return out
 
 
 def choose_overrides(sim, points, plan_for, config: QuantConfig, data, labels, batch, progress) -> MixedPrecision:

@@ -16,23 +16,21 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from .calibration import HistogramObserver, MinMaxObserver, choose_range
+from .calibration import calibrate
 from .config import QuantConfig
-from .data import batch_size_for, batches, load_data, random_data
-from .errors import UserError
-from .evaluate import measure
-from .graph.cleanup import constants_to_initializers, remove_identities
-from .graph.fold_bn import fold_batchnorm
-from .graph.load import load_model
-from .graph.plan import TensorQuant
-from .graph.points import QuantPoints, find_points
-from .graph.qdq import export_quantized
-from .io import atomic_write_bytes, atomic_write_text
+from ..data import batch_size_for, load_data, random_data
+from ..errors import UserError
+from .measure import measure
+from ..graph.load import load_model
+from ..graph.plan import TensorQuant
+from ..graph.points import QuantPoints, find_points
+from ..graph.prepare import prepare
+from ..graph.qdq import export_quantized
+from ..io import atomic_write_bytes, atomic_write_text
 from .mixed import choose_overrides
-from .planner import activation_entry, bias_entry, range_quantizer, weight_entry, weight_format
+from .planner import activation_entry, bias_entry, weight_entry, weight_format
 from .report import QuantReport
-from .progress import progress_bar
-from .simulate import StagedSimulator
+from .reference import StagedSimulator
 
 RANDOM_CALIB_SAMPLES = 64
 
@@ -103,7 +101,7 @@ def quantize(
         overrides=overrides, seed=seed, max_drop=max_drop, min_sqnr=min_sqnr, kernel_safe_int8=kernel_safe,
     )
     model = load_model(model_or_path)
-    float_model = _prepare(model)
+    float_model, _ = prepare(model)
     notes: list[str] = []
     calib_data = _calibration_data(calib, calib_random, float_model, config, notes)
     eval_data, labels = load_data(eval, float_model, "eval") if eval is not None else (calib_data, None)
@@ -116,7 +114,7 @@ def quantize(
     batch = batch_size_for(float_model)
     params = [n.weight for n in points.nodes if n.weight] + [n.bias for n in points.nodes if n.bias]
     sim = StagedSimulator(float_model, points.activations, params)
-    ranges = _calibrate(sim, calib_data, batch, points, config, progress)
+    ranges = calibrate(sim, calib_data, batch, points, config, progress)
     t_calibrated = time.perf_counter()
 
     weights_f = {name: sim.params[name].astype(np.float32) for name in params}
@@ -140,17 +138,6 @@ def quantize(
     )
     report.timing["total_s"] = time.perf_counter() - t_start
     return QuantResult(model_q, {e.tensor: e for e in plan}, report)
-
-
-def _prepare(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Return the float model after cleanups and BatchNorm folding, with inferred shapes (the FP32 baseline)."""
-    constants_to_initializers(model.graph)
-    remove_identities(model.graph)
-    fold_batchnorm(model.graph)
-    try:
-        return onnx.shape_inference.infer_shapes(model)
-    except Exception:  # best effort: custom ops stop inference, the pipeline copes without shapes
-        return model
 
 
 def _strip_value_info(model: onnx.ModelProto) -> None:
@@ -183,35 +170,6 @@ def _check_names(model: onnx.ModelProto, points: QuantPoints, config: QuantConfi
     bad = [k for k in config.overrides if k not in quantizable]
     if bad:
         raise UserError(f"override for {bad[0]!r}: not a quantized node with weights (have {sorted(quantizable)[:8]})")
-
-
-def _calibrate(sim: StagedSimulator, data, batch: int, points: QuantPoints, config: QuantConfig, progress: bool):
-    """Return activation tensor -> (lo, hi), streaming the calibration data batch by batch."""
-    hist = config.calib_method.name != "minmax"
-    observers = {p: (HistogramObserver() if hist else MinMaxObserver()) for p in sim.points}
-
-    def observe(obs):
-        def fn(x):
-            obs.update(x)
-            return x
-
-        return fn
-
-    transforms = {p: observe(o) for p, o in observers.items()}
-    chunks = list(batches(data, batch))
-    for chunk in progress_bar(chunks, "calibrating", progress, "batch"):
-        sim.run(chunk, transforms)
-    ranges = {p: choose_range(o, config.calib_method, range_quantizer(config.acts)) for p, o in observers.items()}
-    for node in points.nodes:  # Concat inputs share one scale so the joined tensor is exact
-        if node.shared_scale:
-            lo = min(ranges[a][0] for a in node.acts)
-            hi = max(ranges[a][1] for a in node.acts)
-            for a in node.acts:
-                ranges[a] = (lo, hi)
-    for node in points.nodes:  # chains (MaxPool -> Flatten) were appended output side first
-        if node.scale_from is not None:
-            ranges[node.acts[0]] = ranges[node.scale_from]
-    return ranges
 
 
 def _build_plan(points: QuantPoints, ranges, weights_f, config: QuantConfig, overrides: Mapping[str, str]):

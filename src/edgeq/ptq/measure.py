@@ -7,17 +7,17 @@ import numpy as np
 import onnx
 
 from .config import QuantConfig
-from .data import batches
-from .graph.native import native_activation
-from .graph.plan import TensorQuant
-from .graph.points import QuantPoints
-from .graph.qdq import weight_is_native
-from .metrics import sqnr_db, top1_accuracy, top1_agreement
-from .mixed import layer_sensitivity
-from .errors import UserError
+from ..data import batches
+from ..graph.native import native_activation
+from ..graph.plan import TensorQuant
+from ..graph.points import QuantPoints
+from ..graph.qdq import weight_is_native
+from ..metrics import sqnr_db, top1_accuracy, top1_agreement
+from .sensitivity import layer_sensitivity
+from ..errors import UserError
 from .report import QuantReport
 from .runtime import check_fidelity, latency_ms, likely_cause, run_batched, session
-from .simulate import StagedSimulator, plan_inputs
+from .reference import StagedSimulator, plan_inputs
 
 LATENCY_BATCH = 64
 SENSITIVITY_SAMPLES = 256  # per-layer sensitivity ranks layers; a subset of the eval data is enough for that
