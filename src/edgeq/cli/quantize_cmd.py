@@ -51,7 +51,7 @@ Examples:
 def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_path, calib_method, exclude, max_drop,
             min_sqnr, full_range_int8, seed, output, report_path, plot_path, force, strict, as_json, quiet) -> int:
     """Quantize an ONNX model (PTQ) and report accuracy, SQNR, runtime fidelity, size and latency."""
-    from ..ptq.pipeline import quantize
+    from ..ptq import QuantConfig, quantize
 
     label = fmt if not (weights or acts) else f"w{weights or 'preset'}_a{acts or 'preset'}"
     output = output or model.with_name(f"{model.stem}.{label}.onnx")
@@ -59,11 +59,11 @@ def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_pa
         _check_writable(path, force, model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        result = quantize(
-            model, fmt, weights=weights, acts=acts, granularity=granularity, calib=calib, calib_random=calib_random,
-            eval=eval_path, calib_method=calib_method, exclude=exclude, seed=seed, max_drop=max_drop,
-            min_sqnr=min_sqnr, progress=not quiet, kernel_safe=not full_range_int8,
+        config = QuantConfig.from_options(
+            fmt, weights=weights, acts=acts, granularity=granularity, calib_method=calib_method, exclude=exclude,
+            seed=seed, max_drop=max_drop, min_sqnr=min_sqnr, kernel_safe_int8=not full_range_int8,
         )
+        result = quantize(model, config, calib=calib, calib_random=calib_random, eval=eval_path, progress=not quiet)
     for w in caught:
         click.echo(f"edgeq: warning: {w.message}", err=True)
     result.save(output, report_path)

@@ -1,51 +1,20 @@
-"""What to quantize and how: frozen config dataclasses, typed granularity, calibration methods and named presets.
+"""What to quantize and how: one frozen `QuantConfig` with parsed formats, typed granularity, a calibration method
+and named presets; it round-trips through a versioned dict so reports, the gate and the sweep embed it.
 
-A `QuantConfig` is everything `edgeq.quantize` needs besides the model and data; the CLI and the Python API both
-build one (`QuantConfig.from_options`), so they cannot drift apart.
+A `QuantConfig` is everything `edgeq.quantize` needs besides the model and data. The CLI, the Python API, the gate
+and the sweep all build one (`QuantConfig.from_options` or `QuantConfig.from_dict`), so they cannot drift apart.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Union
+from dataclasses import dataclass, field, fields
 
-from ..errors import UserError
-from ..formats import BlockFormat, Format, get_format
+from ..errors import ConfigError
+from ..formats import BlockFormat, Format, parse_format, parse_granularity
+from ..formats.granularity import Granularity, PerBlock, PerChannel, PerTensor
 
-
-@dataclass(frozen=True)
-class PerTensor:
-    """One scale for the whole tensor."""
-
-    def describe(self) -> str:
-        return "tensor"
-
-
-@dataclass(frozen=True)
-class PerChannel:
-    """One scale per output channel (the axis is chosen per op: 0 for Conv/Gemm(transB), last for MatMul)."""
-
-    def describe(self) -> str:
-        return "channel"
-
-
-@dataclass(frozen=True)
-class PerBlock:
-    """One scale per block of `size` consecutive weights along the input-channel axis (opset 21 block QDQ)."""
-
-    size: int
-
-    def __post_init__(self) -> None:
-        if self.size < 2:
-            raise ValueError(f"block size must be >= 2, got {self.size}")
-
-    def describe(self) -> str:
-        return f"block:{self.size}"
-
-
-Granularity = Union[PerTensor, PerChannel, PerBlock]
+CONFIG_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -62,6 +31,7 @@ class CalibMethod:
     percentile: float = 99.99
 
     def describe(self) -> str:
+        """Return the method's CLI spelling."""
         return f"percentile:{self.percentile:g}" if self.name == "percentile" else self.name
 
 
@@ -73,22 +43,22 @@ class QuantConfig:
     """Everything that decides the numerics of a PTQ run.
 
     Attributes:
-        weights: format name of weights (any registry name, e.g. "int8", "int4", "fp8_e4m3", "mxfp4").
-        acts: format name of activations (inputs of the quantized ops); never a block (MX) format.
+        weights: weight format (any registry format, e.g. int8, int4, fp8_e4m3, mxfp4); strings are parsed.
+        acts: activation format (inputs of the quantized ops); never a block (MX) format.
         granularity: weight scale granularity; activations are always per tensor.
         calib_method: how activation ranges are chosen.
         exclude: node names or op types left in float.
-        overrides: node name -> weight format (or "float"), per-layer precision (mixed precision uses it).
+        overrides: node name -> weight format name (or "float"), per-layer precision (mixed precision uses it).
         kernel_safe_int8: with 8-bit integer weights and activations, keep weights in [-64, 63] so the u8 x s8
             kernels of x86 CPUs without VNNI (16-bit saturating pair sums) compute the exact result; costs about
             one bit of weight precision (measured in benchmarks/bench_quantize.py).
         seed: seeds every random choice (random calibration data, subsampling).
         max_drop: mixed precision: largest accuracy drop (percentage points) to accept.
-        min_sqnr: mixed precision: smallest logit SQNR (dB) to accept.
+        min_sqnr: mixed precision: smallest output SQNR (dB) to accept.
     """
 
-    weights: str = "int8"
-    acts: str = "uint8"
+    weights: Format = "int8"  # type: ignore[assignment]  # parsed in __post_init__
+    acts: Format = "uint8"  # type: ignore[assignment]
     granularity: Granularity = PerChannel()
     calib_method: CalibMethod = CalibMethod()
     exclude: tuple[str, ...] = ()
@@ -99,13 +69,23 @@ class QuantConfig:
     min_sqnr: float | None = None
 
     def __post_init__(self) -> None:
-        for name in (self.weights, self.acts, *(v for v in self.overrides.values() if v != "float")):
-            _format_or_user_error(name)
-        if isinstance(get_format(self.acts), BlockFormat):
-            raise UserError(
-                f"activations in block format {self.acts} are not supported (their block scales are computed at "
-                "run time); pass --acts int8 or an fp8 format with the MX weights"
+        set_ = object.__setattr__  # frozen: normalise once, here
+        set_(self, "weights", parse_format(self.weights))
+        set_(self, "acts", parse_format(self.acts))
+        set_(self, "granularity", parse_granularity(self.granularity))
+        set_(self, "calib_method", parse_calib_method(self.calib_method))
+        set_(self, "exclude", tuple(self.exclude))
+        set_(self, "overrides", dict(self.overrides))
+        for name in self.overrides.values():
+            if name != "float":
+                parse_format(name)
+        if isinstance(self.acts, BlockFormat):
+            raise ConfigError(
+                f"activations in block format {self.acts.name} are not supported (their block scales are computed "
+                "at run time); pass --acts int8 or an fp8 format with the MX weights"
             )
+        if self.max_drop is not None and not self.max_drop >= 0:
+            raise ConfigError(f"max_drop must be >= 0 percentage points, got {self.max_drop}")
 
     @classmethod
     def from_options(
@@ -126,24 +106,44 @@ class QuantConfig:
         """Return the config for a preset `fmt` with optional explicit weight/activation formats (CLI names)."""
         w_default, a_default = preset_formats(fmt)
         return cls(
-            weights=weights or w_default,
-            acts=acts or a_default,
-            granularity=parse_granularity(granularity),
-            calib_method=parse_calib_method(calib_method),
-            exclude=tuple(exclude),
-            overrides=dict(overrides or {}),
-            seed=int(seed),
-            max_drop=max_drop,
-            min_sqnr=min_sqnr,
-            kernel_safe_int8=kernel_safe_int8,
+            weights=weights or w_default, acts=acts or a_default, granularity=granularity,
+            calib_method=calib_method, exclude=tuple(exclude), overrides=dict(overrides or {}), seed=int(seed),
+            max_drop=max_drop, min_sqnr=min_sqnr, kernel_safe_int8=kernel_safe_int8,
         )
 
+    def to_dict(self) -> dict:
+        """Return the config as a JSON-ready dict with its schema version (inverse of `from_dict`)."""
+        return {
+            "version": CONFIG_VERSION, "weights": self.weights.name, "acts": self.acts.name,
+            "granularity": self.granularity.describe(), "calib_method": self.calib_method.describe(),
+            "exclude": list(self.exclude), "overrides": dict(self.overrides),
+            "kernel_safe_int8": self.kernel_safe_int8, "seed": self.seed,
+            "max_drop": self.max_drop, "min_sqnr": self.min_sqnr,
+        }
 
-def _format_or_user_error(name: str) -> Format:
-    try:
-        return get_format(name)
-    except ValueError as err:
-        raise UserError(str(err)) from None
+    @classmethod
+    def from_dict(cls, data: Mapping) -> QuantConfig:
+        """Return the config a dict describes: `to_dict` output, or any subset plus an optional preset `fmt`."""
+        data = dict(data)
+        version = data.pop("version", CONFIG_VERSION)
+        if version != CONFIG_VERSION:
+            raise ConfigError(f"quantize config version {version} is not supported (this edgeq reads {CONFIG_VERSION})")
+        known = {f.name for f in fields(cls)} | {"fmt"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown quantize option(s) {unknown}; known: {sorted(known)}")
+        return cls.from_options(data.pop("fmt", "int8"), **data)
+
+
+def as_config(config: QuantConfig | str | Mapping) -> QuantConfig:
+    """Return a QuantConfig from a config, a preset/format name or a dict (validated in one place)."""
+    if isinstance(config, QuantConfig):
+        return config
+    if isinstance(config, str):
+        return QuantConfig.from_options(config)
+    if isinstance(config, Mapping):
+        return QuantConfig.from_dict(config)
+    raise ConfigError(f"config must be a QuantConfig, a format name or a dict, not {type(config).__name__}")
 
 
 def preset_formats(fmt: str) -> tuple[str, str]:
@@ -152,32 +152,17 @@ def preset_formats(fmt: str) -> tuple[str, str]:
     int8: int8 weights, uint8 asymmetric activations. int4 / w4a8: int4 weights, uint8 activations. An MX
     format quantizes weights only and pairs them with fp8_e4m3 activations. Any other format is used for both.
     """
-    key = fmt.strip().lower()
+    key = str(fmt).strip().lower()
     if key in ("int8", "w8a8"):
         return "int8", "uint8"
     if key in ("int4", "w4a8"):
         return "int4", "uint8"
     if key in ("w8a16",):
         return "int8", "uint16"
-    f = _format_or_user_error(key)
+    f = parse_format(key)
     if isinstance(f, BlockFormat):
         return f.name, "fp8_e4m3"
     return f.name, f.name
-
-
-def parse_granularity(value: str | Granularity) -> Granularity:
-    """Return the granularity for "tensor", "channel" or "block:N"."""
-    if isinstance(value, (PerTensor, PerChannel, PerBlock)):
-        return value
-    key = str(value).strip().lower()
-    if key == "tensor":
-        return PerTensor()
-    if key == "channel":
-        return PerChannel()
-    match = re.fullmatch(r"block:(\d+)", key)
-    if match and int(match.group(1)) >= 2:
-        return PerBlock(int(match.group(1)))
-    raise UserError(f"unknown granularity {value!r}; use tensor, channel or block:N (N >= 2, e.g. block:32)")
 
 
 def parse_calib_method(value: str | CalibMethod) -> CalibMethod:
@@ -187,13 +172,19 @@ def parse_calib_method(value: str | CalibMethod) -> CalibMethod:
     key = str(value).strip().lower()
     name, _, arg = key.partition(":")
     if name not in CALIB_METHODS or (arg and name != "percentile"):
-        raise UserError(f"unknown calibration method {value!r}; use minmax, percentile:99.99, mse or entropy")
+        raise ConfigError(f"unknown calibration method {value!r}; use minmax, percentile:99.99, mse or entropy")
     if name == "percentile" and arg:
         try:
             p = float(arg)
         except ValueError:
             p = -1.0
         if not 50.0 < p <= 100.0:
-            raise UserError(f"percentile must be a number in (50, 100], got {arg!r}")
+            raise ConfigError(f"percentile must be a number in (50, 100], got {arg!r}")
         return CalibMethod("percentile", p)
     return CalibMethod(name)
+
+
+__all__ = [
+    "CALIB_METHODS", "CONFIG_VERSION", "CalibMethod", "Granularity", "PerBlock", "PerChannel", "PerTensor",
+    "QuantConfig", "as_config", "parse_calib_method", "parse_granularity", "preset_formats",
+]

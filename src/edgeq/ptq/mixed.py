@@ -14,6 +14,7 @@ import numpy as np
 from .config import QuantConfig
 from ..formats import BlockFormat, IntFormat, get_format
 from ..metrics import sqnr_db, top1_accuracy
+from .planner import build_plan
 from .reference import plan_inputs, run_all
 from .sensitivity import layer_sensitivity
 
@@ -49,13 +50,14 @@ def promote(fmt_name: str) -> str:
     return FLOAT
 
 
-def choose_overrides(sim, points, plan_for, config: QuantConfig, data, labels, batch, progress) -> MixedPrecision:
+def choose_overrides(sim, points, ranges, weights, config: QuantConfig, data, labels, batch, progress) -> MixedPrecision:
     """Return the promotions (node -> weight format) meeting config.max_drop / config.min_sqnr, found greedily.
 
-    `plan_for(overrides)` builds the plan for a full overrides dict; the result lists only nodes changed from
-    config.overrides.
+    Each candidate is planned by `planner.build_plan` from the calibrated ranges and float weights; the result
+    lists only nodes changed from config.overrides.
     """
     fp32 = run_all(sim, data, batch)
+    plan_for = lambda overrides: build_plan(points, ranges, weights, config, overrides)  # noqa: E731
     acc_fp32 = top1_accuracy(fp32, labels) if labels is not None else None
 
     def score(overrides):

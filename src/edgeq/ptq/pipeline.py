@@ -1,4 +1,4 @@
-"""`quantize(model_or_path, fmt, ...) -> QuantResult`: the PTQ pipeline behind `edgeq quantize`.
+"""`quantize(model_or_path, config, ...) -> QuantResult`: the PTQ pipeline behind `edgeq quantize`.
 
 load + check -> cleanups, BatchNorm folding -> find quantizable ops -> streaming calibration in edgeq's reference
 simulation -> per-tensor plan -> (mixed precision) -> export QDQ / fake-quant graph -> evaluate FP32, reference,
@@ -17,9 +17,9 @@ import numpy as np
 import onnx
 
 from .calibration import calibrate
-from .config import QuantConfig
+from .config import QuantConfig, as_config
 from ..data import batch_size_for, load_data, random_data
-from ..errors import UserError
+from ..errors import ConfigError, UserError
 from .measure import measure
 from ..graph.load import load_model
 from ..graph.plan import TensorQuant
@@ -28,7 +28,7 @@ from ..graph.prepare import prepare
 from ..graph.qdq import export_quantized
 from ..io import atomic_write_bytes, atomic_write_text
 from .mixed import choose_overrides
-from .planner import activation_entry, bias_entry, weight_entry, weight_format
+from .planner import build_plan
 from .report import QuantReport
 from .reference import StagedSimulator
 
@@ -58,48 +58,34 @@ class QuantResult:
 
 def quantize(
     model_or_path,
-    fmt: str = "int8",
+    config: QuantConfig | str | Mapping = "int8",
     *,
-    weights: str | None = None,
-    acts: str | None = None,
-    granularity: str = "channel",
     calib=None,
-    calib_random: bool = False,
     eval=None,
-    calib_method: str = "minmax",
-    exclude=(),
-    overrides: Mapping[str, str] | None = None,
-    seed: int = 0,
-    max_drop: float | None = None,
-    min_sqnr: float | None = None,
+    calib_random: bool = False,
     progress: bool = True,
-    kernel_safe: bool = True,
+    **options,
 ) -> QuantResult:
     """Return the post-training-quantized model, its per-tensor plan and the measured report.
 
     Args:
         model_or_path: an onnx.ModelProto or a path to an .onnx file (never modified).
-        fmt: preset or format: "int8" (int8 weights, uint8 activations), "int4" (W4A8), "fp8"/"fp8_e4m3",
-            "fp8_e5m2", "fp8_e3m4", "fp8_e2m5", "fp6_e3m2", "fp4", "mxfp4" (MX weights, fp8 activations), ...
-        weights, acts: explicit weight / activation formats (mixed W/A, e.g. weights="int4", acts="uint8").
-        granularity: weight scales: "tensor", "channel" or "block:N".
+        config: a QuantConfig; or a preset/format name ("int8" = int8 weights + uint8 activations, "int4" = W4A8,
+            "fp8_e4m3", "fp8_e5m2", "fp8_e3m4", "fp8_e2m5", "fp6_e3m2", "fp4", "mxfp4", ...), optionally refined by
+            `options` (the keyword arguments of `QuantConfig.from_options`: weights, acts, granularity,
+            calib_method, exclude, overrides, seed, max_drop, min_sqnr, kernel_safe_int8); or a dict
+            (`QuantConfig.from_dict`, e.g. from a gate or sweep file).
         calib: calibration data: .npz path, folder of .npy, or dict input name -> array [N, ...].
-        calib_random: allow calibrating on random normal data when `calib` is None (warns).
         eval: evaluation data like `calib`, optionally with "labels"; defaults to the calibration data.
-        calib_method: "minmax", "percentile:99.99", "mse" or "entropy".
-        exclude: node names or op types to keep in float.
-        overrides: node name -> weight format, per-layer precision.
-        seed: seeds random calibration data; the output is byte-identical for the same inputs and seed.
-        max_drop, min_sqnr: mixed precision targets (accuracy drop in pp, logit SQNR in dB).
+        calib_random: allow calibrating on random normal data when `calib` is None (warns).
         progress: show progress bars.
-        kernel_safe: with 8-bit integer weights and activations keep weights in [-64, 63], so x86 u8s8 kernels
-            without VNNI (saturating 16-bit pair sums) compute exactly what the report says.
     """
     t_start = time.perf_counter()
-    config = QuantConfig.from_options(
-        fmt, weights=weights, acts=acts, granularity=granularity, calib_method=calib_method, exclude=exclude,
-        overrides=overrides, seed=seed, max_drop=max_drop, min_sqnr=min_sqnr, kernel_safe_int8=kernel_safe,
-    )
+    if options:
+        if not isinstance(config, str):
+            raise ConfigError("keyword options refine a preset name; put them in the QuantConfig or dict instead")
+        config = QuantConfig.from_options(config, **options)
+    config = as_config(config)
     model = load_model(model_or_path)
     float_model, _ = prepare(model)
     notes: list[str] = []
@@ -118,13 +104,12 @@ def quantize(
     t_calibrated = time.perf_counter()
 
     weights_f = {name: sim.params[name].astype(np.float32) for name in params}
-    plan_for = lambda ov: _build_plan(points, ranges, weights_f, config, ov)  # noqa: E731
     mixed = None
+    overrides = dict(config.overrides)
     if config.max_drop is not None or config.min_sqnr is not None:
-        mixed = choose_overrides(sim, points, plan_for, config, eval_data, labels, batch, progress)
-        plan = plan_for({**config.overrides, **mixed.overrides})
-    else:
-        plan = plan_for(dict(config.overrides))
+        mixed = choose_overrides(sim, points, ranges, weights_f, config, eval_data, labels, batch, progress)
+        overrides.update(mixed.overrides)
+    plan = build_plan(points, ranges, weights_f, config, overrides)
     model_q, stored = export_quantized(float_model, plan)
     _strip_value_info(model_q)
     onnx.checker.check_model(model_q)
@@ -170,25 +155,6 @@ def _check_names(model: onnx.ModelProto, points: QuantPoints, config: QuantConfi
     bad = [k for k in config.overrides if k not in quantizable]
     if bad:
         raise UserError(f"override for {bad[0]!r}: not a quantized node with weights (have {sorted(quantizable)[:8]})")
-
-
-def _build_plan(points: QuantPoints, ranges, weights_f, config: QuantConfig, overrides: Mapping[str, str]):
-    """Return the plan for the given per-node weight overrides ("float" keeps a node's weights in float)."""
-    plan: dict[str, TensorQuant] = {}
-    for tensor, (lo, hi) in ranges.items():
-        plan[tensor] = activation_entry(tensor, lo, hi, config.acts)
-    cfg = QuantConfig(**{**config.__dict__, "overrides": dict(overrides)})
-    for node in points.nodes:
-        if not node.weight or overrides.get(node.name) == "float":
-            continue
-        w = weights_f[node.weight]
-        entry = weight_entry(node, w, weight_format(node, cfg), cfg)
-        plan[node.weight] = entry
-        if node.bias and node.acts:
-            b = bias_entry(node, weights_f[node.bias], plan[node.acts[0]], entry)
-            if b is not None:
-                plan[node.bias] = b
-    return list(plan.values())
 
 
 __all__ = ["QuantResult", "quantize"]
