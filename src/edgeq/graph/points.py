@@ -43,6 +43,7 @@ class QuantPoints:
 
     nodes: list[QuantNode] = field(default_factory=list)
     float_ops: dict[str, int] = field(default_factory=dict)
+    fallbacks: list[str] = field(default_factory=list)  # "Conv x2: weight computed at run time": left float, why
 
     @property
     def activations(self) -> list[str]:
@@ -75,6 +76,7 @@ def find_points(model: onnx.ModelProto, exclude: tuple[str, ...] = ()) -> QuantP
     excluded = set(exclude)
     points = QuantPoints()
     chosen: set[str] = set()
+    skipped: dict[tuple[str, str], int] = {}
     for node in graph.node:
         if node.name in excluded or node.op_type in excluded or node.op_type not in COMPUTE_OPS:
             continue
@@ -82,6 +84,10 @@ def find_points(model: onnx.ModelProto, exclude: tuple[str, ...] = ()) -> QuantP
         if qn is not None:
             points.nodes.append(qn)
             chosen.add(node.name)
+        else:
+            key = (node.op_type, _why_not(node, inits, floats))
+            skipped[key] = skipped.get(key, 0) + 1
+    points.fallbacks = [f"{op} x{n}: {why}" for (op, why), n in sorted(skipped.items())]
     feeding = _reaching(graph, {a for n in points.nodes for a in n.acts})
     for node in graph.node:
         if node.op_type not in JOIN_OPS or node.name in excluded or node.op_type in excluded:
@@ -152,3 +158,15 @@ def _compute_node(node, inits, floats) -> QuantNode | None:
     if role is None:
         return QuantNode(node.name, node.op_type, acts)
     return QuantNode(node.name, node.op_type, acts, weight, role.channel_axis, role.block_axis, None)
+
+
+def _why_not(node, inits, floats) -> str:
+    """Return why a compute op is left in float (for the report)."""
+    ins = [i for i in node.input if i]
+    if any(i not in floats and i not in inits for i in ins[:2]):
+        return "an input is not float (or its type is unknown)"
+    if node.op_type == "Gemm":
+        return "transA=1 is not supported"
+    if len(ins) > 1 and ins[1] not in inits:
+        return "weight computed at run time"
+    return "weight is not a float initializer"

@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
-from ...data import batches
+from ...feeds import FeedSet
 from ...graph.points import QuantPoints
 from ...progress import progress_bar
 from ..config import QuantConfig
 from ..planner import range_quantizer
-from ..reference import StagedSimulator
+from ..reference import ObservedModel
 from .observers import HistogramObserver, MinMaxObserver
 from .ranges import choose_range
 
 
-def calibrate(sim: StagedSimulator, data, batch: int, points: QuantPoints, config: QuantConfig, progress: bool):
-    """Return activation tensor -> (lo, hi), streaming the calibration data batch by batch."""
+def calibrate(observed: ObservedModel, feeds: FeedSet, points: QuantPoints, config: QuantConfig, progress: bool):
+    """Return activation tensor -> (lo, hi), streaming the calibration feeds one run at a time."""
     hist = config.calib_method.name != "minmax"
-    observers = {p: (HistogramObserver() if hist else MinMaxObserver()) for p in sim.points}
-
-    def observe(obs):
-        def fn(x):
-            obs.update(x)
-            return x
-
-        return fn
-
-    transforms = {p: observe(o) for p, o in observers.items()}
-    chunks = list(batches(data, batch))
-    for chunk in progress_bar(chunks, "calibrating", progress, "batch"):
-        sim.run(chunk, transforms)
-    ranges = {p: choose_range(o, config.calib_method, range_quantizer(config.acts)) for p, o in observers.items()}
+    observers = {p: (HistogramObserver() if hist else MinMaxObserver()) for p in observed.observe}
+    for feed in progress_bar(feeds, "calibrating", progress, "run"):
+        _, values = observed.run(feed)
+        for p, obs in observers.items():
+            obs.update(values[p])
+    quantizer = range_quantizer(config.acts)
+    ranges = {p: choose_range(o, config.calib_method, quantizer) for p, o in observers.items()}
     return propagate_shared_ranges(ranges, points)
 
 
