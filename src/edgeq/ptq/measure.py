@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 
 from ..errors import UserError
-from ..feeds import FeedSet
+from ..feeds import FeedSet, feed_samples
 from ..graph.native import native_activation
 from ..graph.plan import TensorQuant
 from ..graph.points import QuantPoints
@@ -31,7 +31,11 @@ from .report import QuantReport
 from .runtime import MODES, ModeFidelity, fidelity_of, likely_cause
 from .sensitivity import SENSITIVITY_SAMPLES, op_alone
 
-LATENCY_SECONDS = 2.0  # latency: median of repeats within about this budget per model (at least 5, at most 50)
+# The three-way check and the per-tensor table run on the first feeds up to this many samples or feeds (each costs
+# three extra runs); the headline figures use every eval feed.
+FIDELITY_SAMPLES = 8
+FIDELITY_FEEDS = 2
+MIN_LATENCY_RUNS = 5
 
 
 @dataclass
@@ -47,12 +51,20 @@ class MeasureInputs:
     points: QuantPoints
     weights: Mapping[str, np.ndarray]
     stored: dict[str, int]
+    fp32_outputs: list[list[np.ndarray]] | None = None  # per feed, when calibration already ran the eval data
 
 
 def measure(m: MeasureInputs, *, config: QuantConfig, feeds: FeedSet, mixed, notes: list[str],
             fallbacks: list[str], calib: FeedSet, timing: dict[str, float], sensitivity: bool,
-            progress: bool) -> QuantReport:
-    """Return the report of a quantized model measured on `feeds`."""
+            progress: bool, fidelity_samples: int = FIDELITY_SAMPLES) -> QuantReport:
+    """Return the report of a quantized model measured on `feeds`.
+
+    Every feed runs the float and the quantized model in ORT's default session (the headline figures and the
+    latency); the first `fidelity_samples` samples also run edgeq's reference graph, the float model with its
+    quantized tensors observed, and the quantized model at ORT_DISABLE_ALL (the three-way check and the
+    per-tensor table).
+    """
+    fp32_sess = ort_session(m.float_model, "ort_default", what="the float model")
     sessions = {mode: ort_session(m.model_q, mode, what="the quantized model") for mode in MODES}
     names = m.observed.output_names
     quant = {n: StreamingComparison() for n in names}  # ORT default vs FP32, per output
@@ -61,37 +73,44 @@ def measure(m: MeasureInputs, *, config: QuantConfig, feeds: FeedSet, mixed, not
     acts = [e for e in m.plan if e.role == "activation"]
     accumulated = {e.tensor: [0.0, 0.0] for e in acts}  # signal, noise: quantized-model value vs FP32 value
     local = {e.tensor: [0.0, 0.0] for e in acts}  # signal, noise: the noise this quantizer alone injects
-    correct = {"fp32": 0, "quant": 0, "reference": 0}
-    n_labels = 0
+    correct = {"fp32": 0, "quant": 0}
+    n_labels, checked = 0, 0
     label_note = None
+    times: dict[str, list[float]] = {"fp32": [], "quant": []}
     gates = dict.fromkeys(m.reference.activations, True)
-    for feed, labels in progress_bar(feeds.with_labels(), "measuring", progress, "run"):
-        fp32, fp32_points = m.observed.run(feed)
-        ref, captured = m.reference.run(feed, gates, m.select)
-        runtime = {mode: sess.run(names, feed) for mode, sess in sessions.items()}
+    for k_feed, (feed, labels) in enumerate(progress_bar(feeds.with_labels(), "measuring", progress, "run")):
+        fp32 = (m.fp32_outputs[k_feed] if m.fp32_outputs is not None
+                else _timed(fp32_sess, names, feed, times["fp32"]))
+        q = _timed(sessions["ort_default"], names, feed, times["quant"])
         for k, name in enumerate(names):
             if np.issubdtype(fp32[k].dtype, np.floating):
-                quant[name].update(fp32[k], runtime["ort_default"][k])
-        ref_vs_fp32.update(fp32[0], ref[0])
-        for mode in MODES:
-            fidelity[mode].update(ref[0], runtime[mode][0])
-        for e in acts:
-            t = e.tensor
-            q = captured[f"{t}__edgeq_sel"]
-            pre = captured.get(t, feed.get(t))
-            _accumulate(accumulated[t], fp32_points[t], q)
-            _accumulate(local[t], pre, q)
+                quant[name].update(fp32[k], q[k])
+        if checked < fidelity_samples and k_feed < FIDELITY_FEEDS:
+            checked += feed_samples(feed)
+            _, fp32_points = m.observed.run(feed)
+            ref, captured = m.reference.run(feed, gates, m.select)
+            ref_vs_fp32.update(fp32[0], ref[0])
+            fidelity["ort_default"].update(ref[0], q[0])
+            fidelity["ort_disable_all"].update(ref[0], sessions["ort_disable_all"].run(names, feed)[0])
+            for e in acts:
+                t = e.tensor
+                quantized = captured[f"{t}__edgeq_sel"]
+                _accumulate(accumulated[t], fp32_points[t], quantized)
+                _accumulate(local[t], captured.get(t, feed.get(t)), quantized)
         if labels is not None:
             if fp32[0].shape[:1] != labels.shape[:1]:
                 label_note = (f"labels ignored: the first output {names[0]!r} has shape {list(fp32[0].shape)}, "
                               "its first axis is not the sample axis")
             else:
                 n_labels += labels.shape[0]
-                for key, out in (("fp32", fp32[0]), ("quant", runtime["ort_default"][0]), ("reference", ref[0])):
+                for key, out in (("fp32", fp32[0]), ("quant", q[0])):
                     correct[key] += int(np.sum(np.argmax(out, axis=-1) == labels))
     if label_note:
         notes.append(label_note)
         n_labels = 0
+    if checked < feeds.n_samples:
+        notes.append(f"runtime fidelity and the per-tensor table use the first {checked} of {feeds.n_samples} "
+                     "eval samples; accuracy and output SQNR use all of them")
     fid = {}
     for mode in MODES:
         f = fidelity_of(fidelity[mode])
@@ -110,14 +129,15 @@ def measure(m: MeasureInputs, *, config: QuantConfig, feeds: FeedSet, mixed, not
                      "with no integer speed-up)")
     if {"LSTM", "GRU", "RNN"} & set(m.points.float_ops):
         notes.append("recurrent ops (LSTM/GRU/RNN) stay in float; the Gemm/MatMul around them are quantized")
-    lat_fp32, lat_q = _latency(m.float_model, sessions["ort_default"], calib.first(), progress)
+    lat_fp32 = _latency_ms(fp32_sess, feeds.first(), times["fp32"])
+    lat_q = _latency_ms(sessions["ort_default"], feeds.first(), times["quant"])
     acc = {k: (v / n_labels if n_labels else None) for k, v in correct.items()}
     first = quant[names[0]]
     return QuantReport(
         model=m.float_model.graph.name or "model",
         weights=config.weights.name, acts=config.acts.name, granularity=config.granularity.describe(),
         calib_method=config.calib_method.describe(), n_calib=calib.n_samples, n_eval=feeds.n_samples,
-        accuracy_fp32=acc["fp32"], accuracy_quant=acc["quant"], accuracy_reference=acc["reference"],
+        accuracy_fp32=acc["fp32"], accuracy_quant=acc["quant"],
         accuracy_drop_pp=None if acc["fp32"] is None else 100.0 * (acc["fp32"] - acc["quant"]),
         sqnr_db=first.sqnr_db, agreement=first.agreement if first.agreement is not None else 1.0,
         max_abs_error=first.max_abs,
@@ -194,19 +214,19 @@ def _blame(tensors: dict[str, dict], top: int = 5) -> list[dict]:
              "local_sqnr_db": s} for s, name, t in rows[:top]]
 
 
-def _latency(float_model, quant_sess, feed, progress: bool) -> tuple[float, float]:
-    """Return the median ORT default-session latency (ms) of the float and the quantized model on one feed."""
-    fp32_sess = ort_session(float_model, "ort_default", what="the float model")
-    return _median_ms(fp32_sess, feed), _median_ms(quant_sess, feed)
+def _timed(sess, names, feed, times: list[float]) -> list[np.ndarray]:
+    """Run one feed and record its wall time (the eval runs double as the latency measurement)."""
+    t = time.perf_counter()
+    out = sess.run(names, feed)
+    times.append(time.perf_counter() - t)
+    return out
 
 
-def _median_ms(sess, feed) -> float:
-    try:
-        sess.run(None, dict(feed))
-    except Exception as err:  # a runtime failure here is the runtime's, the model ran in every earlier check
-        raise UserError(f"onnxruntime failed to time the model ({str(err).splitlines()[0][:200]})") from None
-    times, start = [], time.perf_counter()
-    while len(times) < 5 or (len(times) < 50 and time.perf_counter() - start < LATENCY_SECONDS):
+def _latency_ms(sess, feed, times: list[float]) -> float:
+    """Return the median latency (ms) of the eval runs after the first (warm-up); with fewer than five, time extra
+    runs of the first feed until there are five."""
+    times = list(times[1:])  # with outputs reused from calibration there are none: time runs of the first feed
+    while len(times) < MIN_LATENCY_RUNS:
         t = time.perf_counter()
         sess.run(None, dict(feed))
         times.append(time.perf_counter() - t)

@@ -112,7 +112,8 @@ def quantize(
         raise UserError("the model has no Conv, ConvTranspose, Gemm or MatMul with float inputs to quantize"
                         + (f" ({'; '.join(fallbacks[:3])})" if fallbacks else ""))
     observed = ObservedModel(float_model, points.activations)
-    ranges = calibrate(observed, calib_feeds, points, config, progress)
+    ranges, fp32_outputs = calibrate(observed, calib_feeds, points, config, progress,
+                                     keep_outputs=eval_feeds is calib_feeds)
     _check_ranges(ranges)
     t_calibrated = time.perf_counter()
 
@@ -135,7 +136,7 @@ def quantize(
         notes.append(f"mixed precision target not met ({mixed.target}): {mixed.reason}")
 
     report = measure(
-        MeasureInputs(float_model, model_q, observed, reference, select, plan, points, weights, stored),
+        MeasureInputs(float_model, model_q, observed, reference, select, plan, points, weights, stored, fp32_outputs),
         config=config, feeds=eval_feeds, mixed=mixed, notes=notes, fallbacks=fallbacks, calib=calib_feeds,
         timing={"calibrate_s": t_calibrated - t_start, "export_s": t_exported - t_calibrated},
         sensitivity=sensitivity, progress=progress,

@@ -29,7 +29,6 @@ class QuantReport:
     n_eval: int
     accuracy_fp32: float | None
     accuracy_quant: float | None
-    accuracy_reference: float | None
     accuracy_drop_pp: float | None
     sqnr_db: float
     agreement: float
