@@ -170,3 +170,20 @@ def _why_not(node, inits, floats) -> str:
     if len(ins) > 1 and ins[1] not in inits:
         return "weight computed at run time"
     return "weight is not a float initializer"
+
+
+def stem_nodes(model: onnx.ModelProto, points: QuantPoints) -> list[QuantNode]:
+    """Return the weighted quantized nodes with no compute op upstream: the first layer on each input path
+    (reached from a model input through padding, reshapes, normalisation and the like)."""
+    made_by = {o: n for n in model.graph.node for o in n.output}
+
+    def upstream_compute(tensor: str, seen: set[str]) -> bool:
+        node = made_by.get(tensor)
+        if node is None or tensor in seen:
+            return False
+        seen.add(tensor)
+        if node.op_type in COMPUTE_OPS:
+            return True
+        return any(upstream_compute(i, seen) for i in node.input if i)
+
+    return [n for n in points.nodes if n.weight and not any(upstream_compute(a, set()) for a in n.acts)]

@@ -46,6 +46,7 @@ class MeasureInputs:
     model_q: onnx.ModelProto
     observed: ObservedModel
     reference: ReferenceModel
+    gates: dict[str, bool]
     select: dict[str, int]
     plan: list[TensorQuant]
     points: QuantPoints
@@ -70,14 +71,14 @@ def measure(m: MeasureInputs, *, config: QuantConfig, feeds: FeedSet, mixed, not
     quant = {n: StreamingComparison() for n in names}  # ORT default vs FP32, per output
     ref_vs_fp32 = StreamingComparison()
     fidelity = {mode: StreamingComparison() for mode in MODES}
-    acts = [e for e in m.plan if e.role == "activation"]
+    acts = [e for e in m.plan if e.role == "activation" and m.gates.get(e.tensor)]
     accumulated = {e.tensor: [0.0, 0.0] for e in acts}  # signal, noise: quantized-model value vs FP32 value
     local = {e.tensor: [0.0, 0.0] for e in acts}  # signal, noise: the noise this quantizer alone injects
     correct = {"fp32": 0, "quant": 0}
     n_labels, checked = 0, 0
     label_note = None
     times: dict[str, list[float]] = {"fp32": [], "quant": []}
-    gates = dict.fromkeys(m.reference.activations, True)
+    gates = m.gates
     for k_feed, (feed, labels) in enumerate(progress_bar(feeds.with_labels(), "measuring", progress, "run")):
         fp32 = (m.fp32_outputs[k_feed] if m.fp32_outputs is not None
                 else _timed(fp32_sess, names, feed, times["fp32"]))

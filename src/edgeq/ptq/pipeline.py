@@ -20,17 +20,19 @@ from ..errors import ConfigError, InternalError, UserError
 from ..feeds import FeedSet, ImagePreprocess, open_feeds, random_feeds
 from ..graph.load import load_model
 from ..graph.plan import TensorQuant
-from ..graph.points import QuantPoints, find_points
+from ..graph.points import QuantPoints, find_points, stem_nodes
 from ..graph.prepare import prepare
 from ..graph.qdq import export_quantized
 from ..graph.types import resolve_types
 from ..io import atomic_write_bytes, atomic_write_text
+from ..metrics import sqnr_db
 from .calibration import calibrate
 from .config import QuantConfig, as_config
 from .measure import MeasureInputs, measure
 from .mixed import choose_overrides
-from .planner import FLOAT, activation_entry, build_plan, ladder, node_entries
+from .planner import FLOAT, activation_entry, build_plan, exclusive_inputs, ladder, node_entries
 from .reference import NodeVariants, ObservedModel, ReferenceModel
+from .sensitivity import amplifying_stems
 from .report import QuantReport
 
 RANDOM_CALIB_SAMPLES = 64
@@ -123,26 +125,53 @@ def quantize(
     want_mixed = config.max_drop is not None or config.min_sqnr is not None
     variants = _variants(points, weights, acts, config, full_ladder=want_mixed)
     reference = ReferenceModel(float_model, acts, variants, capture=True)
+    kept = _stem_guard(reference, points, float_model, calib_feeds, weights, config, notes)
+    select = {v.node: (0 if v.node in kept else 1) for v in variants}
+    float_nodes = set(kept) | {n for n, f in config.overrides.items() if f == FLOAT}
     mixed = None
-    select = {v.node: 1 for v in variants}
-    overrides = dict(config.overrides)
     if want_mixed:
-        mixed, select = choose_overrides(reference, points.nodes, config, eval_feeds, progress)
-        overrides.update(mixed.overrides)
-    plan = build_plan(points, ranges, weights, config, overrides)
+        mixed, select, float_nodes = choose_overrides(reference, points, config, eval_feeds, progress, select,
+                                                      float_nodes)
+    overrides = {**config.overrides, **(mixed.overrides if mixed else {}), **{n: FLOAT for n in float_nodes}}
+    float_inputs = exclusive_inputs(points, float_nodes)
+    gates = {t: t not in float_inputs for t in reference.activations}
+    plan = build_plan(points, ranges, weights, config, overrides, float_inputs)
     model_q, stored = _export(float_model, plan)
     t_exported = time.perf_counter()
     if mixed is not None and not mixed.met:
         notes.append(f"mixed precision target not met ({mixed.target}): {mixed.reason}")
 
     report = measure(
-        MeasureInputs(float_model, model_q, observed, reference, select, plan, points, weights, stored, fp32_outputs),
+        MeasureInputs(float_model, model_q, observed, reference, gates, select, plan, points, weights, stored,
+                      fp32_outputs),
         config=config, feeds=eval_feeds, mixed=mixed, notes=notes, fallbacks=fallbacks, calib=calib_feeds,
         timing={"calibrate_s": t_calibrated - t_start, "export_s": t_exported - t_calibrated},
         sensitivity=sensitivity, progress=progress,
     )
     report.timing["total_s"] = time.perf_counter() - t_start
     return QuantResult(model_q, {e.tensor: e for e in plan}, report)
+
+
+STEM_MIN_GAIN_DB = 10.0  # a stem whose op-alone output SQNR is this far below its own quantizers' is kept float
+STEM_SAMPLES = 4
+
+
+def _stem_guard(reference: ReferenceModel, points: QuantPoints, model: onnx.ModelProto, feeds: FeedSet, weights,
+                config: QuantConfig, notes: list[str]) -> dict[str, dict]:
+    """Return the stems kept in float because they amplify their own quantization noise (config.stem_guard)."""
+    stems = [n for n in stem_nodes(model, points) if n.name in reference.variants]
+    if not config.stem_guard or not stems:
+        return {}
+    weight_sqnr = {}
+    for n in stems:
+        entry = reference.variants[n.name].entries[0][n.weight]
+        weight_sqnr[n.name] = sqnr_db(weights[n.weight], entry.apply(weights[n.weight]))
+    kept = amplifying_stems(reference, stems, feeds.head(STEM_SAMPLES), weight_sqnr, STEM_MIN_GAIN_DB)
+    for node, k in kept.items():
+        notes.append(f"kept {node} in float (stem guard): quantizing it alone costs the output "
+                     f"{k['op_alone_db']:.1f} dB SQNR while its own quantizers inject {k['local_db']:.1f} dB, so it "
+                     "amplifies their noise (e.g. an input with a large offset); config stem_guard=False quantizes it")
+    return kept
 
 
 def _variants(points: QuantPoints, weights, acts: list[TensorQuant], config: QuantConfig,

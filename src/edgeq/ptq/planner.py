@@ -121,12 +121,32 @@ def ladder(node: QuantNode, config: QuantConfig) -> list[str]:
     return [weight_format(node, config, n) for n in names]
 
 
+def exclusive_inputs(points: QuantPoints, float_nodes: set[str]) -> set[str]:
+    """Return the activations that only nodes in `float_nodes` read (they need no quantizer once those are float).
+
+    A MaxPool/reshape point that only borrows the scale of a tensor left float goes float too, transitively.
+    """
+    readers: dict[str, set[str]] = {}
+    for n in points.nodes:
+        for a in n.acts:
+            readers.setdefault(a, set()).add(n.name)
+    floating = set(float_nodes)
+    while True:
+        off = {a for a, names in readers.items() if names <= floating}
+        borrowed = {n.name for n in points.nodes if n.scale_from in off and n.name not in floating}
+        if not borrowed:
+            return off
+        floating |= borrowed
+
+
 def build_plan(points: QuantPoints, ranges, weights: Mapping[str, np.ndarray], config: QuantConfig,
-               overrides: Mapping[str, str]) -> list[TensorQuant]:
-    """Return the plan for activation ranges, float weights and per-node weight overrides ("float": keep float)."""
+               overrides: Mapping[str, str], float_inputs: set[str] = frozenset()) -> list[TensorQuant]:
+    """Return the plan for activation ranges, float weights and per-node weight overrides ("float": keep float);
+    activations in `float_inputs` get no quantizer."""
     plan: dict[str, TensorQuant] = {}
     for tensor, (lo, hi) in ranges.items():
-        plan[tensor] = activation_entry(tensor, lo, hi, config.acts)
+        if tensor not in float_inputs:
+            plan[tensor] = activation_entry(tensor, lo, hi, config.acts)
     cfg = replace(config, overrides=dict(overrides))
     for node in points.nodes:
         if not node.weight or overrides.get(node.name) == FLOAT:
