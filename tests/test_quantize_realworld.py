@@ -172,9 +172,9 @@ def test_stem_that_amplifies_its_input_noise_stays_float(tmp_path, fmt):
     t = np.linspace(0, 6, 32, dtype=np.float32)
     x = (50.0 + np.sin(t[None, :] * RNG.uniform(0.5, 3, (64, 1)))).astype(np.float32).reshape(64, 1, 1, 32)
     guarded = edgeq.quantize(path, fmt, calib={"x": x}, progress=False).report
-    plain = edgeq.quantize(path, edgeq.ptq.QuantConfig.from_options(fmt, stem_guard=False), calib={"x": x},
+    plain = edgeq.quantize(path, edgeq.ptq.QuantConfig.from_options(fmt, amplifier_guard=False), calib={"x": x},
                            progress=False).report
-    assert any("stem guard" in n and "stem" in n for n in guarded.notes)
+    assert any("amplifier guard" in n and "stem" in n for n in guarded.notes)
     assert "x" not in guarded.tensors and "k" not in guarded.tensors
     assert guarded.sqnr_db > plain.sqnr_db + 10.0
 

@@ -44,6 +44,8 @@ Examples:
 @click.option("--min-sqnr", type=float, default=None, help="Mixed precision: smallest logit SQNR in dB.")
 @click.option("--full-range-int8", is_flag=True, help="Use all 8 weight bits with 8-bit activations (exact only "
               "on CPUs with VNNI; the default keeps weights in [-64, 63] so every x86 int8 kernel is exact).")
+@click.option("--no-guard", is_flag=True, help="Quantize every op, even those that amplify their own quantization "
+              "noise (by default they stay float, named in the report).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds random calibration data; same seed, same bytes.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output model (default MODEL.<fmt>.onnx beside the input).")
@@ -59,7 +61,7 @@ Examples:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of tables.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_path, image_size, image_layout,
-            image_mean, image_std, bgr, calib_method, exclude, max_drop, min_sqnr, full_range_int8, seed, output,
+            image_mean, image_std, bgr, calib_method, exclude, max_drop, min_sqnr, full_range_int8, no_guard, seed, output,
             report_path, plot_path, force, strict, sensitivity, as_json, quiet) -> int:
     """Quantize an ONNX model (PTQ) and report accuracy, SQNR, runtime fidelity, size and latency."""
     from ..ptq import QuantConfig, quantize
@@ -73,6 +75,7 @@ def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_pa
         config = QuantConfig.from_options(
             fmt, weights=weights, acts=acts, granularity=granularity, calib_method=calib_method, exclude=exclude,
             seed=seed, max_drop=max_drop, min_sqnr=min_sqnr, kernel_safe_int8=not full_range_int8,
+            amplifier_guard=not no_guard,
         )
         image = _image_preprocess(image_size, image_layout, image_mean, image_std, bgr)
         result = quantize(model, config, calib=calib, calib_random=calib_random, eval=eval_path, image=image,

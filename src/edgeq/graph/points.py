@@ -35,6 +35,7 @@ class QuantNode:
     bias: str | None = None
     shared_scale: bool = False  # Concat: all inputs share one scale
     scale_from: str | None = None  # MaxPool/reshapes: the input takes the scale of the (quantized) output
+    output: str | None = None  # Add/Concat: the joined tensor (its inputs are quantized only for a quantized reader)
 
 
 @dataclass
@@ -96,7 +97,8 @@ def find_points(model: onnx.ModelProto, exclude: tuple[str, ...] = ()) -> QuantP
             continue
         acts = [i for i in node.input if i and i not in inits and i in floats]
         if len(acts) == len([i for i in node.input if i]) and acts:
-            points.nodes.append(QuantNode(node.name, node.op_type, acts, shared_scale=node.op_type == "Concat"))
+            points.nodes.append(QuantNode(node.name, node.op_type, acts, shared_scale=node.op_type == "Concat",
+                                          output=node.output[0]))
             chosen.add(node.name)
     # A MaxPool or reshape between a quantized op and the next one gets a Q/DQ on its input with its output's
     # scale: exact (these ops only select or move grid values), and it lets runtimes fuse the op before it into an

@@ -32,7 +32,7 @@ from .measure import MeasureInputs, measure
 from .mixed import choose_overrides
 from .planner import FLOAT, activation_entry, build_plan, exclusive_inputs, ladder, node_entries
 from .reference import NodeVariants, ObservedModel, ReferenceModel
-from .sensitivity import amplifying_stems
+from .sensitivity import amplifying_ops
 from .report import QuantReport
 
 RANDOM_CALIB_SAMPLES = 64
@@ -125,7 +125,7 @@ def quantize(
     want_mixed = config.max_drop is not None or config.min_sqnr is not None
     variants = _variants(points, weights, acts, config, full_ladder=want_mixed)
     reference = ReferenceModel(float_model, acts, variants, capture=True)
-    kept = _stem_guard(reference, points, float_model, calib_feeds, weights, config, notes)
+    kept = _amplifier_guard(reference, points, float_model, calib_feeds, weights, config, notes)
     select = {v.node: (0 if v.node in kept else 1) for v in variants}
     float_nodes = set(kept) | {n for n, f in config.overrides.items() if f == FLOAT}
     mixed = None
@@ -152,25 +152,41 @@ def quantize(
     return QuantResult(model_q, {e.tensor: e for e in plan}, report)
 
 
-STEM_MIN_GAIN_DB = 10.0  # a stem whose op-alone output SQNR is this far below its own quantizers' is kept float
-STEM_SAMPLES = 4
+AMPLIFY_MIN_GAIN_DB = 10.0  # an op whose op-alone output SQNR is this far below its own quantizers' stays float
+AMPLIFY_SAMPLES = 4
+AMPLIFY_BUDGET_S = 2.0  # beyond the model's stems, check every op when the runs fit in about this much time
 
 
-def _stem_guard(reference: ReferenceModel, points: QuantPoints, model: onnx.ModelProto, feeds: FeedSet, weights,
-                config: QuantConfig, notes: list[str]) -> dict[str, dict]:
-    """Return the stems kept in float because they amplify their own quantization noise (config.stem_guard)."""
-    stems = [n for n in stem_nodes(model, points) if n.name in reference.variants]
-    if not config.stem_guard or not stems:
+def _amplifier_guard(reference: ReferenceModel, points: QuantPoints, model: onnx.ModelProto, feeds: FeedSet,
+                     weights, config: QuantConfig, notes: list[str]) -> dict[str, dict]:
+    """Return the ops kept in float because they amplify their own quantization noise (config.amplifier_guard).
+
+    The stems (first layers) are always checked; every other op too when the model is small enough that one run
+    per op fits the time budget (a mel filterbank MatMul before a Log amplifies the noise of small bins).
+    """
+    if not config.amplifier_guard:
+        return {}
+    subset = feeds.head(AMPLIFY_SAMPLES)
+    candidates = [n for n in stem_nodes(model, points) if n.name in reference.variants]
+    start = time.perf_counter()
+    for feed in subset:
+        reference.run(feed)
+    per_run = (time.perf_counter() - start) / max(1, sum(1 for _ in subset))
+    others = [n for n in points.nodes if n.name in reference.variants and n not in candidates]
+    if per_run * len(others) * sum(1 for _ in subset) <= AMPLIFY_BUDGET_S:
+        candidates += others
+    if not candidates:
         return {}
     weight_sqnr = {}
-    for n in stems:
+    for n in candidates:
         entry = reference.variants[n.name].entries[0][n.weight]
         weight_sqnr[n.name] = sqnr_db(weights[n.weight], entry.apply(weights[n.weight]))
-    kept = amplifying_stems(reference, stems, feeds.head(STEM_SAMPLES), weight_sqnr, STEM_MIN_GAIN_DB)
+    kept = amplifying_ops(reference, candidates, subset, weight_sqnr, AMPLIFY_MIN_GAIN_DB)
     for node, k in kept.items():
-        notes.append(f"kept {node} in float (stem guard): quantizing it alone costs the output "
-                     f"{k['op_alone_db']:.1f} dB SQNR while its own quantizers inject {k['local_db']:.1f} dB, so it "
-                     "amplifies their noise (e.g. an input with a large offset); config stem_guard=False quantizes it")
+        notes.append(f"kept {node} in float (amplifier guard): quantizing it alone costs the output "
+                     f"{k['op_alone_db']:.1f} dB SQNR while its own quantizers inject {k['local_db']:.1f} dB, so the "
+                     "graph amplifies their noise (an input with a large offset, a Log downstream); "
+                     "--no-guard quantizes it anyway")
     return kept
 
 

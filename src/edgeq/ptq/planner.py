@@ -124,7 +124,8 @@ def ladder(node: QuantNode, config: QuantConfig) -> list[str]:
 def exclusive_inputs(points: QuantPoints, float_nodes: set[str]) -> set[str]:
     """Return the activations that only nodes in `float_nodes` read (they need no quantizer once those are float).
 
-    A MaxPool/reshape point that only borrows the scale of a tensor left float goes float too, transitively.
+    A MaxPool/reshape point that only borrows the scale of a tensor left float goes float too, and so does an
+    Add/Concat whose joined tensor no quantized op reads, transitively.
     """
     readers: dict[str, set[str]] = {}
     for n in points.nodes:
@@ -133,10 +134,11 @@ def exclusive_inputs(points: QuantPoints, float_nodes: set[str]) -> set[str]:
     floating = set(float_nodes)
     while True:
         off = {a for a, names in readers.items() if names <= floating}
-        borrowed = {n.name for n in points.nodes if n.scale_from in off and n.name not in floating}
-        if not borrowed:
+        follow = {n.name for n in points.nodes if n.name not in floating
+                  and (n.scale_from in off or (n.output is not None and readers.get(n.output, set()) <= floating))}
+        if not follow:
             return off
-        floating |= borrowed
+        floating |= follow
 
 
 def build_plan(points: QuantPoints, ranges, weights: Mapping[str, np.ndarray], config: QuantConfig,
