@@ -35,7 +35,7 @@ class QuantNode:
     bias: str | None = None
     shared_scale: bool = False  # Concat: all inputs share one scale
     scale_from: str | None = None  # MaxPool/reshapes: the input takes the scale of the (quantized) output
-    output: str | None = None  # Add/Concat: the joined tensor (its inputs are quantized only for a quantized reader)
+    feeds: tuple[str, ...] = ()  # Add/Concat: the quantized nodes its result reaches through pass-through ops
 
 
 @dataclass
@@ -98,7 +98,7 @@ def find_points(model: onnx.ModelProto, exclude: tuple[str, ...] = ()) -> QuantP
         acts = [i for i in node.input if i and i not in inits and i in floats]
         if len(acts) == len([i for i in node.input if i]) and acts:
             points.nodes.append(QuantNode(node.name, node.op_type, acts, shared_scale=node.op_type == "Concat",
-                                          output=node.output[0]))
+                                          feeds=_fed_nodes(graph, node.output[0], points.nodes)))
             chosen.add(node.name)
     # A MaxPool or reshape between a quantized op and the next one gets a Q/DQ on its input with its output's
     # scale: exact (these ops only select or move grid values), and it lets runtimes fuse the op before it into an
@@ -116,6 +116,27 @@ def find_points(model: onnx.ModelProto, exclude: tuple[str, ...] = ()) -> QuantP
         if node.name not in chosen and node.op_type not in LAYOUT_OPS:
             points.float_ops[node.op_type] = points.float_ops.get(node.op_type, 0) + 1
     return points
+
+
+def _fed_nodes(graph, tensor: str, nodes: list[QuantNode]) -> tuple[str, ...]:
+    """Return the quantized nodes reading `tensor`, directly or through single-input pass-through ops."""
+    readers: dict[str, list] = {}
+    for n in graph.node:
+        for i in n.input:
+            readers.setdefault(i, []).append(n)
+    by_act: dict[str, list[str]] = {}
+    for q in nodes:
+        for a in q.acts:
+            by_act.setdefault(a, []).append(q.name)
+    fed, todo, seen = [], [tensor], set()
+    while todo:
+        t = todo.pop()
+        if t in seen:
+            continue
+        seen.add(t)
+        fed += by_act.get(t, [])
+        todo += [n.output[0] for n in readers.get(t, []) if n.op_type in PASS_OPS and n.input[0] == t]
+    return tuple(sorted(set(fed)))
 
 
 def _reaching(graph, targets: set[str]) -> set[str]:

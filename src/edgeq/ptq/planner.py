@@ -135,7 +135,7 @@ def exclusive_inputs(points: QuantPoints, float_nodes: set[str]) -> set[str]:
     while True:
         off = {a for a, names in readers.items() if names <= floating}
         follow = {n.name for n in points.nodes if n.name not in floating
-                  and (n.scale_from in off or (n.output is not None and readers.get(n.output, set()) <= floating))}
+                  and (n.scale_from in off or (n.feeds and set(n.feeds) <= floating))}
         if not follow:
             return off
         floating |= follow
