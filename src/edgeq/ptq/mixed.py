@@ -20,6 +20,10 @@ from .reference import ReferenceModel
 from .sensitivity import op_alone
 
 
+MIXED_SAMPLES = 8  # the search scores candidates on this many eval samples; the report measures all of them
+RANKING_SAMPLES = 4  # ranking ops by their op-alone SQNR needs fewer
+
+
 @dataclass
 class MixedPrecision:
     """The outcome of the search: per-node weight formats kept above the default, and why."""
@@ -50,7 +54,7 @@ def choose_overrides(reference: ReferenceModel, points, config: QuantConfig, fee
     weights, a node's last step is float inputs too: activations, not weights, are what limits FP8 and INT8 on
     real models (a stem over offset features: 11 dB with its input quantized, 21 dB without).
     """
-    pairs = list(feeds.with_labels())
+    pairs = list(feeds.head(MIXED_SAMPLES).with_labels())
     fp32 = [reference.run(feed)[0][0] for feed, _ in pairs]
     labels = [lab for _, lab in pairs]
     use_labels = config.max_drop is not None and all(lab is not None for lab in labels)
@@ -87,28 +91,53 @@ def choose_overrides(reference: ReferenceModel, points, config: QuantConfig, fee
         None if config.min_sqnr is None else f"SQNR >= {config.min_sqnr:g} dB",
     ) if t)
     weighted = [n for n in points.nodes if n.name in reference.variants and n.name not in float_nodes]
-    sensitivity = op_alone(reference, weighted, feeds, progress, fp32)
+    ranking = feeds.head(RANKING_SAMPLES)
+    sensitivity = op_alone(reference, weighted, ranking, progress, fp32[:sum(1 for _ in ranking)])
     order = sorted(weighted, key=lambda n: (sensitivity.get(n.name, np.inf), n.name))
+    rank = {n.name: k for k, n in enumerate(order)}
     achieved = score(select, float_nodes)
     steps = [{"overrides": {}, **achieved}]
     # one step per layer per round, most sensitive first: int4 -> int8 for all that need it before any weight goes
     # float, and every weight float before any input activation does
+    # A step promotes the next `chunk` layers (fewest promotions so far, most sensitive first) by one step each:
+    # int4 -> int8, and from the top of the ladder to float with its inputs (8-bit weights alone going float buys
+    # little; activations are what limit real models). The chunk doubles while the target is missed, and the step
+    # that meets it is cut back to its shortest prefix that still does: O(log n) evaluations, not O(n).
+    promotions = dict.fromkeys(select, 0)
+
+    def promote(node) -> str:
+        promotions[node.name] += 1
+        if 0 < select[node.name] < len(reference.variants[node.name].formats):
+            select[node.name] += 1
+            return _rung_name(reference, node.name, select[node.name])
+        select[node.name] = 0
+        float_nodes.add(node.name)
+        return "float (inputs too)"
+
+    chunk = 1
     while not meets(achieved):
-        movable = [n for n in order if n.name not in float_nodes]
+        movable = sorted((n for n in order if n.name not in float_nodes),
+                         key=lambda n: (promotions[n.name], rank[n.name]))
         if not movable:
             break
-        for node in movable:
-            rungs = len(reference.variants[node.name].formats)
-            if select[node.name] == 0:
-                float_nodes.add(node.name)
-                to = "float (inputs too)"
-            else:
-                select[node.name] = select[node.name] + 1 if select[node.name] < rungs else 0
-                to = _rung_name(reference, node.name, select[node.name])
+        batch = movable[:chunk]
+        before = (dict(select), set(float_nodes), dict(promotions))
+        moved = {n.name: promote(n) for n in batch}
+        achieved = score(select, float_nodes)
+        lo, hi = 1, len(batch)
+        while meets(achieved) and lo < hi:  # bisect for the shortest prefix of the batch that still meets
+            mid = (lo + hi) // 2
+            after = (dict(select), set(float_nodes), dict(promotions), achieved, moved)
+            select, float_nodes, promotions = dict(before[0]), set(before[1]), dict(before[2])
+            moved = {n.name: promote(n) for n in batch[:mid]}
             achieved = score(select, float_nodes)
-            steps.append({"node": node.name, "to": to, **achieved})
             if meets(achieved):
-                break
+                hi = mid
+            else:
+                lo = mid + 1
+                select, float_nodes, promotions, achieved, moved = after
+        steps.append({"promoted": moved, **achieved})
+        chunk *= 2
     met = meets(achieved)
     reason = ("promoted most sensitive first (sensitivity = output SQNR with only that layer quantized)" if met
               else "target not reachable even with every compute op in float: the remaining quantized ops limit it")
