@@ -233,3 +233,22 @@ def test_cli_internal_error_is_one_line_exit_3(tmp_path, monkeypatch):
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert "internal error in edgeq.ptq.pipeline" in proc.stderr and "injected" in proc.stderr
     assert not (tmp_path / "o.onnx").exists()
+
+
+def test_compute_ops_only_inside_control_flow_get_a_clear_refusal(tmp_path):
+    then_g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["t"], name="mm")], "then", [],
+                               [helper.make_tensor_value_info("t", TensorProto.FLOAT, ["N", 4])])
+    else_g = helper.make_graph([helper.make_node("Neg", ["x"], ["e"], name="neg")], "else", [],
+                               [helper.make_tensor_value_info("e", TensorProto.FLOAT, ["N", 8])])
+    nodes = [helper.make_node("Greater", ["flag", "zero"], ["cond"], name="gt"),
+             helper.make_node("If", ["cond"], ["y"], name="branch", then_branch=then_g, else_branch=else_g)]
+    graph = helper.make_graph(
+        nodes, "ctl", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8]),
+                       helper.make_tensor_value_info("flag", TensorProto.FLOAT, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", "D"])],
+        [_init("w", (8, 4)), numpy_helper.from_array(np.array(0.0, np.float32), "zero")])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    data = {"x": RNG.standard_normal((4, 8)).astype(np.float32), "flag": np.ones((4,), np.float32)}
+    with pytest.raises(UserError, match=r"inside control flow \(If x1 holding MatMul x1\)"):
+        edgeq.quantize(path, "int8", calib=data, progress=False)

@@ -111,8 +111,11 @@ def quantize(
     if strict and fallbacks:
         raise UserError(f"--strict: {len(fallbacks)} op(s) would stay in float: {'; '.join(fallbacks[:3])}")
     if not points.nodes:
-        raise UserError("the model has no Conv, ConvTranspose, Gemm or MatMul with float inputs to quantize"
-                        + (f" ({'; '.join(fallbacks[:3])})" if fallbacks else ""))
+        nested = _ops_in_subgraphs(float_model)
+        where = (f"; its compute ops are inside control flow ({nested}), which edgeq does not quantize yet: "
+                 "export the model with the branch taken inlined" if nested else "")
+        raise UserError("the model has no Conv, ConvTranspose, Gemm or MatMul with float inputs to quantize at its "
+                        "top level" + (f" ({'; '.join(fallbacks[:3])})" if fallbacks else "") + where)
     observed = ObservedModel(float_model, points.activations)
     ranges, fp32_outputs = calibrate(observed, calib_feeds, points, config, progress,
                                      keep_outputs=eval_feeds is calib_feeds)
@@ -203,6 +206,29 @@ def _variants(points: QuantPoints, weights, acts: list[TensorQuant], config: Qua
         entries = tuple(node_entries(node, weights, act, fmt, config) for fmt in rungs)
         out.append(NodeVariants(node.name, tuple(t for t in (node.weight, node.bias) if t), tuple(rungs), entries))
     return out
+
+
+def _ops_in_subgraphs(model: onnx.ModelProto) -> str:
+    """Return e.g. "If x1 holding Conv x36" when compute ops sit only inside If/Loop/Scan bodies, else ""."""
+    holders: dict[str, int] = {}
+    inner: dict[str, int] = {}
+
+    def walk(graph, top):
+        for node in graph.node:
+            bodies = [g for a in node.attribute for g in ([a.g] if a.HasField("g") else []) + list(a.graphs)]
+            if top and bodies:
+                holders[node.op_type] = holders.get(node.op_type, 0) + 1
+            for g in bodies:
+                for n in g.node:
+                    if n.op_type in ("Conv", "ConvTranspose", "Gemm", "MatMul"):
+                        inner[n.op_type] = inner.get(n.op_type, 0) + 1
+                walk(g, False)
+
+    walk(model.graph, True)
+    if not inner:
+        return ""
+    fmt = lambda d: ", ".join(f"{k} x{v}" for k, v in sorted(d.items()))  # noqa: E731
+    return f"{fmt(holders)} holding {fmt(inner)}"
 
 
 def _export(float_model: onnx.ModelProto, plan: list[TensorQuant]) -> tuple[onnx.ModelProto, dict[str, int]]:
