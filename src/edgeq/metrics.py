@@ -41,7 +41,8 @@ class StreamingComparison:
     """SQNR, max error and top-1 agreement of an approximation against a reference, accumulated feed by feed.
 
     Nothing is concatenated, so any output layout works (time-major [T, N, C] as well as [N, C]); agreement
-    compares argmax over the last axis and is None when the last axis has a single entry.
+    compares argmax over the last axis of rank-2 and rank-3 outputs (classes, per-step classes) and is None for
+    others (a segmentation map's last axis is its width) and when the last axis has a single entry.
     """
 
     def __init__(self) -> None:
@@ -59,7 +60,7 @@ class StreamingComparison:
         self.noise += float(np.sum(err * err))
         if err.size:
             self.max_abs = max(self.max_abs, float(np.max(np.abs(err))))
-        if ref.ndim >= 1 and ref.shape[-1] > 1:
+        if ref.ndim in (2, 3) and ref.shape[-1] > 1:
             self.agree += int(np.sum(np.argmax(ref, axis=-1) == np.argmax(approx, axis=-1)))
             self.rows += int(ref.size // ref.shape[-1])
 
