@@ -19,7 +19,6 @@ from ..formats import (
     decode_table,
     encode,
     fake_quant,
-    get_format,
     mx_scale_exponents,
 )
 from .plan import TensorQuant
@@ -35,7 +34,7 @@ def _const(name: str, value) -> TensorProto:
 
 def activation_pattern(x: str, y: str, entry: TensorQuant) -> tuple[Nodes, Inits]:
     """Return nodes and initializers computing y = fake_quant(x) with a per-tensor (or per-axis) scale."""
-    fmt = get_format(entry.fmt)
+    fmt = entry.format
     p = f"{x}_fq"
     scale = _per_tensor(entry.scale)
     inits = [_const(f"{p}_scale", scale)]
@@ -97,7 +96,7 @@ def _minifloat_round(v: str, out: str, fmt: FloatFormat, p: str) -> tuple[Nodes,
 
 def weight_decode_pattern(entry: TensorQuant, weight: np.ndarray, out: str) -> tuple[Nodes, Inits, int]:
     """Return nodes and initializers that rebuild fake_quant(weight) from stored codes, and the stored bytes."""
-    fmt = get_format(entry.fmt)
+    fmt = entry.format
     p = f"{entry.tensor}_fq"
     if isinstance(fmt, BlockFormat):
         element = fmt.element

@@ -11,7 +11,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..formats import BlockFormat, IntFormat, fake_quant, get_format
+from ..formats import BlockFormat, Format, IntFormat, fake_quant, get_format
 
 BIAS_INT32 = "int32"
 """Format name of a bias stored as int32 with scale s_x * s_w (what integer Conv/Gemm kernels expect)."""
@@ -44,12 +44,17 @@ class TensorQuant:
     zero_point: np.ndarray | None = None
     role: Role = "activation"
 
+    @property
+    def format(self) -> Format | None:
+        """Return the parsed format (None for an int32 bias)."""
+        return None if self.fmt == BIAS_INT32 else get_format(self.fmt)
+
     def apply(self, x: np.ndarray) -> np.ndarray:
         """Return x fake-quantized with this entry: exactly the values the exported graph computes."""
         if self.fmt == BIAS_INT32:
             q = np.clip(np.rint(x / self.scale), -(2.0**31) + 1, 2.0**31 - 1).astype(np.float32)
             return (q * self.scale).astype(np.float32)
-        fmt = get_format(self.fmt)
+        fmt = self.format
         # Both backends give the same bits. Measured: the NumPy twin of the integer kernel beats the parallel Numba
         # one at every size tried (0.01-4M values); the Numba float kernel is 2-4x faster on large arrays but its
         # first call in a process costs about 0.8 s (loading the cached parallel kernel), which NumPy only loses

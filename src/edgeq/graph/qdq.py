@@ -15,7 +15,7 @@ import onnx
 from onnx import NodeProto, TensorProto, helper, numpy_helper, version_converter
 
 from ..errors import UserError
-from ..formats import BlockFormat, get_format
+from ..formats import BlockFormat
 from .fake_quant_pattern import activation_pattern, weight_decode_pattern
 from .native import native_activation, native_weight
 from .plan import BIAS_INT32, TensorQuant
@@ -167,7 +167,7 @@ def weight_is_native(entry: TensorQuant) -> bool:
     """Return True when a weight/bias entry is written as DequantizeLinear (else as codes + decode pattern)."""
     if entry.fmt == BIAS_INT32:
         return True
-    if isinstance(get_format(entry.fmt), BlockFormat):
+    if isinstance(entry.format, BlockFormat):
         return False
     native = native_weight(entry.fmt)
     return native is not None and (entry.block_size is None or native[0] in _BLOCK_DQ_TYPES)
@@ -177,7 +177,7 @@ def _codes_for(values: np.ndarray, entry: TensorQuant, scale: np.ndarray) -> np.
     """Return the stored values (integers or minifloat values in format units) whose dequantization is `values`."""
     s = expand_scale(scale, values.shape, entry.axis, entry.block_size)
     units = values / s
-    fmt = get_format(entry.fmt)
+    fmt = entry.format
     if fmt.kind == "int":
         zp = 0.0 if entry.zero_point is None else expand_scale(entry.zero_point, values.shape, entry.axis, entry.block_size)
         return np.rint(units + zp)

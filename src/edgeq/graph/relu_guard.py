@@ -14,14 +14,14 @@ from __future__ import annotations
 import numpy as np
 from onnx import GraphProto, helper, numpy_helper
 
-from ..formats import IntFormat, get_format
+from ..formats import IntFormat
 from .plan import TensorQuant
 from .util import initializer_map
 
 
 def range_starts_at_zero(entry: TensorQuant) -> bool:
     """Return True when the quantized range is [0, ...]: an integer format whose zero point equals its qmin."""
-    fmt = get_format(entry.fmt)
+    fmt = entry.format
     if not isinstance(fmt, IntFormat):
         return False
     zp = 0 if entry.zero_point is None else int(np.asarray(entry.zero_point).reshape(-1)[0])

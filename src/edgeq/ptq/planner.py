@@ -42,7 +42,7 @@ def weight_format(node: QuantNode, config: QuantConfig, name: str | None = None)
     kernel-safe)."""
     name = name or config.overrides.get(node.name, config.weights)
     fmt = get_format(name)
-    acts = get_format(config.acts)
+    acts = config.acts
     if (
         config.kernel_safe_int8
         and isinstance(fmt, IntFormat) and fmt.signed and fmt.bits == 8
@@ -76,7 +76,7 @@ def bias_entry(node: QuantNode, bias: np.ndarray, act: TensorQuant, weight: Tens
     """
     if node.op_type not in ("Conv", "Gemm") or node.bias is None or weight.block_size is not None:
         return None
-    if not (isinstance(get_format(act.fmt), IntFormat) and isinstance(get_format(weight.fmt), IntFormat)):
+    if not (isinstance(act.format, IntFormat) and isinstance(weight.format, IntFormat)):
         return None
     s_w = np.asarray(weight.scale, np.float32)
     if s_w.ndim and weight.axis != 0:
