@@ -24,6 +24,7 @@ class WeightQuantEvaluator:
     """Accuracy, SQNR and weight memory of a model whose weights are fake-quantized per layer."""
 
     metrics = ("accuracy", "accuracy_float", "accuracy_drop_pp", "sqnr_db", "weight_kib")
+    options = ("labels_key",)  # formats are config keys (space parameters), not options
 
     @staticmethod
     def canonical_config(config: dict[str, Any]) -> dict[str, Any]:
