@@ -25,7 +25,7 @@ _OPTIONS = {"weights", "weight_noise"}
 
 
 def run_evaluate(case: CaseSpec, seed: int) -> dict[str, float]:
-    """Return accuracy/agreement (%) and SQNR (dB) of the (optionally modified) model, plus its size and params."""
+    """Return accuracy/agreement (fractions) and SQNR (dB) of the (optionally modified) model, plus its size and params."""
     unknown = sorted(set(case.options) - _OPTIONS)
     if unknown:
         raise UserError(f"case {case.name!r}: evaluate has no option(s) {', '.join(unknown)}; "
@@ -45,9 +45,9 @@ def run_evaluate(case: CaseSpec, seed: int) -> dict[str, float]:
     modified = _modify_weights(model, weights, case.options, np.random.default_rng(seed))
     output = reference if modified is None else ort_session(modified.SerializeToString()).run(None, feeds)[0]
     if labels is not None:
-        metrics["accuracy"] = 100.0 * top1_accuracy(output, labels)
+        metrics["accuracy"] = top1_accuracy(output, labels)
     if modified is not None:
-        metrics["agreement"] = 100.0 * top1_agreement(reference, output)
+        metrics["agreement"] = top1_agreement(reference, output)
         metrics["sqnr_db"] = float(sqnr_db(reference, output))
     return metrics
 
