@@ -10,6 +10,7 @@ from edgeq.gate import get_runner, runner_names
 from edgeq.gate.runners.quantize import metrics_from_report
 from gate_helpers import copy_examples, perturb_initializer, write_config
 
+
 def test_quantize_report_keeps_fractions_and_takes_the_worst_runtime_mode():
     report = {"accuracy_fp32": 0.99, "accuracy_quant": 0.984, "accuracy_drop_pp": 0.6, "agreement": 0.99,
               "sqnr_db": "inf", "size_bytes_quant": 52948, "latency_ms_quant": 0.3,

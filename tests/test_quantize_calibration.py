@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from edgeq.calibration import HistogramObserver, MinMaxObserver, choose_range
-from edgeq.config import parse_calib_method
-from edgeq.planner import activation_entry, range_quantizer
+from edgeq.ptq.calibration import HistogramObserver, MinMaxObserver, choose_range
+from edgeq.ptq.config import parse_calib_method
+from edgeq.ptq.planner import activation_entry, range_quantizer
 
 
 def test_histogram_that_grew_by_doubling_equals_one_built_on_the_final_range():

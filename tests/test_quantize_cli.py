@@ -114,11 +114,11 @@ def test_same_seed_gives_byte_identical_models(work):
 
 
 def test_strict_exits_1_and_the_report_names_a_cause_when_a_runtime_differs(work, capsys, monkeypatch):
-    import edgeq.runtime
+    import edgeq.ptq.runtime
 
     # int8 kernels in the default session round a few outputs differently (about 140 dB vs the reference): demand
     # more than that so the check fails, and see it surface
-    monkeypatch.setattr(edgeq.runtime, "MIN_FIDELITY_SQNR_DB", 1000.0)
+    monkeypatch.setattr(edgeq.ptq.runtime, "MIN_FIDELITY_SQNR_DB", 1000.0)
     args = ["quantize", str(work / "digits_cnn.onnx"), "--calib", str(work / "digits_calib.npz"), "--quiet",
             "-o", str(work / "s.onnx")]
     assert main([*args, "--strict", "--json"]) == 1

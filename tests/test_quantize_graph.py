@@ -7,7 +7,7 @@ import pytest
 from onnx import TensorProto, helper
 from quantize_helpers import depthwise_model, inputs_for, residual_model
 
-from edgeq.export import TensorQuant, check_fidelity, export_quantized, reference_outputs
+from edgeq.ptq.export import TensorQuant, check_fidelity, export_quantized, reference_outputs
 from edgeq.graph.fake_quant_pattern import activation_pattern, weight_decode_pattern
 from edgeq.graph.fold_bn import fold_batchnorm
 

@@ -126,3 +126,21 @@ def test_mixed_weight_and_activation_formats(weights, acts):
     assert rep.fidelity_ok and rep.sqnr_db >= 25.0
     formats = {t.fmt for t in result.tensors.values() if t.role == "activation"}
     assert formats == {acts}
+
+
+def test_quant_config_round_trips_through_its_versioned_dict():
+    from edgeq.errors import ConfigError
+    from edgeq.ptq import QuantConfig
+
+    cfg = QuantConfig.from_options("int4", granularity="block:32", calib_method="percentile:99.9",
+                                   overrides={"fc": "int8"}, exclude=("Softmax",), seed=3, min_sqnr=20.0)
+    d = cfg.to_dict()
+    assert d["version"] == 1 and d["weights"] == "int4" and d["acts"] == "uint8"
+    assert QuantConfig.from_dict(d) == cfg
+    assert QuantConfig.from_dict({"fmt": "fp8_e4m3"}).acts.name == "fp8_e4m3"
+    with pytest.raises(ConfigError, match="unknown quantize option"):
+        QuantConfig.from_dict({"weigths": "int8"})
+    with pytest.raises(ConfigError, match="version"):
+        QuantConfig.from_dict({**d, "version": 99})
+    with pytest.raises(ValueError):  # ConfigError is also a ValueError for library callers
+        QuantConfig(weights="int9x")

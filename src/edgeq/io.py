@@ -223,18 +223,17 @@ def check_distinct_paths(outputs: Mapping[str, str | os.PathLike | None],
     Paths are compared as real paths (`..` and symlinks resolved) and, where both exist, by device and inode, so
     `m.onnx`, `./x/../m.onnx`, a link to it and a hard link all count as one file. Keys are the flag names.
     """
-    seen: list[tuple[str, Path, str]] = []
-    for role, items in (("input", inputs or {}), ("output", outputs)):
-        for flag, value in items.items():
-            if value is None:
-                continue
-            real = Path(os.path.realpath(value))
-            for other_flag, other_real, other_role in seen:
-                if real == other_real or _same_file(real, other_real):
-                    what = "the input" if other_role == "input" else "the output"
-                    raise UserError(f"{flag} {value} is the same file as {what} {other_flag}; "
-                                    "choose a different output path")
-            seen.append((flag, real, role))
+    seen = [(flag, Path(os.path.realpath(value)), "the input") for flag, value in (inputs or {}).items()
+            if value is not None]  # inputs may repeat (two cases on one model); outputs may not
+    for flag, value in outputs.items():
+        if value is None:
+            continue
+        real = Path(os.path.realpath(value))
+        for other_flag, other_real, what in seen:
+            if real == other_real or _same_file(real, other_real):
+                raise UserError(f"{flag} {value} is the same file as {what} {other_flag}; "
+                                "choose a different output path")
+        seen.append((flag, real, "the output"))
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -50,7 +50,7 @@ Examples:
 def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_path, calib_method, exclude, max_drop,
             min_sqnr, full_range_int8, seed, output, report_path, plot_path, force, strict, as_json, quiet) -> int:
     """Quantize an ONNX model (PTQ) and report accuracy, SQNR, runtime fidelity, size and latency."""
-    from ..pipeline import quantize
+    from ..ptq import QuantConfig, quantize
 
     label = fmt if not (weights or acts) else f"w{weights or 'preset'}_a{acts or 'preset'}"
     output = output or model.with_name(f"{model.stem}.{label}.onnx")
@@ -58,18 +58,18 @@ def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_pa
                     {"MODEL": model, "--calib": calib, "--eval": eval_path})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        result = quantize(
-            model, fmt, weights=weights, acts=acts, granularity=granularity, calib=calib, calib_random=calib_random,
-            eval=eval_path, calib_method=calib_method, exclude=exclude, seed=seed, max_drop=max_drop,
-            min_sqnr=min_sqnr, progress=not quiet, kernel_safe=not full_range_int8,
+        config = QuantConfig.from_options(
+            fmt, weights=weights, acts=acts, granularity=granularity, calib_method=calib_method, exclude=exclude,
+            seed=seed, max_drop=max_drop, min_sqnr=min_sqnr, kernel_safe_int8=not full_range_int8,
         )
+        result = quantize(model, config, calib=calib, calib_random=calib_random, eval=eval_path, progress=not quiet)
     for w in caught:
         click.echo(f"edgeq: warning: {w.message}", err=True)
     files = [(output, result.model.SerializeToString())]
     if report_path is not None:
         files.append((report_path, result.report.to_json()))
     if plot_path is not None:
-        from ..report import plot_png
+        from ..ptq.report import plot_png
 
         files.append((plot_path, plot_png(result.report)))
     # One group: a failure (or a run racing us to the same path without --force) leaves none of them new.

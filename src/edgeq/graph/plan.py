@@ -1,7 +1,7 @@
 """The per-tensor quantization plan: which tensor gets which format, scale, axis and zero point.
 
 A plan is the contract between whoever chooses the numbers (PTQ calibration here, QAT export in `edgeq.qat`) and
-the ONNX writer (`edgeq.export.export_quantized`) and the reference simulation (`edgeq.simulate`).
+the ONNX writer (`edgeq.ptq.export.export_quantized`) and the reference simulation (`edgeq.ptq.reference`).
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import onnx
-from onnx import TensorProto, helper
+from onnx import TensorProto
 
+from .ops import weight_role
 from .util import initializer_map
 
 COMPUTE_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
@@ -121,39 +122,33 @@ def _reaching(graph, targets: set[str]) -> set[str]:
     return reached
 
 
-def _attrs(node) -> dict:
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
-
-
 def _compute_node(node, inits, floats) -> QuantNode | None:
-    attrs = _attrs(node)
     ins = list(node.input)
+    const = lambda name: name in inits and inits[name].data_type == TensorProto.FLOAT  # noqa: E731
     if node.op_type in ("Conv", "ConvTranspose"):
-        if len(ins) < 2 or ins[1] not in inits or ins[0] not in floats or inits[ins[1]].data_type != TensorProto.FLOAT:
+        if len(ins) < 2 or not const(ins[1]) or ins[0] not in floats:
             return None
+        role = weight_role(node, len(inits[ins[1]].dims))
         bias = ins[2] if len(ins) > 2 and ins[2] in inits else None
-        if node.op_type == "Conv":
-            return QuantNode(node.name, node.op_type, [ins[0]], ins[1], 0, 1, bias)
-        group = attrs.get("group", 1)
-        return QuantNode(node.name, node.op_type, [ins[0]], ins[1], 1 if group == 1 else None, 0, bias)
+        return QuantNode(node.name, node.op_type, [ins[0]], ins[1], role.channel_axis, role.block_axis, bias)
     if node.op_type == "Gemm":
-        if attrs.get("transA", 0):
+        role = weight_role(node, 2)
+        if role is None:
             return None
-        trans_b = attrs.get("transB", 0)
-        if ins[1] in inits and inits[ins[1]].data_type == TensorProto.FLOAT:
+        if const(ins[1]):
             bias = ins[2] if len(ins) > 2 and ins[2] in inits and len(inits[ins[2]].dims) == 1 else None
             acts = [ins[0]] if ins[0] in floats else []
-            return QuantNode(node.name, node.op_type, acts, ins[1], 0 if trans_b else 1, 1 if trans_b else 0, bias)
+            return QuantNode(node.name, node.op_type, acts, ins[1], role.channel_axis, role.block_axis, bias)
         acts = [i for i in ins[:2] if i in floats]
         return QuantNode(node.name, node.op_type, acts) if acts else None
     # MatMul: a constant operand (either side) is a weight; float activations on the other side(s)
-    weight = next((i for i in ins if i in inits and inits[i].data_type == TensorProto.FLOAT), None)
+    weight = next((i for i in ins if const(i)), None)
     acts = [i for i in ins if i != weight and i in floats]
     if not acts and weight is None:
         return None
-    if weight is None:
-        return QuantNode(node.name, node.op_type, acts)
-    rank = len(inits[weight].dims)
-    if rank < 2 or weight != ins[1]:
+    if weight is None or weight != ins[1]:
         return QuantNode(node.name, node.op_type, acts)  # constant left operand: quantize activations only
-    return QuantNode(node.name, node.op_type, acts, weight, rank - 1, rank - 2, None)
+    role = weight_role(node, len(inits[weight].dims))
+    if role is None:
+        return QuantNode(node.name, node.op_type, acts)
+    return QuantNode(node.name, node.op_type, acts, weight, role.channel_axis, role.block_axis, None)

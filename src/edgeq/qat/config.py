@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import UserError
-from ..formats import get_format
+from .. import formats
 from ..formats.spec import Format
 
 GRANULARITIES = ("tensor", "channel")
@@ -15,10 +15,7 @@ def parse_format(name: str | None) -> Format | None:
     """Return the format for a name (None keeps the tensor in float); unknown names raise UserError."""
     if name is None or str(name).lower() in ("none", "float", "fp32"):
         return None
-    try:
-        return get_format(name)
-    except ValueError as err:
-        raise UserError(str(err)) from None
+    return formats.parse_format(name)
 
 
 @dataclass(frozen=True)
@@ -44,7 +41,7 @@ class QATConfig:
     exclude: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.granularity not in GRANULARITIES:
+        if not isinstance(formats.parse_granularity(self.granularity), (formats.PerTensor, formats.PerChannel)):
             raise UserError(f"granularity must be one of {', '.join(GRANULARITIES)}, got {self.granularity!r}")
         for name in (self.weights, self.acts, *(f for pair in self.overrides.values() for f in pair)):
             parse_format(name)

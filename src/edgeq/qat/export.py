@@ -19,7 +19,7 @@ from torch import nn
 
 from ..errors import UserError
 from ..formats.spec import BlockFormat
-from ..export import ModeFidelity, TensorQuant, check_fidelity, export_quantized, reference_outputs
+from ..ptq.export import ModeFidelity, TensorQuant, check_fidelity, export_quantized, reference_outputs
 from ..metrics import sqnr_db, top1_agreement
 from .prepare import float_model, quant_layers
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import math
 
-from ...errors import UserError
+from ...errors import ConfigError, UserError
+from ...ptq.config import QuantConfig
 from ..config import CaseSpec
 from ._inputs import require
 
@@ -38,14 +39,16 @@ def metrics_from_report(report: dict) -> dict[str, float]:
 def run_quantize(case: CaseSpec, seed: int) -> dict[str, float]:
     """Return the quantize report's metrics for the case's model, data and options."""
     from ... import quantize
+
     model = require(case.model, "model", case.name, "quantize")
     calib = require(case.calib, "calib", case.name, "quantize") if not case.options.get("calib_random") else None
-    kwargs = {k: v for k, v in case.options.items() if k != "progress"}
+    options = {k: v for k, v in case.options.items() if k not in ("progress", "calib_random")}
     try:
-        result = quantize(str(model), calib=str(calib) if calib else None,
-                          eval=str(case.eval) if case.eval else None, seed=seed, progress=False, **kwargs)
-    except TypeError as err:
-        raise UserError(f"case {case.name!r}: quantize does not take these options ({err})") from None
+        config = QuantConfig.from_dict({**options, "seed": seed})
+    except ConfigError as err:
+        raise ConfigError(f"case {case.name!r}: {err}") from None
+    result = quantize(str(model), config, calib=str(calib) if calib else None, eval=str(case.eval) if case.eval else None,
+                      calib_random=bool(case.options.get("calib_random")), progress=False)
     return metrics_from_report(result.report.to_dict())
 
 

@@ -211,8 +211,9 @@ class HardwareEvaluator:
 def _quantize_accuracy(task, model, weights, acts, overrides, granularity, calib_method) -> dict[str, float]:
     from ... import quantize
 
-    result = quantize(model, weights=weights, acts=acts, overrides=overrides or None, granularity=granularity,
-                      calib_method=calib_method, calib=task.calib, calib_random=task.calib is None, eval=task.data,
+    config = {"weights": weights, "acts": acts, "overrides": overrides or {}, "granularity": granularity,
+              "calib_method": calib_method}
+    result = quantize(model, config, calib=task.calib, calib_random=task.calib is None, eval=task.data,
                       progress=False)
     report = result.report
     if report.accuracy_fp32 is None:

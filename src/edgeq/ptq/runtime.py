@@ -14,9 +14,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from .data import batches
-from .errors import UserError
-from .metrics import sqnr_db, top1_agreement
+from ..data import batches
+from ..graph.session import ort_session
+from ..metrics import sqnr_db, top1_agreement
 
 MODES = ("ort_disable_all", "ort_default")
 # A runtime agrees with the reference when at most 1% of top-1 choices differ and the outputs stay within
@@ -28,17 +28,7 @@ MIN_FIDELITY_SQNR_DB = 30.0
 
 def session(model: onnx.ModelProto | bytes, mode: str = "ort_default") -> ort.InferenceSession:
     """Return a CPU session for `mode`: "ort_default" (SessionOptions() as users create it) or "ort_disable_all"."""
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    if mode == "ort_disable_all":
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    elif mode != "ort_default":
-        raise ValueError(f"unknown mode {mode!r}; use one of {MODES}")
-    data = model if isinstance(model, bytes) else model.SerializeToString()
-    try:
-        return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
-    except Exception as err:  # ORT raises its own exception types (Fail, InvalidGraph, NotImplemented)
-        raise UserError(f"onnxruntime cannot load the model ({str(err).splitlines()[0][:300]})") from None
+    return ort_session(model, mode, what="the quantized model")
 
 
 def run_batched(sess: ort.InferenceSession, data: Mapping[str, np.ndarray], batch: int) -> np.ndarray:
@@ -86,7 +76,7 @@ def check_fidelity(
     """Run the quantized model in both ORT modes and compare each with the reference outputs.
 
     Returns (mode -> ModeFidelity, mode -> outputs). `reference` is what edgeq's simulation computed for the same
-    data (`edgeq.simulate.StagedSimulator`), or any trusted outputs (e.g. a QAT model's fake-quant forward pass).
+    data (`edgeq.ptq.reference.StagedSimulator`), or any trusted outputs (e.g. a QAT model's fake-quant forward pass).
     """
     data_bytes = model_q.SerializeToString()
     results, outputs = {}, {}

@@ -13,24 +13,13 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-from .errors import UserError
-from .graph.util import subgraph_inputs
+from ..graph.session import ort_session
+from ..graph.util import subgraph_inputs
 
 Transform = Callable[[np.ndarray], np.ndarray]
 _SUFFIX = "__edgeq_in"
-
-
-def reference_session_options() -> ort.SessionOptions:
-    """Return session options with every graph optimization off and a fixed thread count (deterministic)."""
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    return opts
 
 
 class StagedSimulator:
@@ -58,7 +47,7 @@ class StagedSimulator:
         self._nodes = nodes
         self._model = model
         self._inits = {t.name: t for t in graph.initializer}
-        self.stages: list[tuple[list[str], list[str], ort.InferenceSession | None]] = []
+        self.stages: list[tuple[list[str], list[str], object | None]] = []
         for p in self.points:
             if p in graph_inputs:
                 self.stages.append(([p], [p], None))
@@ -91,13 +80,7 @@ class StagedSimulator:
         outputs = [self._value_info(t, output=True) for t in targets]
         g = helper.make_graph(picked, "stage", inputs, outputs, inits)
         m = helper.make_model(g, opset_imports=self._model.opset_import, ir_version=self._model.ir_version)
-        try:
-            sess = ort.InferenceSession(m.SerializeToString(), reference_session_options(), providers=["CPUExecutionProvider"])
-        except Exception as err:  # ORT raises its own exception types (Fail, InvalidGraph, NotImplemented)
-            raise UserError(
-                f"onnxruntime cannot run the float model ({str(err).splitlines()[0][:300]}); "
-                "check that it runs in onnxruntime before quantizing"
-            ) from None
+        sess = ort_session(m, "reference", what="the float model")
         return [i.name for i in inputs], list(targets), sess
 
     def _value_info(self, name: str, output: bool = False):
@@ -160,6 +143,6 @@ def plan_inputs(sim: StagedSimulator, plan) -> tuple[dict[str, Transform], dict[
 
 def run_all(sim: StagedSimulator, data, batch: int, transforms=None, params=None) -> np.ndarray:
     """Return the simulator's first output over all samples, in batches."""
-    from .data import batches
+    from ..data import batches
 
     return np.concatenate([sim.run(b, transforms, params)[0][0] for b in batches(data, batch)])

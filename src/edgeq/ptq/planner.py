@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+
 import numpy as np
 
-from .config import PerBlock, PerChannel, QuantConfig
-from .formats import BlockFormat, IntFormat, get_format, scale_for_range
-from .graph.plan import BIAS_INT32, TensorQuant
-from .graph.points import QuantNode
+from ..formats import BlockFormat, IntFormat, PerBlock, PerChannel, choose_scale, get_format, scale_for_range
+from .config import QuantConfig
+from ..graph.plan import BIAS_INT32, TensorQuant
+from ..graph.points import QuantNode, QuantPoints
 
 _TINY = np.float32(np.finfo(np.float32).tiny)
 
@@ -57,23 +60,11 @@ def weight_entry(node: QuantNode, weight: np.ndarray, fmt_name: str, config: Qua
     gran = config.granularity
     if isinstance(gran, PerBlock) and node.block_axis is not None and weight.shape[node.block_axis] > 1:
         axis, size = node.block_axis, gran.size
-        amax = _block_amax(weight, axis, size)
-        return TensorQuant(node.weight, fmt.name, scale_for_range(amax, fmt), axis, size, role="weight")
+        return TensorQuant(node.weight, fmt.name, choose_scale(weight, fmt, axis, size), axis, size, role="weight")
     if isinstance(gran, (PerChannel, PerBlock)) and node.channel_axis is not None:
         axis = node.channel_axis
-        amax = np.abs(np.moveaxis(weight, axis, 0).reshape(weight.shape[axis], -1)).max(axis=1)
-        return TensorQuant(node.weight, fmt.name, scale_for_range(amax, fmt), axis, role="weight")
-    return TensorQuant(node.weight, fmt.name, scale_for_range(np.abs(weight).max(), fmt).reshape(()), role="weight")
-
-
-def _block_amax(weight: np.ndarray, axis: int, size: int) -> np.ndarray:
-    moved = np.moveaxis(np.abs(weight), axis, -1)
-    n = moved.shape[-1]
-    nb = -(-n // size)
-    padded = np.zeros(moved.shape[:-1] + (nb * size,), dtype=np.float32)
-    padded[..., :n] = moved
-    amax = padded.reshape(moved.shape[:-1] + (nb, size)).max(axis=-1)
-    return np.moveaxis(amax, -1, axis)
+        return TensorQuant(node.weight, fmt.name, choose_scale(weight, fmt, axis), axis, role="weight")
+    return TensorQuant(node.weight, fmt.name, choose_scale(weight, fmt), role="weight")
 
 
 def bias_entry(node: QuantNode, bias: np.ndarray, act: TensorQuant, weight: TensorQuant) -> TensorQuant | None:
@@ -95,3 +86,22 @@ def bias_entry(node: QuantNode, bias: np.ndarray, act: TensorQuant, weight: Tens
     if np.any(np.abs(bias / scale) > 2.0**31 - 1):
         return None
     return TensorQuant(node.bias, BIAS_INT32, scale, axis=0, role="bias")
+
+
+def build_plan(points: QuantPoints, ranges, weights: Mapping[str, np.ndarray], config: QuantConfig,
+               overrides: Mapping[str, str]) -> list[TensorQuant]:
+    """Return the plan for activation ranges, float weights and per-node weight overrides ("float": keep float)."""
+    plan: dict[str, TensorQuant] = {}
+    for tensor, (lo, hi) in ranges.items():
+        plan[tensor] = activation_entry(tensor, lo, hi, config.acts)
+    cfg = replace(config, overrides=dict(overrides))
+    for node in points.nodes:
+        if not node.weight or overrides.get(node.name) == "float":
+            continue
+        entry = weight_entry(node, weights[node.weight], weight_format(node, cfg), cfg)
+        plan[node.weight] = entry
+        if node.bias and node.acts:
+            b = bias_entry(node, weights[node.bias], plan[node.acts[0]], entry)
+            if b is not None:
+                plan[node.bias] = b
+    return list(plan.values())

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import QuantConfig
-from .formats import BlockFormat, IntFormat, get_format
-from .metrics import sqnr_db, top1_accuracy
-from .progress import progress_bar
-from .simulate import plan_inputs, run_all
+from ..formats import BlockFormat, IntFormat, get_format
+from ..metrics import sqnr_db, top1_accuracy
+from .planner import build_plan
+from .reference import plan_inputs, run_all
+from .sensitivity import layer_sensitivity
 
 FLOAT = "float"
 
@@ -49,25 +50,14 @@ def promote(fmt_name: str) -> str:
     return FLOAT
 
 
-def layer_sensitivity(sim, plan, nodes, data, batch: int, fp32: np.ndarray, progress: bool = False) -> dict[str, float]:
-    """Return node -> logit SQNR (dB) vs FP32 with only that node's input activations, weight and bias quantized."""
-    by_tensor = {e.tensor: e for e in plan}
-    out = {}
-    for node in progress_bar(nodes, "sensitivity", progress, "layer"):
-        own = [by_tensor[t] for t in (*node.acts, node.weight, node.bias) if t and t in by_tensor]
-        if own:
-            transforms, params = plan_inputs(sim, own)
-            out[node.name] = sqnr_db(fp32, run_all(sim, data, batch, transforms, params))
-    return out
-
-
-def choose_overrides(sim, points, plan_for, config: QuantConfig, data, labels, batch, progress) -> MixedPrecision:
+def choose_overrides(sim, points, ranges, weights, config: QuantConfig, data, labels, batch, progress) -> MixedPrecision:
     """Return the promotions (node -> weight format) meeting config.max_drop / config.min_sqnr, found greedily.
 
-    `plan_for(overrides)` builds the plan for a full overrides dict; the result lists only nodes changed from
-    config.overrides.
+    Each candidate is planned by `planner.build_plan` from the calibrated ranges and float weights; the result
+    lists only nodes changed from config.overrides.
     """
     fp32 = run_all(sim, data, batch)
+    plan_for = lambda overrides: build_plan(points, ranges, weights, config, overrides)  # noqa: E731
     acc_fp32 = top1_accuracy(fp32, labels) if labels is not None else None
 
     def score(overrides):

@@ -56,6 +56,7 @@ class QuantReport:
     size_bytes_quant: int
     latency_ms_fp32: float
     latency_ms_quant: float
+    config: dict = field(default_factory=dict)
     mixed_precision: dict | None = None
     cost: dict | None = None
     notes: list[str] = field(default_factory=list)

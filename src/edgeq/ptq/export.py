@@ -2,7 +2,7 @@
 
 For QAT (issue 9) and anyone who chose scales elsewhere::
 
-    from edgeq.export import TensorQuant, export_quantized, reference_outputs, check_fidelity
+    from edgeq.ptq.export import TensorQuant, export_quantized, reference_outputs, check_fidelity
 
     plan = [
         TensorQuant("conv1.weight", "int8", scales, axis=0, role="weight"),
@@ -25,11 +25,11 @@ from collections.abc import Mapping
 import numpy as np
 import onnx
 
-from .data import batch_size_for
-from .graph.plan import BIAS_INT32, TensorQuant
-from .graph.qdq import export_quantized, required_opset
+from ..data import batch_size_for
+from ..graph.plan import BIAS_INT32, TensorQuant
+from ..graph.qdq import export_quantized, required_opset
 from .runtime import ModeFidelity, check_fidelity
-from .simulate import StagedSimulator, plan_inputs, run_all
+from .reference import StagedSimulator, plan_inputs, run_all
 
 
 def reference_outputs(float_model: onnx.ModelProto, plan: list[TensorQuant], data: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -7,17 +7,17 @@ import numpy as np
 import onnx
 
 from .config import QuantConfig
-from .data import batches
-from .graph.native import native_activation
-from .graph.plan import TensorQuant
-from .graph.points import QuantPoints
-from .graph.qdq import weight_is_native
-from .metrics import sqnr_db, top1_accuracy, top1_agreement
-from .mixed import layer_sensitivity
-from .errors import UserError
+from ..data import batches
+from ..graph.native import native_activation
+from ..graph.plan import TensorQuant
+from ..graph.points import QuantPoints
+from ..graph.qdq import weight_is_native
+from ..metrics import sqnr_db, top1_accuracy, top1_agreement
+from .sensitivity import layer_sensitivity
+from ..errors import UserError
 from .report import QuantReport
 from .runtime import check_fidelity, latency_ms, likely_cause, run_batched, session
-from .simulate import StagedSimulator, plan_inputs
+from .reference import StagedSimulator, plan_inputs
 
 LATENCY_BATCH = 64
 SENSITIVITY_SAMPLES = 256  # per-layer sensitivity ranks layers; a subset of the eval data is enough for that
@@ -59,7 +59,7 @@ def measure(
         notes.append("recurrent ops (LSTM/GRU/RNN) stay in float; the Gemm/MatMul around them are quantized")
     return QuantReport(
         model=float_model.graph.name or "model",
-        weights=config.weights, acts=config.acts, granularity=config.granularity.describe(),
+        weights=config.weights.name, acts=config.acts.name, granularity=config.granularity.describe(),
         calib_method=config.calib_method.describe(), n_calib=n_calib, n_eval=int(fp32.shape[0]),
         accuracy_fp32=acc_fp32, accuracy_quant=acc_q, accuracy_reference=acc_ref,
         accuracy_drop_pp=None if acc_fp32 is None else 100.0 * (acc_fp32 - acc_q),
@@ -72,6 +72,7 @@ def measure(
         float_ops=dict(sorted(points.float_ops.items())),
         size_bytes_fp32=float_model.ByteSize(), size_bytes_quant=model_q.ByteSize(),
         latency_ms_fp32=lat_fp32, latency_ms_quant=lat_q,
+        config=config.to_dict(),
         mixed_precision=None if mixed is None else mixed.to_dict(),
         cost=_digital_cost(model_q, notes),
         notes=notes, timing=timing,
