@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+
 import click
 
 EXAMPLES = """\b
@@ -25,6 +28,21 @@ _storage = click.option("--storage", default=None, metavar="URL",
 _run_dir = click.option("--run-dir", default=None, type=click.Path(file_okay=False),
                         help="Folder for the journal, cache and report (default: run_dir: in the spec, relative "
                              "to the spec file, else runs/<name> next to the spec file).")
+
+
+@contextlib.contextmanager
+def _warnings_as_lines():
+    """Print edgeq's warnings (a repaired journal, ...) as one `edgeq: warning:` line each, as they happen."""
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        click.echo(f"edgeq: warning: {message}", err=True)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
 
 
 @click.group(epilog=EXAMPLES)
@@ -53,7 +71,8 @@ def run(spec, storage, workers, resume, run_dir, no_report, quiet) -> int:
     if storage is None:
         check_distinct_paths({"the journal": sweep.run_dir / "study.journal"}, spec_inputs(sweep))
     try:
-        summary = run_sweep(sweep, storage, workers=workers, resume=resume, progress=not quiet)
+        with _warnings_as_lines():
+            summary = run_sweep(sweep, storage, workers=workers, resume=resume, progress=not quiet)
     except KeyboardInterrupt:
         click.echo("edgeq: interrupted; trials in flight were re-queued: "
                    f"`edgeq sweep run {spec} --resume` finishes the sweep", err=True)
@@ -102,7 +121,8 @@ def worker(spec, storage, run_dir, index, max_trials, deadline, quiet) -> int:
     if storage is None:
         prepare(sweep, url, resume=True)
     try:
-        stats = run_worker(sweep, url, index=index, deadline=deadline, max_trials=max_trials)
+        with _warnings_as_lines():
+            stats = run_worker(sweep, url, index=index, deadline=deadline, max_trials=max_trials)
     except KeyboardInterrupt:
         return 130
     if not quiet:
