@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Callable, Union
 
-from ...errors import UserError
+from ...errors import ConfigError, UserError
 
 MetricValues = dict[str, Union[float, list[float]]]
 Runner = Callable[..., MetricValues]

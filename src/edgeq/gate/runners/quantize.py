@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from ...errors import ConfigError, UserError
+from ...errors import ConfigError
 from ...ptq.config import QuantConfig
 from ..config import CaseSpec
 from ._inputs import require
