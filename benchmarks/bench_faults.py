@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "faults"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from fault_matrix import CASES, make_work, read_only_supported, run_case  # noqa: E402
+from faults.fault_matrix import CASES, make_work, read_only_supported, run_case  # noqa: E402
 
 
 def main() -> int:

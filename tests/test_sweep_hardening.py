@@ -111,3 +111,24 @@ def test_an_evaluator_option_typo_names_the_close_match(tmp_path):
                       evaluator_options={"label_key": "y"}, objectives=[{"accuracy": "max"}])
     with pytest.raises(ConfigError, match="did you mean 'labels_key'"):
         load_spec(path)
+
+
+def test_the_run_folder_rule_reads_the_same_in_help_docs_and_example():
+    """One rule, one wording: the --help epilog, docs/sweep.md and the example spec must not drift apart again."""
+    import re
+
+    from click.testing import CliRunner
+
+    from edgeq.cli import cli
+    from sweep_helpers import EXAMPLES, REPO
+
+    rule = ("Run folder: --run-dir if given, else run_dir: in the spec (relative to the spec file), else "
+            "runs/<name> next to the spec file.")
+
+    def flat(text: str) -> str:
+        return re.sub(r"\s+", " ", re.sub(r"^\s*#", " ", text, flags=re.M).replace("`", ""))
+
+    help_text = CliRunner().invoke(cli, ["sweep", "run", "--help"]).output
+    for where, text in (("--help", help_text), ("docs/sweep.md", (REPO / "docs" / "sweep.md").read_text()),
+                        ("example spec", (EXAMPLES / "sweep_digits.yaml").read_text())):
+        assert rule in flat(text).replace("next to the spec file;", "next to the spec file."), where

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fault_matrix import make_work
+from faults.fault_matrix import make_work
 
 
 @pytest.fixture

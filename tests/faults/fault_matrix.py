@@ -260,7 +260,7 @@ def _nan_baseline(w: Path) -> None:
 
 
 def _nan_gate(w: Path) -> None:
-    case = {"name": "nan", "command": "python", "options": {"function": "fault_matrix:nan_metric"}}
+    case = {"name": "nan", "command": "python", "options": {"function": "faults.fault_matrix:nan_metric"}}
     _yaml(w / "nan.yaml", {"version": _gate_version(), "baseline": "nan.baseline.json", "metrics": {"score": {"better": "higher"}},
                            "cases": [case]})
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from fault_matrix import CASES, read_only_supported, run_case
+from faults.fault_matrix import CASES, read_only_supported, run_case
 
 
 def _param(case):

@@ -82,3 +82,25 @@ def test_two_outputs_on_one_path_are_refused(tmp_path):
     with pytest.raises(UserError, match="--report .* same file as the output -o"):
         check_distinct_paths({"-o": tmp_path / "m.onnx", "--report": tmp_path / "m.onnx"}, {})
     check_distinct_paths({"-o": tmp_path / "m.onnx", "--report": tmp_path / "m.json", "--plot": None}, {})
+
+
+def test_two_concurrent_quantize_runs_to_one_path_one_wins_the_other_says_so(tmp_path):
+    """Both pass the up-front check; the output is created exclusively, so the slower run fails in one line."""
+    import shutil
+    import subprocess
+    import sys
+
+    from faults.fault_matrix import EXAMPLES
+
+    for name in ("digits_mlp.onnx", "digits_calib.npz"):
+        shutil.copyfile(EXAMPLES / name, tmp_path / name)
+    cmd = [sys.executable, "-m", "edgeq", "quantize", "digits_mlp.onnx", "--calib", "digits_calib.npz",
+           "-o", "same.onnx", "--quiet"]
+    procs = [subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    assert sorted(code for code, _ in results) == [0, 2]
+    loser = next(err for code, err in results if code == 2)
+    assert "same.onnx exists" in loser and "Traceback" not in loser
+    assert len([ln for ln in loser.splitlines() if ln.startswith("edgeq: error")]) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digits_calib.npz", "digits_mlp.onnx", "same.onnx"]
