@@ -97,3 +97,32 @@ def test_batchnorm_folding_keeps_the_function():
     assert fold_batchnorm(folded.graph) == 1
     assert not [n for n in folded.graph.node if n.op_type == "BatchNormalization"]
     np.testing.assert_allclose(run(folded), before, rtol=1e-4, atol=1e-5)
+
+
+def test_clip_with_bounds_computed_at_run_time_is_guarded_with_the_same_tensors():
+    """An audio front-end clips with bounds computed in the graph; with an FP8 (sign-symmetric) range the guard
+    rewrites it as Max/Min reading the same bound tensors, and the model still runs and matches."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgeq.graph.relu_guard import guard_relus
+
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((4, 4)).astype(np.float32), "w")
+    lo = numpy_helper.from_array(np.array(-0.5, np.float32), "lo0")
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+        helper.make_node("ReduceMax", ["h"], ["hmax"], name="rmax", keepdims=0),
+        helper.make_node("Mul", ["hmax", "lo0"], ["lo"], name="lo"),
+        helper.make_node("Clip", ["h", "lo", "hmax"], ["y"], name="clip"),
+    ]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])], [w, lo])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    x = rng.standard_normal((2, 4)).astype(np.float32)
+    run = lambda m: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    before = run(model)
+    entry = TensorQuant("h", "fp8_e4m3", np.float32(0.01))
+    assert guard_relus(model.graph, [entry]) == 1
+    assert [n.op_type for n in model.graph.node][-2:] == ["Max", "Min"]
+    np.testing.assert_array_equal(run(model), before)

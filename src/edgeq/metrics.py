@@ -26,3 +26,49 @@ def top1_accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
 def top1_agreement(logits_a: np.ndarray, logits_b: np.ndarray) -> float:
     """Return the fraction of rows where two models pick the same class."""
     return float(np.mean(np.argmax(logits_a, axis=-1) == np.argmax(logits_b, axis=-1)))
+
+
+def ratio_db(signal: float, noise: float) -> float:
+    """Return 10 log10(signal / noise) in dB: inf when noise is 0, -inf when the signal is 0 (and noise is not)."""
+    if noise == 0.0:
+        return float("inf")
+    if signal == 0.0:
+        return float("-inf")
+    return float(10.0 * np.log10(signal / noise))
+
+
+class StreamingComparison:
+    """SQNR, max error and top-1 agreement of an approximation against a reference, accumulated feed by feed.
+
+    Nothing is concatenated, so any output layout works (time-major [T, N, C] as well as [N, C]); agreement
+    compares argmax over the last axis and is None when the last axis has a single entry.
+    """
+
+    def __init__(self) -> None:
+        self.signal = 0.0
+        self.noise = 0.0
+        self.max_abs = 0.0
+        self.agree = 0
+        self.rows = 0
+
+    def update(self, reference: np.ndarray, approx: np.ndarray) -> None:
+        """Add one feed's reference and approximate values (same shape)."""
+        ref = np.asarray(reference, dtype=np.float64)
+        err = ref - np.asarray(approx, dtype=np.float64)
+        self.signal += float(np.sum(ref * ref))
+        self.noise += float(np.sum(err * err))
+        if err.size:
+            self.max_abs = max(self.max_abs, float(np.max(np.abs(err))))
+        if ref.ndim >= 1 and ref.shape[-1] > 1:
+            self.agree += int(np.sum(np.argmax(ref, axis=-1) == np.argmax(approx, axis=-1)))
+            self.rows += int(ref.size // ref.shape[-1])
+
+    @property
+    def sqnr_db(self) -> float:
+        """Return the accumulated SQNR in dB."""
+        return ratio_db(self.signal, self.noise)
+
+    @property
+    def agreement(self) -> float | None:
+        """Return the fraction of rows with the same argmax, None when no row has more than one entry."""
+        return self.agree / self.rows if self.rows else None

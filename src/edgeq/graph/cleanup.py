@@ -1,4 +1,5 @@
-"""Pre-quantization cleanups: Constant nodes become initializers; Identity and inference-time Dropout go away."""
+"""Pre-quantization cleanups: every node gets a unique name; Constant nodes become initializers; Identity and
+inference-time Dropout go away."""
 
 from __future__ import annotations
 
@@ -35,4 +36,20 @@ def remove_identities(graph: GraphProto) -> int:
                     reader.input[i] = src
         graph.node.remove(node)
         count += 1
+    return count
+
+
+def name_nodes(graph: GraphProto) -> int:
+    """Give every unnamed or duplicate-named node a unique name `<op_type>_<k>` (reports and overrides name nodes)."""
+    seen: set[str] = set()
+    count = 0
+    for k, node in enumerate(graph.node):
+        if not node.name or node.name in seen:
+            base = f"{node.op_type}_{k}"
+            name, i = base, 1
+            while name in seen:
+                name, i = f"{base}_{i}", i + 1
+            node.name = name
+            count += 1
+        seen.add(node.name)
     return count

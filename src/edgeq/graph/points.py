@@ -35,6 +35,7 @@ class QuantNode:
     bias: str | None = None
     shared_scale: bool = False  # Concat: all inputs share one scale
     scale_from: str | None = None  # MaxPool/reshapes: the input takes the scale of the (quantized) output
+    feeds: tuple[str, ...] = ()  # Add/Concat: the quantized nodes its result reaches through pass-through ops
 
 
 @dataclass
@@ -43,6 +44,7 @@ class QuantPoints:
 
     nodes: list[QuantNode] = field(default_factory=list)
     float_ops: dict[str, int] = field(default_factory=dict)
+    fallbacks: list[str] = field(default_factory=list)  # "Conv x2: weight computed at run time": left float, why
 
     @property
     def activations(self) -> list[str]:
@@ -75,6 +77,7 @@ def find_points(model: onnx.ModelProto, exclude: tuple[str, ...] = ()) -> QuantP
     excluded = set(exclude)
     points = QuantPoints()
     chosen: set[str] = set()
+    skipped: dict[tuple[str, str], int] = {}
     for node in graph.node:
         if node.name in excluded or node.op_type in excluded or node.op_type not in COMPUTE_OPS:
             continue
@@ -82,6 +85,10 @@ def find_points(model: onnx.ModelProto, exclude: tuple[str, ...] = ()) -> QuantP
         if qn is not None:
             points.nodes.append(qn)
             chosen.add(node.name)
+        else:
+            key = (node.op_type, _why_not(node, inits, floats))
+            skipped[key] = skipped.get(key, 0) + 1
+    points.fallbacks = [f"{op} x{n}: {why}" for (op, why), n in sorted(skipped.items())]
     feeding = _reaching(graph, {a for n in points.nodes for a in n.acts})
     for node in graph.node:
         if node.op_type not in JOIN_OPS or node.name in excluded or node.op_type in excluded:
@@ -90,7 +97,8 @@ def find_points(model: onnx.ModelProto, exclude: tuple[str, ...] = ()) -> QuantP
             continue
         acts = [i for i in node.input if i and i not in inits and i in floats]
         if len(acts) == len([i for i in node.input if i]) and acts:
-            points.nodes.append(QuantNode(node.name, node.op_type, acts, shared_scale=node.op_type == "Concat"))
+            points.nodes.append(QuantNode(node.name, node.op_type, acts, shared_scale=node.op_type == "Concat",
+                                          feeds=_fed_nodes(graph, node.output[0], points.nodes)))
             chosen.add(node.name)
     # A MaxPool or reshape between a quantized op and the next one gets a Q/DQ on its input with its output's
     # scale: exact (these ops only select or move grid values), and it lets runtimes fuse the op before it into an
@@ -108,6 +116,27 @@ def find_points(model: onnx.ModelProto, exclude: tuple[str, ...] = ()) -> QuantP
         if node.name not in chosen and node.op_type not in LAYOUT_OPS:
             points.float_ops[node.op_type] = points.float_ops.get(node.op_type, 0) + 1
     return points
+
+
+def _fed_nodes(graph, tensor: str, nodes: list[QuantNode]) -> tuple[str, ...]:
+    """Return the quantized nodes reading `tensor`, directly or through single-input pass-through ops."""
+    readers: dict[str, list] = {}
+    for n in graph.node:
+        for i in n.input:
+            readers.setdefault(i, []).append(n)
+    by_act: dict[str, list[str]] = {}
+    for q in nodes:
+        for a in q.acts:
+            by_act.setdefault(a, []).append(q.name)
+    fed, todo, seen = [], [tensor], set()
+    while todo:
+        t = todo.pop()
+        if t in seen:
+            continue
+        seen.add(t)
+        fed += by_act.get(t, [])
+        todo += [n.output[0] for n in readers.get(t, []) if n.op_type in PASS_OPS and n.input[0] == t]
+    return tuple(sorted(set(fed)))
 
 
 def _reaching(graph, targets: set[str]) -> set[str]:
@@ -152,3 +181,32 @@ def _compute_node(node, inits, floats) -> QuantNode | None:
     if role is None:
         return QuantNode(node.name, node.op_type, acts)
     return QuantNode(node.name, node.op_type, acts, weight, role.channel_axis, role.block_axis, None)
+
+
+def _why_not(node, inits, floats) -> str:
+    """Return why a compute op is left in float (for the report)."""
+    ins = [i for i in node.input if i]
+    if any(i not in floats and i not in inits for i in ins[:2]):
+        return "an input is not float (or its type is unknown)"
+    if node.op_type == "Gemm":
+        return "transA=1 is not supported"
+    if len(ins) > 1 and ins[1] not in inits:
+        return "weight computed at run time"
+    return "weight is not a float initializer"
+
+
+def stem_nodes(model: onnx.ModelProto, points: QuantPoints) -> list[QuantNode]:
+    """Return the weighted quantized nodes with no compute op upstream: the first layer on each input path
+    (reached from a model input through padding, reshapes, normalisation and the like)."""
+    made_by = {o: n for n in model.graph.node for o in n.output}
+
+    def upstream_compute(tensor: str, seen: set[str]) -> bool:
+        node = made_by.get(tensor)
+        if node is None or tensor in seen:
+            return False
+        seen.add(tensor)
+        if node.op_type in COMPUTE_OPS:
+            return True
+        return any(upstream_compute(i, seen) for i in node.input if i)
+
+    return [n for n in points.nodes if n.weight and not any(upstream_compute(a, set()) for a in n.acts)]

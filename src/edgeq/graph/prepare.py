@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import onnx
 
-from .cleanup import constants_to_initializers, remove_identities
+from .cleanup import constants_to_initializers, name_nodes, remove_identities
 from .fold_bn import fold_batchnorm
 
 
@@ -28,6 +28,7 @@ class GraphPass:
 
 
 PREPARE_PASSES: tuple[GraphPass, ...] = (
+    GraphPass("name_nodes", name_nodes),
     GraphPass("constants_to_initializers", constants_to_initializers),
     GraphPass("remove_identities", remove_identities),
     GraphPass("fold_batchnorm", fold_batchnorm),

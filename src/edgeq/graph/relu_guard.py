@@ -55,13 +55,15 @@ def guard_relus(graph: GraphProto, activations: list[TensorQuant]) -> int:
     return count
 
 
-def _clip_bounds(node, inits) -> tuple[float | None, float | None]:
+def _clip_bounds(node, inits) -> tuple[float | str | None, float | str | None]:
+    """Return Clip's (min, max): a constant, the name of a tensor computed at run time, or None when absent."""
     bounds: list[float | None] = []
     for k in (1, 2):
         if len(node.input) > k and node.input[k]:
-            if node.input[k] not in inits:
-                raise ValueError(f"Clip {node.name} has computed bounds; cannot rewrite it")
-            bounds.append(float(numpy_helper.to_array(inits[node.input[k]])))
+            if node.input[k] not in inits:  # a bound computed at run time: Max/Min read the same tensor
+                bounds.append(node.input[k])
+            else:
+                bounds.append(float(numpy_helper.to_array(inits[node.input[k]])))
         else:
             bounds.append(None)
     for attr in node.attribute:  # opset < 11 Clip
@@ -72,7 +74,9 @@ def _clip_bounds(node, inits) -> tuple[float | None, float | None]:
     return bounds[0], bounds[1]
 
 
-def _bound(graph: GraphProto, name: str, value: float) -> str:
+def _bound(graph: GraphProto, name: str, value: float | str) -> str:
+    if isinstance(value, str):
+        return value
     graph.initializer.append(numpy_helper.from_array(np.array(value, dtype=np.float32), name))
     return name
 

@@ -52,6 +52,9 @@ class QuantConfig:
         kernel_safe_int8: with 8-bit integer weights and activations, keep weights in [-64, 63] so the u8 x s8
             kernels of x86 CPUs without VNNI (16-bit saturating pair sums) compute the exact result; costs about
             one bit of weight precision (measured in benchmarks/bench_quantize.py).
+        amplifier_guard: keep in float an op when quantizing it alone costs the output far more than its own
+            quantizers inject (the graph amplifies their noise: a first conv over features with a large DC offset,
+            a filterbank before a Log); stems always, every op when the model is small; the report says which.
         seed: seeds every random choice (random calibration data, subsampling).
         max_drop: mixed precision: largest accuracy drop (percentage points) to accept.
         min_sqnr: mixed precision: smallest output SQNR (dB) to accept.
@@ -64,6 +67,7 @@ class QuantConfig:
     exclude: tuple[str, ...] = ()
     overrides: Mapping[str, str] = field(default_factory=dict)
     kernel_safe_int8: bool = True
+    amplifier_guard: bool = True
     seed: int = 0
     max_drop: float | None = None
     min_sqnr: float | None = None
@@ -102,13 +106,14 @@ class QuantConfig:
         max_drop: float | None = None,
         min_sqnr: float | None = None,
         kernel_safe_int8: bool = True,
+        amplifier_guard: bool = True,
     ) -> QuantConfig:
         """Return the config for a preset `fmt` with optional explicit weight/activation formats (CLI names)."""
         w_default, a_default = preset_formats(fmt)
         return cls(
             weights=weights or w_default, acts=acts or a_default, granularity=granularity,
             calib_method=calib_method, exclude=tuple(exclude), overrides=dict(overrides or {}), seed=int(seed),
-            max_drop=max_drop, min_sqnr=min_sqnr, kernel_safe_int8=kernel_safe_int8,
+            max_drop=max_drop, min_sqnr=min_sqnr, kernel_safe_int8=kernel_safe_int8, amplifier_guard=amplifier_guard,
         )
 
     def to_dict(self) -> dict:
@@ -117,7 +122,7 @@ class QuantConfig:
             "version": CONFIG_VERSION, "weights": self.weights.name, "acts": self.acts.name,
             "granularity": self.granularity.describe(), "calib_method": self.calib_method.describe(),
             "exclude": list(self.exclude), "overrides": dict(self.overrides),
-            "kernel_safe_int8": self.kernel_safe_int8, "seed": self.seed,
+            "kernel_safe_int8": self.kernel_safe_int8, "amplifier_guard": self.amplifier_guard, "seed": self.seed,
             "max_drop": self.max_drop, "min_sqnr": self.min_sqnr,
         }
 

@@ -25,20 +25,22 @@ from collections.abc import Mapping
 import numpy as np
 import onnx
 
-from ..data import batch_size_for
+from ..feeds import open_feeds
 from ..graph.plan import BIAS_INT32, TensorQuant
 from ..graph.qdq import export_quantized, required_opset
 from .runtime import ModeFidelity, check_fidelity
-from .reference import StagedSimulator, plan_inputs, run_all
+from .reference import NodeVariants, ReferenceModel
 
 
 def reference_outputs(float_model: onnx.ModelProto, plan: list[TensorQuant], data: Mapping[str, np.ndarray]) -> np.ndarray:
     """Return edgeq's reference simulation of the plan on `data`: the first model output for every sample."""
-    params = [e.tensor for e in plan if e.role != "activation"]
-    acts = [e.tensor for e in plan if e.role == "activation"]
-    sim = StagedSimulator(float_model, acts, params)
-    transforms, values = plan_inputs(sim, plan)
-    return run_all(sim, data, batch_size_for(float_model), transforms, values)
+    acts = [e for e in plan if e.role == "activation"]
+    params = {e.tensor: e for e in plan if e.role != "activation"}
+    variants = [NodeVariants(f"w:{t}", (t,), (e.fmt,), ({t: e},)) for t, e in params.items()]
+    reference = ReferenceModel(float_model, acts, variants)
+    gates, select = reference.all_on()
+    feeds = open_feeds(dict(data), float_model, "reference", batch=256)
+    return np.concatenate([reference.run(feed, gates, select)[0][0] for feed in feeds])
 
 
 __all__ = [

@@ -1,8 +1,8 @@
-"""`quantize(model_or_path, config, ...) -> QuantResult`: the PTQ pipeline behind `edgeq quantize`.
+"""`quantize(model_or_path, config, ...) -> QuantResult`: the PTQ pipeline behind `edgeq quantize` (a conductor).
 
-load + check -> cleanups, BatchNorm folding -> find quantizable ops -> streaming calibration in edgeq's reference
-simulation -> per-tensor plan -> (mixed precision) -> export QDQ / fake-quant graph -> evaluate FP32, reference,
-ORT_DISABLE_ALL and ORT default -> report.
+load + check -> preparation passes -> dtypes the run resolves -> find quantizable ops (the rest stays float, with a
+reason) -> streaming calibration (one session, one feed at a time) -> per-tensor plan -> one switchable reference
+graph -> (mixed precision) -> QDQ / fake-quant export -> measure feed by feed -> report.
 """
 
 from __future__ import annotations
@@ -16,23 +16,27 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from .calibration import calibrate
-from .config import QuantConfig, as_config
-from ..data import batch_size_for, load_data, random_data
-from ..errors import ConfigError, UserError
-from .measure import measure
+from ..errors import ConfigError, InternalError, UserError
+from ..feeds import FeedSet, ImagePreprocess, open_feeds, random_feeds
 from ..graph.load import load_model
 from ..graph.plan import TensorQuant
-from ..graph.points import QuantPoints, find_points
+from ..graph.points import QuantPoints, find_points, stem_nodes
 from ..graph.prepare import prepare
 from ..graph.qdq import export_quantized
+from ..graph.types import resolve_types
 from ..io import atomic_write_bytes, atomic_write_text
+from ..metrics import sqnr_db
+from .calibration import calibrate
+from .config import QuantConfig, as_config
+from .measure import MeasureInputs, measure
 from .mixed import choose_overrides
-from .planner import build_plan
+from .planner import FLOAT, activation_entry, build_plan, exclusive_inputs, ladder, node_entries
+from .reference import NodeVariants, ObservedModel, ReferenceModel
+from .sensitivity import amplifying_ops
 from .report import QuantReport
-from .reference import StagedSimulator
 
 RANDOM_CALIB_SAMPLES = 64
+FEED_BATCH = 32  # samples per run when the data has a sample axis: activations of one feed bound the memory
 
 
 @dataclass
@@ -63,6 +67,9 @@ def quantize(
     calib=None,
     eval=None,
     calib_random: bool = False,
+    image: ImagePreprocess | None = None,
+    sensitivity: bool = False,
+    strict: bool = False,
     progress: bool = True,
     **options,
 ) -> QuantResult:
@@ -75,9 +82,13 @@ def quantize(
             `options` (the keyword arguments of `QuantConfig.from_options`: weights, acts, granularity,
             calib_method, exclude, overrides, seed, max_drop, min_sqnr, kernel_safe_int8); or a dict
             (`QuantConfig.from_dict`, e.g. from a gate or sweep file).
-        calib: calibration data: .npz path, folder of .npy, or dict input name -> array [N, ...].
+        calib: calibration data (`edgeq.feeds.open_feeds`): .npz / dict of arrays with a sample axis, a folder of
+            per-run .npz feeds, an .npy, a folder of images, "file.py:function", or a CalibrationDataReader.
         eval: evaluation data like `calib`, optionally with "labels"; defaults to the calibration data.
         calib_random: allow calibrating on random normal data when `calib` is None (warns).
+        image: how a folder of images becomes the model input (size, layout, mean/std, BGR).
+        sensitivity: also measure each op alone (output SQNR with only that op quantized) on a subset.
+        strict: raise (UserError) instead of leaving an op in float that edgeq cannot quantize.
         progress: show progress bars.
     """
     t_start = time.perf_counter()
@@ -86,63 +97,146 @@ def quantize(
             raise ConfigError("keyword options refine a preset name; put them in the QuantConfig or dict instead")
         config = QuantConfig.from_options(config, **options)
     config = as_config(config)
-    model = load_model(model_or_path)
-    float_model, _ = prepare(model)
+    float_model, _ = prepare(load_model(model_or_path))
     notes: list[str] = []
-    calib_data = _calibration_data(calib, calib_random, float_model, config, notes)
-    eval_data, labels = load_data(eval, float_model, "eval") if eval is not None else (calib_data, None)
-    if config.max_drop is not None and labels is None:
+    calib_feeds = _calibration_feeds(calib, calib_random, float_model, config, notes, image)
+    eval_feeds = (open_feeds(eval, float_model, "eval", batch=FEED_BATCH, image=image) if eval is not None
+                  else calib_feeds)
+    if config.max_drop is not None and not eval_feeds.has_labels:
         raise UserError("--max-drop needs labels: pass --eval data with a 'labels' array (or use --min-sqnr)")
+    float_model = resolve_types(float_model, calib_feeds.first())
     points = find_points(float_model, config.exclude)
     _check_names(float_model, points, config)
+    fallbacks = list(points.fallbacks)
+    if strict and fallbacks:
+        raise UserError(f"--strict: {len(fallbacks)} op(s) would stay in float: {'; '.join(fallbacks[:3])}")
     if not points.nodes:
-        raise UserError("the model has no Conv, ConvTranspose, Gemm or MatMul with float inputs to quantize")
-    batch = batch_size_for(float_model)
-    params = [n.weight for n in points.nodes if n.weight] + [n.bias for n in points.nodes if n.bias]
-    sim = StagedSimulator(float_model, points.activations, params)
-    ranges = calibrate(sim, calib_data, batch, points, config, progress)
+        raise UserError("the model has no Conv, ConvTranspose, Gemm or MatMul with float inputs to quantize"
+                        + (f" ({'; '.join(fallbacks[:3])})" if fallbacks else ""))
+    observed = ObservedModel(float_model, points.activations)
+    ranges, fp32_outputs = calibrate(observed, calib_feeds, points, config, progress,
+                                     keep_outputs=eval_feeds is calib_feeds)
+    _check_ranges(ranges)
     t_calibrated = time.perf_counter()
 
-    weights_f = {name: sim.params[name].astype(np.float32) for name in params}
+    weights = {t.name: onnx.numpy_helper.to_array(t).astype(np.float32) for t in float_model.graph.initializer
+               if t.name in {x for n in points.nodes for x in (n.weight, n.bias) if x}}
+    acts = [activation_entry(t, lo, hi, config.acts) for t, (lo, hi) in ranges.items()]
+    want_mixed = config.max_drop is not None or config.min_sqnr is not None
+    variants = _variants(points, weights, acts, config, full_ladder=want_mixed)
+    reference = ReferenceModel(float_model, acts, variants, capture=True)
+    kept = _amplifier_guard(reference, points, float_model, calib_feeds, weights, config, notes)
+    select = {v.node: (0 if v.node in kept else 1) for v in variants}
+    float_nodes = set(kept) | {n for n, f in config.overrides.items() if f == FLOAT}
     mixed = None
-    overrides = dict(config.overrides)
-    if config.max_drop is not None or config.min_sqnr is not None:
-        mixed = choose_overrides(sim, points, ranges, weights_f, config, eval_data, labels, batch, progress)
-        overrides.update(mixed.overrides)
-    plan = build_plan(points, ranges, weights_f, config, overrides)
-    model_q, stored = export_quantized(float_model, plan)
-    _strip_value_info(model_q)
-    onnx.checker.check_model(model_q)
+    if want_mixed:
+        mixed, select, float_nodes = choose_overrides(reference, points, config, eval_feeds, progress, select,
+                                                      float_nodes)
+    overrides = {**config.overrides, **(mixed.overrides if mixed else {}), **{n: FLOAT for n in float_nodes}}
+    float_inputs = exclusive_inputs(points, float_nodes)
+    gates = {t: t not in float_inputs for t in reference.activations}
+    plan = build_plan(points, ranges, weights, config, overrides, float_inputs)
+    model_q, stored = _export(float_model, plan)
     t_exported = time.perf_counter()
+    if mixed is not None and not mixed.met:
+        notes.append(f"mixed precision target not met ({mixed.target}): {mixed.reason}")
 
     report = measure(
-        float_model=float_model, model_q=model_q, sim=sim, plan=plan, points=points, config=config,
-        eval_data=eval_data, labels=labels, batch=batch, stored=stored, mixed=mixed, notes=notes,
-        n_calib=next(iter(calib_data.values())).shape[0],
+        MeasureInputs(float_model, model_q, observed, reference, gates, select, plan, points, weights, stored,
+                      fp32_outputs),
+        config=config, feeds=eval_feeds, mixed=mixed, notes=notes, fallbacks=fallbacks, calib=calib_feeds,
         timing={"calibrate_s": t_calibrated - t_start, "export_s": t_exported - t_calibrated},
+        sensitivity=sensitivity, progress=progress,
     )
     report.timing["total_s"] = time.perf_counter() - t_start
     return QuantResult(model_q, {e.tensor: e for e in plan}, report)
 
 
-def _strip_value_info(model: onnx.ModelProto) -> None:
-    """Drop inferred intermediate shapes: Q/DQ renamed tensors, and a stale entry would mislead a runtime."""
-    del model.graph.value_info[:]
+AMPLIFY_MIN_GAIN_DB = 10.0  # an op whose op-alone output SQNR is this far below its own quantizers' stays float
+AMPLIFY_SAMPLES = 4
+AMPLIFY_BUDGET_S = 2.0  # beyond the model's stems, check every op when the runs fit in about this much time
 
 
-def _calibration_data(calib, calib_random: bool, model, config: QuantConfig, notes: list[str]):
+def _amplifier_guard(reference: ReferenceModel, points: QuantPoints, model: onnx.ModelProto, feeds: FeedSet,
+                     weights, config: QuantConfig, notes: list[str]) -> dict[str, dict]:
+    """Return the ops kept in float because they amplify their own quantization noise (config.amplifier_guard).
+
+    The stems (first layers) are always checked; every other op too when the model is small enough that one run
+    per op fits the time budget (a mel filterbank MatMul before a Log amplifies the noise of small bins).
+    """
+    if not config.amplifier_guard:
+        return {}
+    subset = feeds.head(AMPLIFY_SAMPLES)
+    candidates = [n for n in stem_nodes(model, points) if n.name in reference.variants]
+    start = time.perf_counter()
+    for feed in subset:
+        reference.run(feed)
+    per_run = (time.perf_counter() - start) / max(1, sum(1 for _ in subset))
+    others = [n for n in points.nodes if n.name in reference.variants and n not in candidates]
+    if per_run * len(others) * sum(1 for _ in subset) <= AMPLIFY_BUDGET_S:
+        candidates += others
+    if not candidates:
+        return {}
+    weight_sqnr = {}
+    for n in candidates:
+        entry = reference.variants[n.name].entries[0][n.weight]
+        weight_sqnr[n.name] = sqnr_db(weights[n.weight], entry.apply(weights[n.weight]))
+    kept = amplifying_ops(reference, candidates, subset, weight_sqnr, AMPLIFY_MIN_GAIN_DB)
+    for node, k in kept.items():
+        notes.append(f"kept {node} in float (amplifier guard): quantizing it alone costs the output "
+                     f"{k['op_alone_db']:.1f} dB SQNR while its own quantizers inject {k['local_db']:.1f} dB, so the "
+                     "graph amplifies their noise (an input with a large offset, a Log downstream); "
+                     "--no-guard quantizes it anyway")
+    return kept
+
+
+def _variants(points: QuantPoints, weights, acts: list[TensorQuant], config: QuantConfig,
+              full_ladder: bool) -> list[NodeVariants]:
+    """Return each weighted node's precision ladder for the reference graph (just the planned rung unless mixed)."""
+    act_of = {e.tensor: e for e in acts}
+    out = []
+    for node in points.nodes:
+        if not node.weight or config.overrides.get(node.name) == FLOAT:
+            continue
+        rungs = ladder(node, config) if full_ladder else ladder(node, config)[:1]
+        act = act_of.get(node.acts[0]) if node.acts else None
+        entries = tuple(node_entries(node, weights, act, fmt, config) for fmt in rungs)
+        out.append(NodeVariants(node.name, tuple(t for t in (node.weight, node.bias) if t), tuple(rungs), entries))
+    return out
+
+
+def _export(float_model: onnx.ModelProto, plan: list[TensorQuant]) -> tuple[onnx.ModelProto, dict[str, int]]:
+    model_q, stored = export_quantized(float_model, plan)
+    del model_q.graph.value_info[:]  # Q/DQ renamed tensors: a stale inferred shape would only mislead a runtime
+    try:
+        onnx.checker.check_model(model_q)
+    except onnx.checker.ValidationError as err:
+        raise InternalError("graph.qdq.export_quantized", f"the written graph fails onnx.checker: "
+                            f"{str(err).strip().splitlines()[0][:300]}") from None
+    return model_q, stored
+
+
+def _calibration_feeds(calib, calib_random: bool, model, config: QuantConfig, notes: list[str],
+                       image: ImagePreprocess | None) -> FeedSet:
     if calib is not None:
-        data, _ = load_data(calib, model, "calibration")
-        return data
+        return open_feeds(calib, model, "calibration", batch=FEED_BATCH, image=image)
     if not calib_random:
         raise UserError(
-            "no calibration data: pass --calib DATA.npz (one array per model input), "
-            "or --calib-random to calibrate on random normal inputs (ranges will not match real data)"
+            "no calibration data: pass --calib DATA (.npz with one array per model input, a folder of per-run "
+            ".npz feeds, images, or file.py:function), or --calib-random to calibrate on random normal inputs"
         )
     msg = f"calibrating on {RANDOM_CALIB_SAMPLES} random normal samples: ranges will not match real data"
     warnings.warn(msg, stacklevel=3)
     notes.append(msg)
-    return random_data(model, RANDOM_CALIB_SAMPLES, np.random.default_rng(config.seed))
+    return random_feeds(model, RANDOM_CALIB_SAMPLES, config.seed, FEED_BATCH)
+
+
+def _check_ranges(ranges) -> None:
+    """Refuse ranges no format can hold (calibration data with absurd values)."""
+    for tensor, (lo, hi) in ranges.items():
+        if not (np.isfinite(lo) and np.isfinite(hi)) or max(abs(lo), abs(hi)) > 1e30:
+            raise UserError(f"activation {tensor!r} spans [{lo:.3g}, {hi:.3g}] on the calibration data; no scale "
+                            "can hold it: check the calibration data for extreme values")
 
 
 def _check_names(model: onnx.ModelProto, points: QuantPoints, config: QuantConfig) -> None:

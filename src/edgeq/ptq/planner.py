@@ -37,9 +37,10 @@ def range_quantizer(fmt_name: str):
     return quantize
 
 
-def weight_format(node: QuantNode, config: QuantConfig) -> str:
-    """Return the weight format for a node: its override, else the config's (int8 -> int7 range when kernel-safe)."""
-    name = config.overrides.get(node.name, config.weights)
+def weight_format(node: QuantNode, config: QuantConfig, name: str | None = None) -> str:
+    """Return the weight format for a node: `name`, else its override, else the config's (int8 -> int7 range when
+    kernel-safe)."""
+    name = name or config.overrides.get(node.name, config.weights)
     fmt = get_format(name)
     acts = get_format(config.acts)
     if (
@@ -88,20 +89,70 @@ def bias_entry(node: QuantNode, bias: np.ndarray, act: TensorQuant, weight: Tens
     return TensorQuant(node.bias, BIAS_INT32, scale, axis=0, role="bias")
 
 
+FLOAT = "float"
+
+
+def promote(fmt_name: str) -> str:
+    """Return the next higher precision for a weight format: sub-8-bit -> 8-bit of the same kind -> float."""
+    fmt = get_format(fmt_name)
+    element = fmt.element if isinstance(fmt, BlockFormat) else fmt
+    if element.bits < 8 or isinstance(fmt, BlockFormat):
+        return "int8" if isinstance(element, IntFormat) else "fp8_e4m3"
+    return FLOAT
+
+
+def node_entries(node: QuantNode, weights: Mapping[str, np.ndarray], act: TensorQuant | None, fmt_name: str,
+                 config: QuantConfig) -> dict[str, TensorQuant]:
+    """Return the weight entry (and int32 bias entry, when the kernels take one) of a node in a weight format."""
+    entry = weight_entry(node, weights[node.weight], fmt_name, config)
+    out = {node.weight: entry}
+    if node.bias and act is not None:
+        b = bias_entry(node, weights[node.bias], act, entry)
+        if b is not None:
+            out[node.bias] = b
+    return out
+
+
+def ladder(node: QuantNode, config: QuantConfig) -> list[str]:
+    """Return the node's precision ladder: its planned weight format, then each promotion short of float."""
+    names = [get_format(config.overrides.get(node.name, config.weights)).name]
+    while (nxt := promote(names[-1])) != FLOAT:
+        names.append(nxt)
+    return [weight_format(node, config, n) for n in names]
+
+
+def exclusive_inputs(points: QuantPoints, float_nodes: set[str]) -> set[str]:
+    """Return the activations that only nodes in `float_nodes` read (they need no quantizer once those are float).
+
+    A MaxPool/reshape point that only borrows the scale of a tensor left float goes float too, and so does an
+    Add/Concat whose joined tensor no quantized op reads, transitively.
+    """
+    readers: dict[str, set[str]] = {}
+    for n in points.nodes:
+        for a in n.acts:
+            readers.setdefault(a, set()).add(n.name)
+    floating = set(float_nodes)
+    while True:
+        off = {a for a, names in readers.items() if names <= floating}
+        follow = {n.name for n in points.nodes if n.name not in floating
+                  and (n.scale_from in off or (n.feeds and set(n.feeds) <= floating))}
+        if not follow:
+            return off
+        floating |= follow
+
+
 def build_plan(points: QuantPoints, ranges, weights: Mapping[str, np.ndarray], config: QuantConfig,
-               overrides: Mapping[str, str]) -> list[TensorQuant]:
-    """Return the plan for activation ranges, float weights and per-node weight overrides ("float": keep float)."""
+               overrides: Mapping[str, str], float_inputs: set[str] = frozenset()) -> list[TensorQuant]:
+    """Return the plan for activation ranges, float weights and per-node weight overrides ("float": keep float);
+    activations in `float_inputs` get no quantizer."""
     plan: dict[str, TensorQuant] = {}
     for tensor, (lo, hi) in ranges.items():
-        plan[tensor] = activation_entry(tensor, lo, hi, config.acts)
+        if tensor not in float_inputs:
+            plan[tensor] = activation_entry(tensor, lo, hi, config.acts)
     cfg = replace(config, overrides=dict(overrides))
     for node in points.nodes:
-        if not node.weight or overrides.get(node.name) == "float":
+        if not node.weight or overrides.get(node.name) == FLOAT:
             continue
-        entry = weight_entry(node, weights[node.weight], weight_format(node, cfg), cfg)
-        plan[node.weight] = entry
-        if node.bias and node.acts:
-            b = bias_entry(node, weights[node.bias], plan[node.acts[0]], entry)
-            if b is not None:
-                plan[node.bias] = b
+        act = plan.get(node.acts[0]) if node.acts else None
+        plan.update(node_entries(node, weights, act, weight_format(node, cfg), cfg))
     return list(plan.values())

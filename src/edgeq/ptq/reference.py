@@ -1,148 +1,182 @@
-"""edgeq's reference simulation: float ops in onnxruntime with every optimization off, quantization in edgeq.
+"""edgeq's reference simulation as ONE onnxruntime graph, and the float model with observation outputs.
 
-The graph is cut at each quantized activation into stages; each stage is a small ORT session (ORT_DISABLE_ALL,
-so no graph rewrite can change numerics) computing one activation from the model inputs, the parameters and the
-already-quantized activations before it. Between stages edgeq's own kernels (`edgeq.formats.fake_quant`) quantize
-the tensor. Weights and biases are session inputs, so one set of sessions serves the float run, calibration
-(observers instead of quantizers), the quantized run and every per-layer sensitivity run.
+`ObservedModel` is the float model with chosen intermediate tensors added as outputs: calibration and the FP32
+side of every comparison read their values from one session run per feed.
+
+`ReferenceModel` is the float model with edgeq's quantization written in, each part switchable at run time:
+- every planned activation t becomes Where(gate_t, fake_quant(t), t), with fake_quant as the exact pattern of
+  standard float ops (`graph.fake_quant_pattern`: every step exact in float32, so it computes bit for bit what
+  `edgeq.formats.fake_quant` computes) and gate_t a bool graph input;
+- every quantized node's weight (and bias) becomes a Where chain over variants selected by an int64 graph input:
+  0 = float, k = the k-th format of the node's precision ladder, values computed by edgeq's own kernels.
+So one session serves the whole quantized run, each op alone (sensitivity), and every mixed-precision candidate,
+with every graph optimization off so no rewrite can change the numerics. Memory: one extra copy of the weights
+per variant; activations of one feed at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from ..graph.fake_quant_pattern import activation_pattern
+from ..graph.plan import TensorQuant
 from ..graph.session import ort_session
-from ..graph.util import subgraph_inputs
 
-Transform = Callable[[np.ndarray], np.ndarray]
-_SUFFIX = "__edgeq_in"
+GATE = "edgeq_gate__"
+SELECT = "edgeq_select__"
 
 
-class StagedSimulator:
-    """Runs a float model with a transform (quantizer or observer) applied at chosen activation tensors."""
+def _typeless_output(name: str) -> onnx.ValueInfoProto:
+    info = onnx.ValueInfoProto()
+    info.name = name  # onnxruntime fills in type and shape of an output it computes
+    return info
 
-    def __init__(self, model: onnx.ModelProto, points: list[str], params: list[str]):
-        """Build one ORT session per stage; `points` are activation tensors, `params` initializers to expose."""
-        graph = model.graph
-        self.points = list(points)
-        self.params = {t.name: numpy_helper.to_array(t) for t in graph.initializer if t.name in set(params)}
-        self.input_names = [i.name for i in graph.input if i.name not in {t.name for t in graph.initializer}]
-        self.output_names = [o.name for o in graph.output]
-        order = {o: k for k, n in enumerate(graph.node) for o in n.output}
-        graph_inputs = set(self.input_names)
-        self.points.sort(key=lambda p: order.get(p, -1) if p not in graph_inputs else -1)
-        point_set = set(self.points)
-        nodes = []
-        for node in graph.node:  # every reader of a point reads its transformed twin instead
-            copy = onnx.NodeProto()
-            copy.CopyFrom(node)
-            for i, name in enumerate(copy.input):
-                if name in point_set:
-                    copy.input[i] = name + _SUFFIX
-            nodes.append(copy)
-        self._nodes = nodes
-        self._model = model
-        self._inits = {t.name: t for t in graph.initializer}
-        self.stages: list[tuple[list[str], list[str], object | None]] = []
-        for p in self.points:
-            if p in graph_inputs:
-                self.stages.append(([p], [p], None))
-            else:
-                self.stages.append(self._stage([p]))
-        self.stages.append(self._stage(self.output_names))
 
-    def _stage(self, targets: list[str]):
-        made_by = {o: k for k, n in enumerate(self._nodes) for o in n.output}
-        needed, picked, seen = list(targets), set(), set()
-        feeds: set[str] = set()
-        while needed:
-            name = needed.pop()
-            if name in seen or not name:
-                continue
-            seen.add(name)
-            k = made_by.get(name)
-            if k is None:
-                feeds.add(name)
-            elif k not in picked:
-                picked.add(k)
-                needed.extend(list(self._nodes[k].input) + sorted(subgraph_inputs(self._nodes[k])))
-        picked = [self._nodes[k] for k in sorted(picked)]
-        inputs, inits = [], []
-        for name in sorted(feeds):
-            if name in self._inits and name not in self.params:
-                inits.append(self._inits[name])
-            else:
-                inputs.append(self._value_info(name))
-        outputs = [self._value_info(t, output=True) for t in targets]
-        g = helper.make_graph(picked, "stage", inputs, outputs, inits)
-        m = helper.make_model(g, opset_imports=self._model.opset_import, ir_version=self._model.ir_version)
-        sess = ort_session(m, "reference", what="the float model")
-        return [i.name for i in inputs], list(targets), sess
+class ObservedModel:
+    """The float model with extra outputs: run a feed, get the model outputs and the observed tensors."""
 
-    def _value_info(self, name: str, output: bool = False):
-        base = name.removesuffix(_SUFFIX)
-        g = self._model.graph
-        for v in list(g.input) + list(g.output):
-            if v.name == base:
-                info = onnx.ValueInfoProto()
-                info.CopyFrom(v)
-                info.name = name
-                return info
-        if base in self.params:
-            arr = self.params[base]
-            return helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(arr.dtype), arr.shape)
-        return helper.make_tensor_value_info(name, self._elem_type(base), None)
+    def __init__(self, model: onnx.ModelProto, observe: Sequence[str], mode: str = "ort_disable_all"):
+        """Build one session of `model` that also outputs every tensor in `observe` (graph inputs are echoed)."""
+        self.output_names = [o.name for o in model.graph.output]
+        inputs = {i.name for i in model.graph.input}
+        self.observe = list(dict.fromkeys(observe))
+        self._echo = [t for t in self.observe if t in inputs]
+        extra = [t for t in self.observe if t not in inputs and t not in self.output_names]
+        m = onnx.ModelProto()
+        m.CopyFrom(model)
+        m.graph.output.extend(_typeless_output(t) for t in extra)
+        self._fetch = self.output_names + extra
+        self.session = ort_session(m, mode, what="the float model")
 
-    def _elem_type(self, name: str) -> int:
-        for v in self._model.graph.value_info:
-            if v.name == name:
-                return v.type.tensor_type.elem_type
-        return TensorProto.FLOAT
+    def run(self, feed: Mapping[str, np.ndarray]) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+        """Return (model outputs, observed tensor -> value) for one feed."""
+        values = self.session.run(self._fetch, dict(feed))
+        named = dict(zip(self._fetch, values))
+        observed = {t: named[t] if t in named else feed[t] for t in self.observe}
+        return values[: len(self.output_names)], observed
 
-    def run(
-        self,
-        feeds: Mapping[str, np.ndarray],
-        transforms: Mapping[str, Transform] | None = None,
-        params: Mapping[str, np.ndarray] | None = None,
-        capture: bool = False,
-    ) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
-        """Return (model outputs, transformed point values if `capture`) for one batch.
 
-        `transforms` maps a point to a function applied to its value (missing: identity); `params` replaces
-        initializer values (e.g. fake-quantized weights); missing ones keep the model's values.
+@dataclass(frozen=True)
+class NodeVariants:
+    """The precision ladder of one node: for each rung k >= 1, its format and the entries of its weight and bias.
+
+    Rung 0 is float. A tensor of `tensors` missing from a rung's entries stays float at that rung (e.g. a bias
+    kept in float beside FP8 weights).
+    """
+
+    node: str
+    tensors: tuple[str, ...]
+    formats: tuple[str, ...]
+    entries: tuple[dict[str, TensorQuant], ...]
+
+
+class ReferenceModel:
+    """The float model with switchable, exact fake quantization: activations gated, weights selected by variant."""
+
+    def __init__(self, model: onnx.ModelProto, activations: Sequence[TensorQuant], variants: Sequence[NodeVariants],
+                 capture: bool = False):
+        """Build the graph and its session; with `capture`, each gated activation is also an output (t and its
+        quantized twin), for per-tensor SQNR and local noise."""
+        self.output_names = [o.name for o in model.graph.output]
+        self.activations = {e.tensor: e for e in activations}
+        self.variants = {v.node: v for v in variants}
+        m, self.captured = _build(model, activations, variants, capture)
+        self.session = ort_session(m, "ort_disable_all", what="edgeq's reference graph")
+        self._fetch = self.output_names + self.captured
+
+    def run(self, feed: Mapping[str, np.ndarray], gates: Mapping[str, bool] | None = None,
+            select: Mapping[str, int] | None = None) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+        """Return (model outputs, captured tensor -> value) with the given activation gates and node variants.
+
+        Missing gates are off and missing selections are 0 (float): `run(feed)` is the float model.
         """
-        transforms = transforms or {}
-        values: dict[str, np.ndarray] = {**self.params, **(params or {}), **feeds}
-        captured: dict[str, np.ndarray] = {}
-        for (inputs, targets, sess), point in zip(self.stages, self.points + [None]):
-            if point is not None and sess is None:
-                value = values[point]
-            else:
-                result = sess.run(targets, {n: values[n] for n in inputs})
-                if point is None:
-                    return result, captured
-                value = result[0]
-            fn = transforms.get(point)
-            value = fn(value) if fn is not None else value
-            values[point + _SUFFIX] = value
-            if capture:
-                captured[point] = value
-        raise AssertionError("unreachable: the last stage returns")
+        gates = gates or {}
+        select = select or {}
+        full = dict(feed)
+        for t in self.activations:
+            full[GATE + t] = np.array(bool(gates.get(t, False)))
+        for node in self.variants:
+            full[SELECT + node] = np.array(int(select.get(node, 0)), dtype=np.int64)
+        values = self.session.run(self._fetch, full)
+        return values[: len(self.output_names)], dict(zip(self.captured, values[len(self.output_names):]))
+
+    def all_on(self, variant: int = 1) -> tuple[dict[str, bool], dict[str, int]]:
+        """Return (gates, selections) that quantize everything at the given ladder rung (1 = the plan's formats)."""
+        return dict.fromkeys(self.activations, True), dict.fromkeys(self.variants, variant)
 
 
-def plan_inputs(sim: StagedSimulator, plan) -> tuple[dict[str, Transform], dict[str, np.ndarray]]:
-    """Return (activation quantizers, fake-quantized weights/biases) that make `sim` compute a TensorQuant plan."""
-    transforms = {e.tensor: e.apply for e in plan if e.role == "activation" and e.tensor in sim.points}
-    params = {e.tensor: e.apply(sim.params[e.tensor].astype(np.float32)) for e in plan if e.role != "activation"}
-    return transforms, params
+def _build(model, activations, variants, capture):
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    graph = m.graph
+    del graph.value_info[:]  # tensors are renamed below; stale shapes would only mislead
+    inits = {t.name: t for t in graph.initializer}
+    graph_inputs = {i.name for i in graph.input}
+    renamed: dict[str, str] = {}
+    head, new_inits, captured = [], [], []
+    after: dict[str, list[onnx.NodeProto]] = {}
+    for entry in activations:
+        t = entry.tensor
+        fq, sel, gate = f"{t}__edgeq_fq", f"{t}__edgeq_sel", GATE + t
+        nodes, extra = activation_pattern(t, fq, entry)
+        nodes.append(helper.make_node("Where", [gate, fq, t], [sel], name=f"{t}__edgeq_gate"))
+        after.setdefault(t, []).extend(nodes)
+        new_inits.extend(extra)
+        graph.input.append(helper.make_tensor_value_info(gate, TensorProto.BOOL, []))
+        renamed[t] = sel
+        if capture:
+            captured += ([] if t in graph_inputs else [t]) + [sel]
+    for v in variants:
+        selector = SELECT + v.node
+        graph.input.append(helper.make_tensor_value_info(selector, TensorProto.INT64, []))
+        for k in range(1, len(v.entries) + 1):
+            new_inits.append(numpy_helper.from_array(np.array(k, np.int64), f"{selector}__k{k}"))
+            head.append(helper.make_node("Equal", [selector, f"{selector}__k{k}"], [f"{selector}__is{k}"],
+                                         name=f"{selector}__is{k}"))
+        for t in v.tensors:
+            if t in renamed:  # a weight shared by two nodes follows the first node's selector
+                continue
+            value = numpy_helper.to_array(inits[t]).astype(np.float32)
+            chosen = t
+            for k, entries in enumerate(v.entries, start=1):
+                entry = entries.get(t)
+                q_name, out = f"{t}__edgeq_v{k}", f"{t}__edgeq_s{k}"
+                new_inits.append(numpy_helper.from_array(entry.apply(value) if entry else value, q_name))
+                head.append(helper.make_node("Where", [f"{selector}__is{k}", q_name, chosen], [out], name=out))
+                chosen = out
+            renamed[t] = chosen
+    graph.initializer.extend(new_inits)
+    producers = {o for n in graph.node for o in n.output}
+    for name in list(graph_inputs) + list(inits):
+        if name not in producers:
+            head.extend(after.pop(name, []))
+    ordered = list(head)
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in renamed:
+                node.input[i] = renamed[name]
+        ordered.append(node)
+        for out_name in node.output:
+            ordered.extend(after.pop(out_name, []))
+    del graph.node[:]
+    graph.node.extend(ordered)
+    outputs = {o.name for o in graph.output}
+    graph.output.extend(_typeless_output(t) for t in captured if t not in outputs)
+    return m, captured
 
 
-def run_all(sim: StagedSimulator, data, batch: int, transforms=None, params=None) -> np.ndarray:
-    """Return the simulator's first output over all samples, in batches."""
-    from ..data import batches
-
-    return np.concatenate([sim.run(b, transforms, params)[0][0] for b in batches(data, batch)])
+def single_variants(plan: Sequence[TensorQuant], nodes) -> list[NodeVariants]:
+    """Return one-rung variants (float or the plan's entries) for every node with a planned weight."""
+    by_tensor = {e.tensor: e for e in plan if e.role != "activation"}
+    out = []
+    for n in nodes:
+        if n.weight and n.weight in by_tensor:
+            tensors = tuple(t for t in (n.weight, n.bias) if t)
+            entries = {t: by_tensor[t] for t in tensors if t in by_tensor}
+            out.append(NodeVariants(n.name, tensors, (by_tensor[n.weight].fmt,), (entries,)))
+    return out

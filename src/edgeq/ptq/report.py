@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
-
-
-def _json_safe(value):
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
+from ..io import dumps_json, json_safe
 
 
 @dataclass
 class QuantReport:
     """What quantization did to the model, measured. Accuracy and SQNR are those of ORT with default options.
 
-    sqnr_db, agreement and max_abs_error compare the first output (logits) with the FP32 model's; fidelity holds,
-    per ORT mode, how that mode follows edgeq's reference simulation; per_layer is each quantized op's
-    sensitivity (logit SQNR with only that op quantized); tensors gives each quantized tensor's format, scale and
-    SQNR against its FP32 value in the full quantized model (error accumulated up to there).
+    sqnr_db, agreement and max_abs_error compare the first output with the FP32 model's (`outputs` has every
+    float output); fidelity holds, per ORT mode, how that mode follows edgeq's reference simulation; tensors gives
+    each quantized tensor's format, scale, SQNR against its FP32 value in the full quantized model (error
+    accumulated up to there) and local SQNR (the noise its own quantizer injects); blame lists the worst local
+    SQNRs; per_layer (with --sensitivity) is each op's output SQNR with only that op quantized; fallbacks lists
+    what was left in float and why.
     """
 
     model: str
@@ -40,7 +29,6 @@ class QuantReport:
     n_eval: int
     accuracy_fp32: float | None
     accuracy_quant: float | None
-    accuracy_reference: float | None
     accuracy_drop_pp: float | None
     sqnr_db: float
     agreement: float
@@ -56,6 +44,10 @@ class QuantReport:
     size_bytes_quant: int
     latency_ms_fp32: float
     latency_ms_quant: float
+    outputs: dict[str, dict] = field(default_factory=dict)
+    reference_sqnr_db: float | None = None
+    blame: list[dict] = field(default_factory=list)
+    fallbacks: list[str] = field(default_factory=list)
     config: dict = field(default_factory=dict)
     mixed_precision: dict | None = None
     cost: dict | None = None
@@ -64,11 +56,11 @@ class QuantReport:
 
     def to_dict(self) -> dict:
         """Return the report as a JSON-ready dict (non-finite floats become "inf"/"-inf"/null)."""
-        return _json_safe(asdict(self))
+        return json_safe(asdict(self))
 
     def to_json(self) -> str:
         """Return the report as indented JSON with sorted keys."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+        return dumps_json(self.to_dict(), sort_keys=True)
 
     def render(self, console=None) -> None:
         """Print the report as tables on the terminal."""
@@ -85,7 +77,9 @@ class QuantReport:
             summary.add_row("accuracy quantized (ORT default)", f"{100 * self.accuracy_quant:.2f}%")
             summary.add_row("accuracy drop", f"{self.accuracy_drop_pp:+.2f} pp")
         summary.add_row("top-1 agreement with FP32", f"{100 * self.agreement:.2f}%")
-        summary.add_row("output SQNR vs FP32", f"{self.sqnr_db:.2f} dB")
+        summary.add_row("output SQNR vs FP32", _db(self.sqnr_db))
+        for name, o in list(self.outputs.items())[1:]:
+            summary.add_row(f"  output {name}", _db(o["sqnr_db"]))
         summary.add_row("max abs error", f"{self.max_abs_error:.4g}")
         summary.add_row("model size", f"{self.size_bytes_fp32:,} B -> {self.size_bytes_quant:,} B "
                         f"({self.size_bytes_fp32 / max(self.size_bytes_quant, 1):.2f}x)")
@@ -93,6 +87,9 @@ class QuantReport:
         summary.add_row("calibration", f"{self.calib_method}, {self.n_calib} samples; eval {self.n_eval} samples")
         float_ops = ", ".join(f"{k} x{v}" for k, v in sorted(self.float_ops.items())) or "none"
         summary.add_row("ops left in float", float_ops)
+        if self.blame:
+            worst = ", ".join(f"{b['tensor']} ({b['format']}, {_db(b['local_sqnr_db'])})" for b in self.blame[:3])
+            summary.add_row("who to blame (lowest local SQNR)", worst)
         if self.cost:
             summary.add_row("hardware cost (edgeq cost)", self.cost["line"].removeprefix("cost "))
         console.print(summary)
@@ -105,9 +102,9 @@ class QuantReport:
             fid.add_row(mode, f"{100 * f['agreement']:.2f}%", _db(f["sqnr_db"]), f"{f['max_abs_error']:.3g}", verdict)
         console.print(fid)
 
-        layers = Table(title="per tensor (who to blame): SQNR vs FP32 in the quantized model; op alone = logit SQNR "
-                       "with only that op quantized")
-        for col in ("tensor", "role", "format", "scales", "exported as", "SQNR", "op alone"):
+        layers = Table(title="per tensor: SQNR vs FP32 in the quantized model; local = noise of its own quantizer; "
+                       "op alone (--sensitivity) = output SQNR with only that op quantized")
+        for col in ("tensor", "role", "format", "scales", "exported as", "SQNR", "local", "op alone"):
             layers.add_column(col, justify="right" if col in ("SQNR", "op alone") else "left", overflow="fold")
         for name, t in self.tensors.items():
             gran = "tensor" if t.get("axis") is None else (
@@ -115,13 +112,15 @@ class QuantReport:
             sens = self.per_layer.get(t.get("node", ""), None)
             role = "act" if t["role"] == "activation" else t["role"]
             layers.add_row(name, role, t["format"], gran, self.exported_as.get(name, ""),
-                           _db(t.get("sqnr_db")), "" if sens is None or t["role"] != "weight" else _db(sens))
+                           _db(t.get("sqnr_db")), _db(t.get("local_sqnr_db")), "" if sens is None or t["role"] != "weight" else _db(sens))
         console.print(layers)
         if self.mixed_precision:
             mp = self.mixed_precision
             console.print(f"mixed precision: target {mp['target']}; kept at higher precision: "
                           + (", ".join(f"{k} -> {v}" for k, v in mp["overrides"].items()) or "nothing needed")
                           + f" ({mp['reason']})")
+        for fallback in self.fallbacks:
+            console.print(f"left in float: {fallback}")
         for note in self.notes:
             console.print(f"note: {note}")
 
@@ -131,7 +130,9 @@ def _db(value) -> str:
         return ""
     if isinstance(value, str):
         return value
-    return "inf" if math.isinf(value) else f"{value:.2f} dB"
+    if math.isnan(value):
+        return "nan"
+    return ("inf" if value > 0 else "-inf") if math.isinf(value) else f"{value:.2f} dB"
 
 
 def plot_png(report: QuantReport) -> bytes:

@@ -16,7 +16,7 @@ import onnxruntime as ort
 
 from ..data import batches
 from ..graph.session import ort_session
-from ..metrics import sqnr_db, top1_agreement
+from ..metrics import StreamingComparison, sqnr_db, top1_agreement
 
 MODES = ("ort_disable_all", "ort_default")
 # A runtime agrees with the reference when at most 1% of top-1 choices differ and the outputs stay within
@@ -70,13 +70,21 @@ def compare(reference: np.ndarray, runtime: np.ndarray) -> ModeFidelity:
     return ModeFidelity(agreement, s, float(np.max(np.abs(reference - runtime))), ok)
 
 
+def fidelity_of(cmp: StreamingComparison) -> ModeFidelity:
+    """Return the fidelity verdict of a runtime's outputs accumulated against the reference."""
+    agreement = cmp.agreement if cmp.agreement is not None else 1.0
+    s = cmp.sqnr_db
+    ok = (1.0 - agreement) <= MAX_DISAGREEMENT and s >= MIN_FIDELITY_SQNR_DB
+    return ModeFidelity(agreement, s, cmp.max_abs, ok)
+
+
 def check_fidelity(
     model_q: onnx.ModelProto, reference: np.ndarray, data: Mapping[str, np.ndarray], batch: int = 256
 ) -> tuple[dict[str, ModeFidelity], dict[str, np.ndarray]]:
     """Run the quantized model in both ORT modes and compare each with the reference outputs.
 
     Returns (mode -> ModeFidelity, mode -> outputs). `reference` is what edgeq's simulation computed for the same
-    data (`edgeq.ptq.reference.StagedSimulator`), or any trusted outputs (e.g. a QAT model's fake-quant forward pass).
+    data (`edgeq.ptq.reference.ReferenceModel`), or any trusted outputs (e.g. a QAT model's fake-quant forward pass).
     """
     data_bytes = model_q.SerializeToString()
     results, outputs = {}, {}

@@ -2,34 +2,42 @@
 
 from __future__ import annotations
 
-from ...data import batches
+import numpy as np
+
+from ...feeds import FeedSet
 from ...graph.points import QuantPoints
 from ...progress import progress_bar
 from ..config import QuantConfig
 from ..planner import range_quantizer
-from ..reference import StagedSimulator
+from ..reference import ObservedModel
 from .observers import HistogramObserver, MinMaxObserver
 from .ranges import choose_range
 
 
-def calibrate(sim: StagedSimulator, data, batch: int, points: QuantPoints, config: QuantConfig, progress: bool):
-    """Return activation tensor -> (lo, hi), streaming the calibration data batch by batch."""
+KEEP_OUTPUTS_BYTES = 256 << 20
+
+
+def calibrate(observed: ObservedModel, feeds: FeedSet, points: QuantPoints, config: QuantConfig, progress: bool,
+              keep_outputs: bool = False):
+    """Return (activation tensor -> (lo, hi), the float outputs of each feed or None), streaming the calibration
+    feeds one run at a time. `keep_outputs` keeps the model outputs (not the observed tensors) for reuse when
+    the calibration data is also the evaluation data, up to KEEP_OUTPUTS_BYTES."""
     hist = config.calib_method.name != "minmax"
-    observers = {p: (HistogramObserver() if hist else MinMaxObserver()) for p in sim.points}
-
-    def observe(obs):
-        def fn(x):
-            obs.update(x)
-            return x
-
-        return fn
-
-    transforms = {p: observe(o) for p, o in observers.items()}
-    chunks = list(batches(data, batch))
-    for chunk in progress_bar(chunks, "calibrating", progress, "batch"):
-        sim.run(chunk, transforms)
-    ranges = {p: choose_range(o, config.calib_method, range_quantizer(config.acts)) for p, o in observers.items()}
-    return propagate_shared_ranges(ranges, points)
+    observers = {p: (HistogramObserver() if hist else MinMaxObserver()) for p in observed.observe}
+    kept: list[list[np.ndarray]] | None = [] if keep_outputs else None
+    size = 0
+    for feed in progress_bar(feeds, "calibrating", progress, "run"):
+        outputs, values = observed.run(feed)
+        for p, obs in observers.items():
+            obs.update(values[p])
+        if kept is not None:
+            size += sum(o.nbytes for o in outputs)
+            kept.append(outputs)
+            if size > KEEP_OUTPUTS_BYTES:  # too big to keep: measure will run the float model again
+                kept = None
+    quantizer = range_quantizer(config.acts)
+    ranges = {p: choose_range(o, config.calib_method, quantizer) for p, o in observers.items()}
+    return propagate_shared_ranges(ranges, points), kept
 
 
 def propagate_shared_ranges(ranges: dict, points: QuantPoints) -> dict:

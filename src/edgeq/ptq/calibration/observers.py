@@ -20,9 +20,19 @@ class MinMaxObserver:
         self.lo = np.inf
         self.hi = -np.inf
         self.count = 0
+        self.nonfinite = 0
+
+    def finite(self, x: np.ndarray) -> np.ndarray:
+        """Return x without NaN/inf (e.g. Log(0) = -inf in audio front-ends), counting what was dropped."""
+        if x.size and not (np.isfinite(x.min()) and np.isfinite(x.max())):
+            keep = np.isfinite(x)
+            self.nonfinite += int(x.size - keep.sum())
+            return x[keep]
+        return x
 
     def update(self, x: np.ndarray) -> None:
-        """Fold one batch of values into the running extremes."""
+        """Fold one batch of finite values into the running extremes."""
+        x = self.finite(np.asarray(x))
         if x.size:
             self.lo = min(self.lo, float(x.min()))
             self.hi = max(self.hi, float(x.max()))
@@ -47,10 +57,10 @@ class HistogramObserver(MinMaxObserver):
 
     def update(self, x: np.ndarray) -> None:
         """Fold one batch into the histograms, doubling the range first if the batch exceeds it."""
-        x = np.asarray(x, dtype=np.float32).reshape(-1)
+        x = self.finite(np.asarray(x, dtype=np.float32).reshape(-1))
         if not x.size:
             return
-        super().update(x)
+        MinMaxObserver.update(self, x)
         amax = float(np.abs(x).max())
         if amax >= self.limit:
             self._grow(amax)
