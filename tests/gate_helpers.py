@@ -22,7 +22,7 @@ def copy_examples(folder: Path, *names: str) -> None:
 
 def write_config(folder: Path, cases: list[dict], **top) -> Path:
     """Write gate.yaml with the given cases (baseline gate.baseline.json beside it) and return its path."""
-    body = {"version": 1, "baseline": "gate.baseline.json", **top, "cases": cases}
+    body = {"version": 2, "baseline": "gate.baseline.json", **top, "cases": cases}
     path = folder / "gate.yaml"
     path.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
     return path

@@ -43,7 +43,7 @@ def test_shift_beyond_k_standard_errors_fails(tmp_path):
 def test_metric_missing_from_the_run_exits_2(tmp_path, capsys):
     update_baseline(_noise_config(tmp_path, [0]))
     config = _noise_config(tmp_path, [0], drop="score")
-    assert main(["gate", "run", str(config), "--json", str(tmp_path / "r.json")]) == 2
+    assert main(["gate", "run", str(config), "--json-file", str(tmp_path / "r.json")]) == 2
     rows = json.loads((tmp_path / "r.json").read_text())["rows"]
     assert {(r["metric"], r["status"]) for r in rows} == {("score", "missing"), ("size_bytes", "pass")}
 

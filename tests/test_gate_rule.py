@@ -95,7 +95,7 @@ def test_baseline_json_is_canonical_and_round_trips(tmp_path):
     baseline = Baseline(environment={"packages": {"numpy": "2"}, "cpu_flags": ["avx2"]}, cases={"b": case, "a": case})
     text = baseline.to_json()
     raw = json.loads(text)
-    assert raw["schema"] == "edgeq-gate-baseline" and raw["schema_version"] == 1
+    assert raw["schema"] == "edgeq-gate-baseline" and raw["schema_version"] == 2
     assert list(raw["cases"]) == ["a", "b"] and list(raw["cases"]["a"]["metrics"]) == ["accuracy", "sqnr_db"]
     assert raw["cases"]["a"]["metrics"]["accuracy"]["value"] == 98.8  # float noise rounded away for diffs
     assert set(raw["cases"]["a"]["metrics"]["accuracy"]) == {"value", "n", "spread", "seeds", "better", "unit"}

@@ -33,7 +33,7 @@ def test_unchanged_model_passes(mlp_gate, capsys):
 
 def test_degraded_model_fails_naming_case_and_metric(mlp_gate, capsys):
     perturb_initializer(mlp_gate.parent / "digits_mlp.onnx", "fc2.weight", sigma=0.5)
-    code = main(["gate", "run", str(mlp_gate), "--json", str(mlp_gate.parent / "out.json")])
+    code = main(["gate", "run", str(mlp_gate), "--json-file", str(mlp_gate.parent / "out.json")])
     out = capsys.readouterr().out
     assert code == 1
     assert "mlp / accuracy: regression" in out and "REGRESSED" in out

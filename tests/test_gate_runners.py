@@ -1,9 +1,6 @@
-"""Runner adapters: the quantize report mapping (always), and quantize/simulate cases end to end where this edgeq
-build has those features (they arrive from their own branches; the tests skip with that reason until then)."""
+"""Runner adapters: the quantize report mapping, and quantize/simulate cases end to end."""
 
 from __future__ import annotations
-
-import importlib.util
 
 import pytest
 import yaml
@@ -13,17 +10,15 @@ from edgeq.gate import get_runner, runner_names
 from edgeq.gate.runners.quantize import metrics_from_report
 from gate_helpers import copy_examples, perturb_initializer, write_config
 
-HAS_QUANTIZE = importlib.util.find_spec("edgeq.ptq.pipeline") is not None
 
-
-def test_quantize_report_maps_to_percent_and_worst_runtime_mode():
+def test_quantize_report_keeps_fractions_and_takes_the_worst_runtime_mode():
     report = {"accuracy_fp32": 0.99, "accuracy_quant": 0.984, "accuracy_drop_pp": 0.6, "agreement": 0.99,
               "sqnr_db": "inf", "size_bytes_quant": 52948, "latency_ms_quant": 0.3,
               "fidelity": {"ort_disable_all": {"agreement": 1.0}, "ort_default": {"agreement": 0.97}}}
     metrics = metrics_from_report(report)
-    assert metrics == pytest.approx({"accuracy_fp32": 99.0, "accuracy_quant": 98.4, "accuracy_drop_pp": 0.6,
-                                     "agreement": 99.0, "sqnr_db": float("inf"), "size_bytes": 52948.0,
-                                     "runtime_agreement": 97.0})
+    assert metrics == pytest.approx({"accuracy_fp32": 0.99, "accuracy_quant": 0.984, "accuracy_drop_pp": 0.6,
+                                     "agreement": 0.99, "sqnr_db": float("inf"), "size_bytes": 52948.0,
+                                     "runtime_agreement": 0.97})
     assert "accuracy_fp32" not in metrics_from_report({"accuracy_fp32": None, "sqnr_db": 30.0})
 
 
@@ -33,7 +28,6 @@ def test_registry_knows_every_command():
         get_runner("quantise")
 
 
-@pytest.mark.skipif(not HAS_QUANTIZE, reason="edgeq.quantize is not in this build (branch feat/quantize)")
 def test_changed_calibration_method_regresses_naming_case_and_metric(tmp_path, capsys):
     copy_examples(tmp_path, "digits_cnn.onnx", "digits_calib.npz", "digits_eval.npz")
     case = {"name": "cnn-int8", "command": "quantize", "model": "digits_cnn.onnx", "calib": "digits_calib.npz",
@@ -56,7 +50,7 @@ def test_simulation_repeats_become_samples():
     from edgeq.gate.runners.simulate import metrics_from_simulation
 
     samples = metrics_from_simulation(np.array([[0.94], [0.96]]), np.array([[20.0], [22.0]]))
-    assert samples == {"accuracy": [94.0, 96.0], "sqnr_db": [20.0, 22.0]}
+    assert samples == {"accuracy": [0.94, 0.96], "sqnr_db": [20.0, 22.0]}
     assert metrics_from_simulation(None, np.array([[30.0]])) == {"sqnr_db": [30.0]}
 
 
@@ -79,10 +73,6 @@ def test_qat_export_gates_the_exported_model_against_its_reference(tmp_path, cap
     assert "qat-export needs `options: {reference: float_model.onnx}`" in capsys.readouterr().out
 
 
-HAS_SIMULATE = importlib.util.find_spec("edgeq.simulators.onnx_sim") is not None
-
-
-@pytest.mark.skipif(not HAS_SIMULATE, reason="edgeq.simulators.simulate_onnx is not in this build (feat/crossbar)")
 def test_analog_drift_regresses_while_fresh_chips_pass(tmp_path, capsys):
     """Other seeds (new Monte-Carlo chips) pass within k SE; a year of drift on the RRAM preset fails on SQNR."""
     copy_examples(tmp_path, "digits_mlp.onnx", "digits_eval.npz")

@@ -1,4 +1,4 @@
-"""The crossbar physical layer on edgeq.simulators (skipped only where the simulator is not in this build)."""
+"""The crossbar physical layer on edgeq.simulators."""
 
 import numpy as np
 import pytest
@@ -6,11 +6,6 @@ import torch
 from phyff_helpers import one_torch_thread  # noqa: F401  (autouse fixture)
 
 from edgeq.errors import UserError
-
-simulators = pytest.importorskip("edgeq.simulators")
-if not hasattr(simulators, "program"):
-    pytest.skip("edgeq.simulators has no crossbar API in this build (feat/crossbar not merged yet)",
-                allow_module_level=True)
 
 from edgeq.phyff.crossbar_layer import CrossbarLayer  # noqa: E402
 from edgeq.phyff.model import FFNet, NetConfig  # noqa: E402

@@ -6,11 +6,9 @@ from phyff_helpers import one_torch_thread  # noqa: F401  (autouse fixture)
 
 from edgeq.phyff.experiment import DriftConfig, ExperimentConfig, run_experiment
 
-simulators = pytest.importorskip("edgeq.simulators")
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not hasattr(simulators, "program"), reason="needs the crossbar simulator (edgeq.simulators)")
 def test_ff_on_the_rram_crossbar_is_within_3pp_of_backprop_on_digits():
     results, _ = run_experiment(ExperimentConfig(data="digits", physical="crossbar:rram", epochs=10,
                                                  methods=("ff", "bp"), drift=None))

@@ -39,3 +39,19 @@ def test_hypervolume_history_never_decreases_and_ends_at_the_fronts_volume():
     loss = values * np.array([-1.0, 1.0])
     low, span = loss.min(axis=0), loss.max(axis=0) - loss.min(axis=0)
     assert history[-1] == pytest.approx(hypervolume((loss - low) / span))
+
+
+@pytest.mark.parametrize("m", [2, 3, 4])
+def test_hypervolume_matches_inclusion_exclusion(m):
+    """Our exact hypervolume (no private Optuna API) against the union of boxes by inclusion-exclusion."""
+    from itertools import combinations
+
+    rng = np.random.default_rng(m)
+    points = rng.random((7, m))
+    ref = np.full(m, 1.1)
+    union = 0.0
+    for k in range(1, len(points) + 1):
+        for subset in combinations(points, k):
+            corner = np.max(subset, axis=0)
+            union += (-1) ** (k + 1) * float(np.prod(np.clip(ref - corner, 0, None)))
+    assert hypervolume(points) == pytest.approx(union, rel=1e-12)

@@ -39,8 +39,8 @@ def test_good_spec_parses_with_conditions_and_units(tmp_path):
     assert spec.directions == ["maximize", "minimize"]
     assert str(spec.constraints[0]) == "accuracy_drop_pp <= 1"
     assert spec.budget.trials == 50 and spec.budget.seconds == 600
-    assert spec.run_dir == (Path.cwd() / "runs" / "t").resolve()  # default: under the current directory
-    assert _parse(tmp_path, run_dir="out").run_dir == (tmp_path / "out").resolve()  # else relative to the spec
+    assert spec.run_dir == (tmp_path / "runs" / "t").resolve()  # default: runs/<name> next to the spec
+    assert _parse(tmp_path, run_dir="out").run_dir == (tmp_path / "out").resolve()  # run_dir: relative to the spec
     assert sampler_kind(spec) == "tpe"  # continuous noise: no grid
 
 

@@ -11,6 +11,9 @@ Examples:
   edgeq qat model.py:build --data train.npz --eval eval.npz --fmt fp8_e4m3 --epochs 3
   edgeq qat model.py:build --data train.npz --fmt fp8_e4m3 --convert-to int8
   edgeq qat model.py:build --data train.npz --weights int4 --acts int8 --learn-scales --out qat_out
+
+Trust: MODEL (FILE.py:factory) is Python code that edgeq imports and runs with your permissions, like
+pytest's conftest.py. Run only model files you trust.
 """
 
 
@@ -40,6 +43,8 @@ def command(model, data, eval_data, fmt, weights, acts, granularity, epochs, lr,
     from ..qat.runner import run_qat
     from ..qat.train import FitConfig
 
+    _validate(model, data, eval_data, epochs, lr, batch_size, calib_size, export_onnx, out)
+
     result = run_qat(model, data, eval_data, weights or fmt, acts or fmt, granularity,
                      FitConfig(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed), learn_scales, calib_size,
                      out, progress=not no_progress, convert_to=convert_to,
@@ -58,3 +63,25 @@ def command(model, data, eval_data, fmt, weights, acts, granularity, epochs, lr,
     for path in result.outputs:
         click.echo(f"wrote {path}")
     return 0
+
+
+def _validate(model, data, eval_data, epochs, lr, batch_size, calib_size, export_onnx, out) -> None:
+    """Refuse bad numbers and output paths in one line before any training starts."""
+    import math
+
+    from ..errors import UserError
+    from ..io import check_distinct_paths
+
+    if not (math.isfinite(lr) and lr > 0):
+        raise UserError(f"--lr must be a finite number > 0, got {lr}")
+    for flag, value, low in (("--batch-size", batch_size, 1), ("--epochs", epochs, 0), ("--calib-size", calib_size, 1)):
+        if value < low:
+            raise UserError(f"{flag} must be >= {low}, got {value}")
+    if export_onnx and out is None:
+        raise UserError("--onnx writes qat_model.onnx into the --out folder; pass --out FOLDER")
+    if out is not None:
+        if out.exists() and not out.is_dir():
+            raise UserError(f"--out {out} is a file; give a folder for qat_model.pt and the report")
+        names = ("qat_model.pt", "qat_model.onnx", "qat_report.json")
+        check_distinct_paths({f"--out {out / n}": out / n for n in names},
+                             {"MODEL": model.rpartition(":")[0] or model, "--data": data, "--eval": eval_data})

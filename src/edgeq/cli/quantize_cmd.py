@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 
 import click
 
 from ..errors import UserError
+from ..io import check_distinct_paths, check_new_output, write_files
 
 EXAMPLES = """\b
 Examples:
@@ -68,8 +68,8 @@ def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_pa
 
     label = fmt if not (weights or acts) else f"w{weights or 'preset'}_a{acts or 'preset'}"
     output = output or model.with_name(f"{model.stem}.{label}.onnx")
-    for path in [p for p in (output, report_path, plot_path) if p is not None]:
-        _check_writable(path, force, model)
+    _check_writable({"-o/--output": output, "--report": report_path, "--plot": plot_path}, force,
+                    {"MODEL": model, "--calib": calib, "--eval": eval_path})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         config = QuantConfig.from_options(
@@ -82,12 +82,15 @@ def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_pa
                           sensitivity=sensitivity, strict=strict, progress=not quiet)
     for w in caught:
         click.echo(f"edgeq: warning: {w.message}", err=True)
-    result.save(output, report_path)
+    files = [(output, result.model.SerializeToString())]
+    if report_path is not None:
+        files.append((report_path, result.report.to_json()))
     if plot_path is not None:
-        from ..io import atomic_write_bytes
         from ..ptq.report import plot_png
 
-        atomic_write_bytes(plot_path, plot_png(result.report))
+        files.append((plot_path, plot_png(result.report)))
+    # One group: a failure (or a run racing us to the same path without --force) leaves none of them new.
+    write_files(files, exclusive=not force)
     if as_json:
         click.echo(result.report.to_json(), nl=False)
     else:
@@ -96,15 +99,13 @@ def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_pa
     return 1 if strict and not result.report.fidelity_ok else 0
 
 
-def _check_writable(path: Path, force: bool, model: Path) -> None:
-    if path.resolve() == model.resolve():
-        raise UserError(f"output {path} is the input model; choose another output path")
-    if path.exists() and not force:
-        raise UserError(f"output {path} exists; pass --force to overwrite or -o to choose another path")
-    if not path.parent.is_dir():
-        raise UserError(f"output folder {path.parent} does not exist; create it or choose another path")
-    if not os.access(path.parent, os.W_OK):
-        raise UserError(f"output folder {path.parent} is not writable; choose another output path")
+def _check_writable(outputs: dict, force: bool, inputs: dict) -> None:
+    """Refuse outputs that are an input or each other (also via `..` or links), exist without --force, or sit in
+    a missing or read-only folder; all before any work is done."""
+    check_distinct_paths(outputs, inputs)
+    for flag, path in outputs.items():
+        if path is not None:
+            check_new_output(path, force, flag)
 
 
 def _floats(text: str, what: str, n: int) -> tuple[float, ...]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
+import warnings
 
 import click
 
@@ -13,14 +14,35 @@ Examples:
   edgeq sweep status examples/sweep_digits.yaml
   edgeq sweep report examples/sweep_digits.yaml --color-by target
   edgeq sweep worker SPEC --storage postgresql://edgeq@dbhost/sweeps   on each extra machine
+
+Run folder: --run-dir if given, else run_dir: in the spec (relative to the spec file), else runs/<name>
+next to the spec file. It does not depend on the current directory, so status and report work from anywhere.
+
+Trust: an evaluator `python:FILE.py:Class` or `python:module:Class` in the spec is code that the sweep imports
+and runs with your permissions (like pytest's conftest.py). Run only specs you trust.
 """
 
 _storage = click.option("--storage", default=None, metavar="URL",
                         help="journal:PATH or a database URL (postgresql://user:pw@host/db). "
                              "Default: a journal file in the run folder.")
 _run_dir = click.option("--run-dir", default=None, type=click.Path(file_okay=False),
-                        help="Folder for the journal, cache and report (default: run_dir in the spec, "
-                             "else runs/<name> beside the spec).")
+                        help="Folder for the journal, cache and report (default: run_dir: in the spec, relative "
+                             "to the spec file, else runs/<name> next to the spec file).")
+
+
+@contextlib.contextmanager
+def _warnings_as_lines():
+    """Print edgeq's warnings (a repaired journal, ...) as one `edgeq: warning:` line each, as they happen."""
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        click.echo(f"edgeq: warning: {message}", err=True)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
 
 
 @click.group(epilog=EXAMPLES)
@@ -35,25 +57,42 @@ def command() -> None:
 @click.option("--resume", is_flag=True, help="Continue an existing study: dead workers' trials are re-queued.")
 @_run_dir
 @click.option("--no-report", is_flag=True, help="Do not write the report when the sweep ends.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress bar and no summary; errors still go to stderr.")
 def run(spec, storage, workers, resume, run_dir, no_report, quiet) -> int:
     """Run a sweep until its budget is spent, then write the report."""
+    from ..errors import UserError
+    from ..io import check_distinct_paths
     from ..sweep import collect, load_spec, open_study, pareto_markdown, run_sweep, write_report
+    from ..sweep.report import spec_inputs
 
     sweep = load_spec(spec, run_dir)
-    summary = run_sweep(sweep, storage, workers=workers, resume=resume, progress=not quiet)
+    if workers < 1:
+        raise UserError(f"--workers must be >= 1, got {workers}")
+    if storage is None:
+        check_distinct_paths({"the journal": sweep.run_dir / "study.journal"}, spec_inputs(sweep))
+    try:
+        with _warnings_as_lines():
+            summary = run_sweep(sweep, storage, workers=workers, resume=resume, progress=not quiet)
+    except KeyboardInterrupt:
+        click.echo("edgeq: interrupted; trials in flight were re-queued: "
+                   f"`edgeq sweep run {spec} --resume` finishes the sweep", err=True)
+        return 130
+    if quiet:
+        echo = lambda *args, **kwargs: None  # noqa: E731  (errors below still print)
+    else:
+        echo = click.echo
     if summary.recovered:
-        click.echo(f"re-queued {len(summary.recovered)} trial(s) left running by dead workers: "
-                   f"{', '.join(map(str, summary.recovered))}")
+        echo(f"re-queued {len(summary.recovered)} trial(s) left by dead or interrupted workers: "
+             f"{', '.join(map(str, summary.recovered))}")
     results = collect(sweep, open_study(sweep, summary.storage_url))
     repeats = f", {summary.duplicates} repeated proposals answered from finished points" if summary.duplicates else ""
-    click.echo(f"{sweep.name}: {summary.completed} completed, {summary.failed} failed{repeats} in "
-               f"{summary.seconds:.1f} s ({results.counts['PARETO']} on the Pareto front)")
+    echo(f"{sweep.name}: {summary.completed} completed, {summary.failed} failed{repeats} in "
+         f"{summary.seconds:.1f} s ({results.counts['PARETO']} on the Pareto front)")
     if results.front:
-        click.echo(pareto_markdown(sweep, results, limit=20), nl=False)
+        echo(pareto_markdown(sweep, results, limit=20), nl=False)
     if not no_report:
         files = write_report(sweep, results, sweep.run_dir / "report")
-        click.echo(f"report: {files.folder / 'report.html'}")
+        echo(f"report: {files.folder / 'report.html'}")
     bad = [c for c in summary.worker_exit_codes if c != 0]
     if bad:
         click.echo(f"edgeq: error: {len(bad)} worker(s) exited with an error (codes {bad})", err=True)
@@ -72,7 +111,7 @@ def run(spec, storage, workers, resume, run_dir, no_report, quiet) -> int:
 @click.option("--index", type=int, default=None, help="Worker number (varies the sampler seed; default from pid).")
 @click.option("--max-trials", type=int, default=None, help="Stop after this many trials from this worker.")
 @click.option("--deadline", type=float, default=None, hidden=True)
-@click.option("--quiet", is_flag=True, help="Print nothing when done.")
+@click.option("--quiet", is_flag=True, help="No summary when done; errors still go to stderr.")
 def worker(spec, storage, run_dir, index, max_trials, deadline, quiet) -> int:
     """Join a sweep as one worker (start one per core on as many machines as you have)."""
     from ..sweep import load_spec, prepare, run_worker, storage_url_for
@@ -82,7 +121,8 @@ def worker(spec, storage, run_dir, index, max_trials, deadline, quiet) -> int:
     if storage is None:
         prepare(sweep, url, resume=True)
     try:
-        stats = run_worker(sweep, url, index=index, deadline=deadline, max_trials=max_trials)
+        with _warnings_as_lines():
+            stats = run_worker(sweep, url, index=index, deadline=deadline, max_trials=max_trials)
     except KeyboardInterrupt:
         return 130
     if not quiet:
@@ -100,6 +140,7 @@ def worker(spec, storage, run_dir, index, max_trials, deadline, quiet) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(spec, storage, run_dir, as_json) -> int:
     """Show trial counts, live workers, failures and the current Pareto front."""
+    from ..io import dumps_json
     from ..sweep import collect, load_spec, open_study, pareto_markdown
     from ..sweep.engine import total_points
 
@@ -109,8 +150,8 @@ def status(spec, storage, run_dir, as_json) -> int:
     total = total_points(sweep, study)
     workers = sorted({r["worker"] for r in results.rows if r["state"] == "RUNNING" and r["worker"]})
     if as_json:
-        click.echo(json.dumps({"sweep": sweep.name, "counts": results.counts, "total": total,
-                               "running_on": workers, "pareto": [r["trial"] for r in results.front]}))
+        click.echo(dumps_json({"sweep": sweep.name, "counts": results.counts, "total": total,
+                               "running_on": workers, "pareto": [r["trial"] for r in results.front]}, indent=None))
         return 0
     c = results.counts
     click.echo(f"{sweep.name}: {c['COMPLETE'] - c['DUPLICATE']} completed, {c['FAIL']} failed "
@@ -131,7 +172,8 @@ def status(spec, storage, run_dir, as_json) -> int:
 @click.argument("spec", type=click.Path(dir_okay=False))
 @_storage
 @_run_dir
-@click.option("--out", default=None, type=click.Path(file_okay=False), help="Folder (default: <run dir>/report).")
+@click.option("--out-dir", "--out", "out", default=None, type=click.Path(file_okay=False),
+              help="Folder for the report (default: <run folder>/report).")
 @click.option("--color-by", default=None, help="Parameter that colours the scatter plots.")
 def report(spec, storage, run_dir, out, color_by) -> int:
     """Write the Pareto table, trials JSON/CSV, PNG plots and a self-contained HTML page."""

@@ -1,6 +1,10 @@
 """The committed baseline: per case and metric the value, sample count, spread over seeds, seeds and direction,
 plus the eval data's hash and the environment it was measured in. Written with sorted keys and rounded floats so a
-re-run on the same machine gives the same bytes and a deliberate update reviews as a small diff."""
+re-run on the same machine gives the same bytes and a deliberate update reviews as a small diff.
+
+Schema 2 stores accuracies and agreements as fractions (unit "fraction"); schema 1 stored them in percent
+(unit "%") and is read by converting those metrics. A baseline never holds NaN: it would pass any value.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..io import atomic_write_text
+from ..io import atomic_write_text, dumps_json
+from .metrics import FRACTION
 
 SCHEMA = "edgeq-gate-baseline"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+_READS = (1, 2)
 _SIGNIFICANT_DIGITS = 12  # enough for any metric; drops float noise like 98.80000000000001 from diffs
 
 
@@ -40,13 +46,22 @@ class MetricRecord:
                 "unit": self.unit, "value": round_value(self.value)}
 
     @classmethod
-    def from_dict(cls, raw: dict, where: str) -> "MetricRecord":
-        """Return the record parsed from JSON (UserError naming `where` when malformed)."""
+    def from_dict(cls, raw: dict, where: str, schema_version: int = SCHEMA_VERSION) -> "MetricRecord":
+        """Return the record parsed from JSON (UserError naming `where` when malformed or NaN)."""
         try:
-            return cls(value=_to_float(raw["value"]), n=int(raw["n"]), spread=float(raw["spread"]),
-                       seeds=tuple(int(s) for s in raw["seeds"]), better=str(raw["better"]), unit=str(raw["unit"]))
+            record = cls(value=_to_float(raw["value"]), n=int(raw["n"]), spread=_to_float(raw["spread"]),
+                         seeds=tuple(int(s) for s in raw["seeds"]), better=str(raw["better"]),
+                         unit=str(raw["unit"]))
         except (KeyError, TypeError, ValueError) as err:
             raise UserError(f"baseline {where} is malformed ({err!r}); re-create it with `edgeq gate update`") from None
+        if math.isnan(record.value) or math.isnan(record.spread):
+            raise UserError(f"baseline {where} is NaN (null), which would pass any value; re-record it with "
+                            "`edgeq gate update` once the case measures a number")
+        if schema_version == 1 and record.unit == "%":  # schema 1 kept accuracies in percent
+            record = cls(value=float(round_value(record.value / 100.0)),
+                         spread=float(round_value(record.spread / 100.0)), n=record.n, seeds=record.seeds,
+                         better=record.better, unit=FRACTION)
+        return record
 
 
 @dataclass(frozen=True)
@@ -70,10 +85,11 @@ class CaseRecord:
                 "seeds": list(self.seeds)}
 
     @classmethod
-    def from_dict(cls, raw: dict, where: str) -> "CaseRecord":
+    def from_dict(cls, raw: dict, where: str, schema_version: int = SCHEMA_VERSION) -> "CaseRecord":
         """Return the record parsed from JSON."""
         try:
-            metrics = {name: MetricRecord.from_dict(body, f"{where}.{name}") for name, body in raw["metrics"].items()}
+            metrics = {name: MetricRecord.from_dict(body, f"{where}.{name}", schema_version)
+                       for name, body in raw["metrics"].items()}
             return cls(command=str(raw["command"]), options=dict(raw.get("options") or {}), model=raw.get("model"),
                        model_hash=raw.get("model_hash"), calib_hash=raw.get("calib_hash"),
                        eval_hash=raw.get("eval_hash"), seeds=tuple(int(s) for s in raw.get("seeds", [])),
@@ -93,10 +109,15 @@ class Baseline:
         """Return the canonical JSON text (sorted keys, 2-space indent, trailing newline)."""
         body = {"cases": {name: rec.to_dict() for name, rec in sorted(self.cases.items())},
                 "environment": self.environment, "schema": SCHEMA, "schema_version": SCHEMA_VERSION}
-        return json.dumps(body, indent=2, sort_keys=True, allow_nan=True) + "\n"
+        return dumps_json(body, indent=2, sort_keys=True)
 
     def write(self, path: str | Path) -> None:
-        """Write the baseline atomically."""
+        """Write the baseline atomically; refuse (UserError) one holding NaN, which would pass any value."""
+        bad = [f"{case}/{name}" for case, rec in sorted(self.cases.items()) for name, m in sorted(rec.metrics.items())
+               if math.isnan(m.value) or math.isnan(m.spread)]
+        if bad:
+            raise UserError(f"cannot record a baseline with NaN metrics ({', '.join(bad)}): NaN would pass any value; "
+                            "fix the case so it measures a number")
         atomic_write_text(path, self.to_json())
 
 
@@ -112,13 +133,14 @@ def load_baseline(path: str | Path) -> Baseline:
             from None
     if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
         raise UserError(f"{path} is not an edgeq gate baseline (no \"schema\": \"{SCHEMA}\")")
-    if raw.get("schema_version") != SCHEMA_VERSION:
-        raise UserError(f"baseline {path} has schema_version {raw.get('schema_version')!r}; this edgeq reads "
-                        f"{SCHEMA_VERSION}: re-record it with `edgeq gate update`")
+    version = raw.get("schema_version")
+    if version not in _READS:
+        raise UserError(f"baseline {path} has schema_version {version!r}; this edgeq reads "
+                        f"{', '.join(map(str, _READS))}: re-record it with `edgeq gate update`")
     cases_raw = raw.get("cases")
     if not isinstance(cases_raw, dict):
         raise UserError(f"baseline {path} has no `cases` mapping; re-create it with `edgeq gate update`")
-    cases = {name: CaseRecord.from_dict(body, f"{path.name}:{name}") for name, body in cases_raw.items()}
+    cases = {name: CaseRecord.from_dict(body, f"{path.name}:{name}", version) for name, body in cases_raw.items()}
     return Baseline(environment=dict(raw.get("environment") or {}), cases=cases)
 
 

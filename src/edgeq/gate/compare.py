@@ -16,7 +16,7 @@ from .baseline import Baseline, MetricRecord
 from .config import GateConfig
 from .environment import environment_differences
 from .measure import Measurements
-from .metrics import Better, MetricSpec
+from .metrics import FRACTION, Better, MetricSpec
 
 
 class Status(str, Enum):
@@ -121,25 +121,31 @@ def judge_metric(case: str, spec: MetricSpec, base: MetricRecord, current: Metri
         return Row(status=Status.REGRESSION, allowed=allowed, reason=limit, **common)
     if current.value == base.value:  # also covers inf == inf (a lossless SQNR), where the difference is NaN
         return Row(status=Status.PASS, allowed=allowed, reason="unchanged", **common)
-    unit = "pp" if spec.unit == "%" else spec.unit  # a difference of percentages is in percentage points
+    # A difference of fractions is shown in percentage points (the only place accuracies meet people).
+    if spec.unit == FRACTION:
+        unit, shown = "pp", 100.0
+    else:  # a user-declared "%" metric: its differences are percentage points too
+        unit, shown = ("pp" if spec.unit == "%" else spec.unit), 1.0
     delta = current.value - base.value
     worsening = -delta if spec.better is Better.HIGHER else delta
     if worsening > allowed:
         return Row(status=Status.REGRESSION, allowed=allowed,
-                   reason=f"worse by {_fmt(worsening)} {unit}, more than the {_fmt(allowed)} {unit} allowed", **common)
+                   reason=f"worse by {_fmt(shown * worsening)} {unit}, more than the {_fmt(shown * allowed)} {unit} "
+                          "allowed", **common)
     if -worsening > allowed:
         return Row(status=Status.IMPROVED, allowed=allowed,
-                   reason=f"better by {_fmt(-worsening)} {unit}; `edgeq gate update` to lock it in", **common)
+                   reason=f"better by {_fmt(-shown * worsening)} {unit}; `edgeq gate update` to lock it in", **common)
     return Row(status=Status.PASS, allowed=allowed, reason="within tolerance", **common)
 
 
 def _limit_violation(spec: MetricSpec, value: float) -> str:
     """Return why value breaks the metric's absolute min/max limit ('' when it does not)."""
     tol = spec.tolerance
+    scale, unit = (100.0, "%") if spec.unit == FRACTION else (1.0, f" {spec.unit}" if spec.unit else "")
     if tol.min is not None and value < tol.min:
-        return f"{_fmt(value)} {spec.unit} is below the absolute limit min {_fmt(tol.min)} {spec.unit}"
+        return f"{_fmt(scale * value)}{unit} is below the absolute limit min {_fmt(scale * tol.min)}{unit}"
     if tol.max is not None and value > tol.max:
-        return f"{_fmt(value)} {spec.unit} is above the absolute limit max {_fmt(tol.max)} {spec.unit}"
+        return f"{_fmt(scale * value)}{unit} is above the absolute limit max {_fmt(scale * tol.max)}{unit}"
     return ""
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import yaml
 
 from ..errors import UserError
-from .metrics import CATALOGUE, Better, MetricSpec, Tolerance, resolve_spec
+from .metrics import CATALOGUE, FRACTION, Better, MetricSpec, Tolerance, resolve_spec
 
-CONFIG_VERSION = 1
+CONFIG_VERSION = 2  # 2: accuracy tolerances are fractions (abs: 0.005); version 1 wrote them in percent (0.5)
 _TOP_KEYS = {"version", "baseline", "seeds", "k_se", "tolerances", "metrics", "cases"}
 _CASE_KEYS = {"name", "command", "model", "calib", "eval", "options", "seeds", "metrics", "tolerances"}
 _TOL_KEYS = {"abs", "rel", "k_se", "min", "max"}
@@ -87,21 +87,22 @@ def load_config(path: str | Path) -> GateConfig:
         raise UserError(f"gate config {path} must be a mapping with `baseline` and `cases`; see docs/gate.md")
     _check_keys(raw, _TOP_KEYS, f"{path}")
     version = raw.get("version", CONFIG_VERSION)
-    if version != CONFIG_VERSION:
-        raise UserError(f"{path}: version {version!r} is not supported (this edgeq reads version {CONFIG_VERSION})")
+    if version not in (1, CONFIG_VERSION):
+        raise UserError(f"{path}: version {version!r} is not supported (this edgeq reads versions 1 and "
+                        f"{CONFIG_VERSION})")
     root = path.resolve().parent
     if "baseline" not in raw or not isinstance(raw["baseline"], str):
         raise UserError(f"{path}: `baseline` (path of the baseline JSON, relative to the config) is required")
     declared = _parse_declared_metrics(raw.get("metrics") or {}, path)
     default_seeds = _parse_seeds(raw.get("seeds", [0]), f"{path}: seeds")
     k_se = raw.get("k_se")
-    global_tols = _parse_tolerances(raw.get("tolerances") or {}, f"{path}: tolerances", declared, {}, k_se)
+    global_tols = _parse_tolerances(raw.get("tolerances") or {}, f"{path}: tolerances", declared, {}, k_se, version)
     cases_raw = raw.get("cases")
     if not isinstance(cases_raw, list) or not cases_raw:
         raise UserError(f"{path}: `cases` must be a non-empty list of cases; see docs/gate.md")
     cases = []
     for index, item in enumerate(cases_raw):
-        cases.append(_parse_case(item, index, path, root, default_seeds, declared, global_tols, k_se))
+        cases.append(_parse_case(item, index, path, root, default_seeds, declared, global_tols, version))
     names = [c.name for c in cases]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -111,7 +112,7 @@ def load_config(path: str | Path) -> GateConfig:
 
 
 def _parse_case(item: Any, index: int, path: Path, root: Path, default_seeds: tuple[int, ...],
-                declared: dict[str, MetricSpec], global_tols: dict[str, Tolerance], k_se: Any) -> CaseSpec:
+                declared: dict[str, MetricSpec], global_tols: dict[str, Tolerance], version: int) -> CaseSpec:
     where = f"{path}: cases[{index}]"
     if not isinstance(item, dict):
         raise UserError(f"{where} must be a mapping with name, command, model, ...")
@@ -135,7 +136,7 @@ def _parse_case(item: Any, index: int, path: Path, root: Path, default_seeds: tu
         metrics = tuple(metrics)
     tolerances = dict(global_tols)
     tolerances.update(_parse_tolerances(item.get("tolerances") or {}, f"{where}: tolerances", declared,
-                                        global_tols, None))
+                                        global_tols, None, version))
     paths = {key: _resolve_path(item[key], root, must_exist=True, where=f"{where}: {key}")
              if item.get(key) is not None else None for key in ("model", "calib", "eval")}
     return CaseSpec(name=name, command=command, options=dict(options),
@@ -162,8 +163,11 @@ def _parse_declared_metrics(raw: Any, path: Path) -> dict[str, MetricSpec]:
 
 
 def _parse_tolerances(raw: Any, where: str, declared: dict[str, MetricSpec], inherited: dict[str, Tolerance],
-                      k_se: Any) -> dict[str, Tolerance]:
-    """Return per-metric tolerances; fields not given keep the inherited (config-level or catalogue) value."""
+                      k_se: Any, version: int = CONFIG_VERSION) -> dict[str, Tolerance]:
+    """Return per-metric tolerances; fields not given keep the inherited (config-level or catalogue) value.
+
+    A version-1 config gave accuracy tolerances (abs, min, max) in percent: they are read as fractions / 100.
+    """
     if not isinstance(raw, dict):
         raise UserError(f"{where} must map metric names to {{abs, rel, k_se}}")
     out: dict[str, Tolerance] = {}
@@ -179,7 +183,10 @@ def _parse_tolerances(raw: Any, where: str, declared: dict[str, MetricSpec], inh
             raise UserError(f"{where}.{name} must be a mapping with abs, rel and/or k_se")
         _check_keys(body, _TOL_KEYS, f"{where}.{name}")
         base = out.get(name) or inherited.get(name) or spec.tolerance
-        out[name] = replace(base, **{k: _number(v, k, f"{where}.{name}") for k, v in body.items()})
+        values = {k: _number(v, k, f"{where}.{name}") for k, v in body.items()}
+        if version == 1 and spec.unit == FRACTION:
+            values = {k: v / 100.0 if k in ("abs", "min", "max") else v for k, v in values.items()}
+        out[name] = replace(base, **values)
     return out
 
 

@@ -13,6 +13,7 @@ from .api import BaselineUpdate
 from .baseline import Baseline
 from .compare import GateOutcome
 from .junit import to_junit_xml
+from .metrics import FRACTION
 from .report import format_record, github_annotations, to_json, to_markdown
 
 
@@ -57,7 +58,8 @@ def render_update(update: BaselineUpdate, console) -> None:
     for change in changed:
         delta = ""
         if change.kind == "changed" and math.isfinite(change.old.value) and math.isfinite(change.new.value):
-            delta = f" ({change.new.value - change.old.value:+.4g})"
+            diff = change.new.value - change.old.value
+            delta = f" ({100 * diff:+.4g} pp)" if change.new.unit == FRACTION else f" ({diff:+.4g})"
         table.add_row(change.case, change.metric, format_record(change.old), format_record(change.new),
                       change.kind + delta)
     if changed:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 
+from ..io import dumps_json
 from .baseline import SCHEMA_VERSION, MetricRecord
 from .compare import GateOutcome, Row, Status
+from .metrics import FRACTION
 
 _STYLE = {Status.PASS: "green", Status.IMPROVED: "cyan", Status.NEW: "blue", Status.REGRESSION: "bold red",
           Status.MISMATCH: "bold red", Status.MISSING: "bold magenta", Status.NOT_COMPARABLE: "bold magenta",
@@ -21,6 +22,9 @@ def format_record(rec: MetricRecord | None) -> str:
         return "-"
     if rec.better == "exact":  # every digit matters when the rule is "must match exactly"
         return f"{rec.value:.12g}"
+    if rec.unit == FRACTION:  # stored as a fraction, read by people as a percentage
+        text = f"{_num(100.0 * rec.value)}%"
+        return text + (f" ± {_num(100.0 * rec.spread)} pp (n={rec.n})" if rec.n > 1 else "")
     text = _num(rec.value)
     if rec.n > 1:
         text += f" ± {_num(rec.spread)} (n={rec.n})"
@@ -77,7 +81,7 @@ def to_json(outcome: GateOutcome) -> str:
         "wall_s": {case: round(seconds, 3) for case, seconds in outcome.wall_s.items()},
         "rows": [row.to_dict() for row in outcome.rows],
     }
-    return json.dumps(body, indent=2, sort_keys=False, allow_nan=True) + "\n"
+    return dumps_json(body, indent=2)
 
 
 def to_markdown(outcome: GateOutcome) -> str:
@@ -92,7 +96,7 @@ def to_markdown(outcome: GateOutcome) -> str:
     lines += ["| case | metric | baseline | current | delta | allowed | status |",
               "|---|---|---:|---:|---:|---:|---|"]
     for r in outcome.rows:
-        lines.append(f"| {_md(r.case)} | `{r.metric}`{(' (' + r.unit + ')') if r.unit else ''} | "
+        lines.append(f"| {_md(r.case)} | `{r.metric}`{(' (' + _unit_label(r.unit) + ')') if r.unit else ''} | "
                      f"{format_record(r.base)} | {format_record(r.current)} | {_delta(r)} | {_allowed(r)} | "
                      f"{_MARK[r.status]} {r.status.value} |")
     notes = [(case, note) for case, case_notes in outcome.notes.items() for note in case_notes]
@@ -119,7 +123,11 @@ def github_annotations(outcome: GateOutcome, config_file: str) -> list[str]:
 
 
 def _metric_label(row: Row) -> str:
-    return f"{row.metric} ({row.unit})" if row.unit else row.metric
+    return f"{row.metric} ({_unit_label(row.unit)})" if row.unit else row.metric
+
+
+def _unit_label(unit: str) -> str:
+    return "%" if unit == FRACTION else unit
 
 
 def _delta(row: Row) -> str:
@@ -130,6 +138,8 @@ def _delta(row: Row) -> str:
         return "nan"
     if abs(delta) <= 1e-9 * max(1.0, abs(row.base.value)):  # rounding of the stored baseline, not a change
         return "0"
+    if row.unit == FRACTION:
+        return f"{100.0 * delta:+.4g} pp"
     return f"{delta:+.4g}"
 
 
@@ -138,6 +148,8 @@ def _allowed(row: Row) -> str:
         return "-"
     if row.better == "exact":
         return "exact"
+    if row.unit == FRACTION:
+        return f"{100.0 * row.allowed:.3g} pp"
     return f"{row.allowed:.3g}"
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..io import atomic_write_text
+from ..io import atomic_write_text, dumps_json, read_json_number
 
 
 def cache_key(task_fingerprint: str, config: dict[str, Any]) -> str:
@@ -39,15 +38,20 @@ class ResultCache:
             return None
 
     def put(self, key: str, metrics: dict[str, float], config: dict[str, Any]) -> None:
-        """Store the metrics of a finished point (non-finite values are stored as strings JSON can hold)."""
+        """Store the metrics of a finished point (strict JSON: infinities as "inf"/"-inf", NaN as null)."""
         path = self.folder / key[:2] / f"{key}.json"
         if path.parent not in self._made:  # one mkdir per shard, not per point
             path.parent.mkdir(parents=True, exist_ok=True)
             self._made.add(path.parent)
-        clean = {k: (v if math.isfinite(v) else repr(v)) for k, v in metrics.items()}
-        atomic_write_text(path, json.dumps({"metrics": clean, "config": config}, sort_keys=True, default=repr))
+        atomic_write_text(path, dumps_json({"metrics": metrics, "config": _plain(config)}, indent=None, sort_keys=True))
 
 
 def restore_floats(metrics: dict[str, Any]) -> dict[str, float]:
-    """Return metrics with 'inf'/'-inf' strings from the cache turned back into floats."""
-    return {k: float(v) for k, v in metrics.items()}
+    """Return metrics from the cache as floats ("inf"/"-inf" strings and null for NaN, per edgeq's JSON rule;
+    entries written before that rule held "nan")."""
+    return {k: read_json_number(v) if v is None or v in ("inf", "-inf") else float(v) for k, v in metrics.items()}
+
+
+def _plain(config: dict[str, Any]) -> dict[str, Any]:
+    """Return config with values JSON cannot hold as their repr (the cache keeps the config for people only)."""
+    return {k: v if isinstance(v, (str, int, float, bool, type(None))) else repr(v) for k, v in config.items()}

@@ -17,7 +17,7 @@ import optuna
 from optuna.trial import TrialState
 
 from ..errors import UserError
-from .recovery import recover_dead_trials, requeue
+from .recovery import recover_dead_trials, requeue, requeue_interrupted
 from .space import space_size
 from .spec import SweepSpec
 from .storage import default_storage_url, fail_stale_trials, has_heartbeat, open_storage
@@ -25,6 +25,7 @@ from .study import create_sweep_study, load_sweep_study
 from .worker import used_trials
 
 POLL_S = 0.5
+STOP_GRACE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -45,20 +46,24 @@ def storage_url_for(spec: SweepSpec, storage: str | None) -> str:
     """Return the storage URL to use: the given one, or the journal in the run folder (created if needed)."""
     if storage:
         return storage
-    spec.run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        spec.run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create the run folder {spec.run_dir} ({err.strerror}); pass --run-dir to put the "
+                        "sweep somewhere writable") from None
     return default_storage_url(spec.run_dir)
 
 
 def prepare(spec: SweepSpec, storage_url: str, resume: bool) -> tuple[optuna.Study, list[int]]:
     """Create or resume the study; on resume fail and re-queue trials of dead workers; return it and those numbers."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = open_storage(storage_url, failed_trial_callback=requeue)
+    storage = open_storage(storage_url, failed_trial_callback=requeue, write=True)
     study = create_sweep_study(spec, storage, resume)
     recovered = []
     if resume:
         if has_heartbeat(storage):
             fail_stale_trials(study)
-        recovered = recover_dead_trials(study)
+        recovered = recover_dead_trials(study) + requeue_interrupted(study)
     return study, recovered
 
 
@@ -75,10 +80,7 @@ def run_sweep(spec: SweepSpec, storage: str | None = None, workers: int = 1, res
     try:
         _watch(spec, study, procs, progress)
     except KeyboardInterrupt:
-        for p in procs:
-            p.terminate()  # workers fail and re-queue their running trial, so --resume redoes it
-        for p in procs:
-            p.wait()
+        _stop_workers(procs)
         raise
     codes = tuple(p.wait() for p in procs)
     trials = study.get_trials(deepcopy=False)
@@ -86,6 +88,23 @@ def run_sweep(spec: SweepSpec, storage: str | None = None, workers: int = 1, res
     completed = sum(1 for t in trials if t.state == TrialState.COMPLETE) - duplicates
     failed = sum(1 for t in trials if t.state == TrialState.FAIL)
     return RunSummary(url, completed, failed, time.perf_counter() - start, codes, tuple(recovered), duplicates)
+
+
+def _stop_workers(procs: list[subprocess.Popen]) -> None:
+    """Stop the workers so each re-queues the trial it holds (then --resume redoes it).
+
+    A terminal's Ctrl-C reaches the whole process group, so the workers usually stop by themselves: give them a
+    moment before asking with SIGTERM (which they treat like Ctrl-C), and kill only what ignores both.
+    """
+    for timeout, action in ((STOP_GRACE_S, subprocess.Popen.terminate), (STOP_GRACE_S * 4, subprocess.Popen.kill)):
+        end = time.monotonic() + timeout
+        for p in procs:
+            try:
+                p.wait(max(0.0, end - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                action(p)
+    for p in procs:
+        p.wait()
 
 
 def total_points(spec: SweepSpec, study: optuna.Study) -> int | None:
@@ -130,7 +149,8 @@ def _finished(trials) -> int:
 
 
 def _best_so_far(spec: SweepSpec, trials) -> str:
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    """Return the best value of each objective among feasible trials (those meeting every constraint)."""
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and _feasible(spec, t)]
     failed = sum(1 for t in trials if t.state == TrialState.FAIL)
     parts = []
     for i, o in enumerate(spec.objectives[:3]):
@@ -140,17 +160,22 @@ def _best_so_far(spec: SweepSpec, trials) -> str:
             parts.append(f"{o.metric}={best:.4g}")
     if failed:
         parts.append(f"failed={failed}")
-    return "best " + " ".join(parts) if parts else "no result yet"
+    return "best " + " ".join(parts) if parts else "no feasible result yet"
+
+
+def _feasible(spec: SweepSpec, trial) -> bool:
+    metrics = trial.user_attrs.get("result", {}).get("metrics", {})
+    return all(c.metric in metrics and c.violation(metrics) <= 0 for c in spec.constraints)
 
 
 def open_study(spec: SweepSpec, storage: str | None) -> optuna.Study:
     """Return the existing study for status/report (no worker sampler needed)."""
     url = storage or default_storage_url(spec.run_dir)
     if not storage and not Path(url[len("journal:"):]).exists():
-        raise UserError(f"no sweep found at {spec.run_dir}; run `edgeq sweep run {spec.path.name}` first "
-                        "(or pass the --storage it used)")
+        raise UserError(f"no sweep found at {spec.run_dir}; run `edgeq sweep run {spec.path}` first "
+                        "(or pass the --run-dir or --storage it used)")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return load_sweep_study(spec, open_storage(url), spec.seed)
+    return load_sweep_study(spec, open_storage(url, write=False), spec.seed)
 
 
 __all__ = ["RunSummary", "run_sweep", "prepare", "open_study", "total_points", "storage_url_for"]

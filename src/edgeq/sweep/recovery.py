@@ -60,12 +60,49 @@ def recover_dead_trials(study: optuna.Study) -> list[int]:
 
 
 def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
-    """Enqueue trial's point again (the fixed grid point if it had one), unless it has used all its attempts."""
+    """Enqueue trial's point again (the fixed grid point if it had one), unless it has used all its attempts.
+
+    An interrupted trial (Ctrl-C, SIGTERM) does not use an attempt: the point itself did nothing wrong.
+    """
     attempt = int(trial.user_attrs.get("attempt", 1))
-    if attempt >= MAX_ATTEMPTS:
+    interrupted = _is_interrupted(trial)
+    if attempt >= MAX_ATTEMPTS and not interrupted:
         return
     params = trial.system_attrs.get("fixed_params") or trial.params
-    study.enqueue_trial(dict(params), user_attrs={"retry_of": trial.number, "attempt": attempt + 1})
+    study.enqueue_trial(dict(params), user_attrs={"retry_of": trial.number,
+                                                  "attempt": attempt if interrupted else attempt + 1})
+
+
+INTERRUPTED = "interrupted: the worker was stopped; the point is re-queued"
+
+
+def release_interrupted(study: optuna.Study, trial_id: int) -> None:
+    """Fail the trial a stopped worker held (unless it already finished) and re-queue its point."""
+    storage = study._storage
+    try:
+        if storage.get_trial(trial_id).state.is_finished():
+            return
+        storage.set_trial_user_attr(trial_id, "error", INTERRUPTED)
+        if not storage.set_trial_state_values(trial_id, TrialState.FAIL):
+            return
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return
+    requeue(study, storage.get_trial(trial_id))
+
+
+def requeue_interrupted(study: optuna.Study) -> list[int]:
+    """Re-queue the points of interrupted trials that were failed but never re-queued (a stop between the two
+    writes, or journals written before the re-queue was made safe); return those trial numbers."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs["retry_of"] for t in trials if "retry_of" in t.user_attrs}
+    lost = [t for t in trials if t.state == TrialState.FAIL and _is_interrupted(t) and t.number not in retried]
+    for t in lost:
+        requeue(study, t)
+    return [t.number for t in lost]
+
+
+def _is_interrupted(trial: FrozenTrial) -> bool:
+    return str(trial.user_attrs.get("error", "")).startswith("interrupted")
 
 
 def _start_token(pid: int) -> int | None:

@@ -6,14 +6,15 @@ import base64
 import csv
 import html
 import io
-import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_write_bytes, atomic_write_text
+from ..errors import UserError
+from ..io import check_distinct_paths, dumps_json, write_files
 from .pareto import hypervolume_history, pareto_mask
 from .results import SweepResults, front_sorted
 from .spec import SweepSpec
@@ -28,15 +29,22 @@ class ReportFiles:
 
 
 def write_report(spec: SweepSpec, results: SweepResults, folder: Path, color_by: str | None = None) -> ReportFiles:
-    """Write trials.json, trials.csv, pareto.csv, pareto.md, PNG plots and report.html into folder."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write trials.json, trials.csv, pareto.csv, pareto.md, PNG plots and report.html into folder.
+
+    Every file is rendered first and then written as one group, so a failure leaves the previous report whole.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create the report folder {folder} ({err.strerror}); pass --out-dir to write the "
+                        "report somewhere writable") from None
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"report folder {folder} is not writable; pass --out-dir to write the report elsewhere")
     color_by = color_by or spec.color_by or _default_color(spec)
-    written = []
+    files: dict[str, bytes | str] = {}
 
     def put(name: str, data: bytes | str) -> None:
-        path = folder / name
-        (atomic_write_text if isinstance(data, str) else atomic_write_bytes)(path, data)
-        written.append(path)
+        files[name] = data
 
     front = front_sorted(spec, results)
     summary = {
@@ -44,7 +52,7 @@ def write_report(spec: SweepSpec, results: SweepResults, folder: Path, color_by:
         "constraints": [str(c) for c in spec.constraints], "counts": results.counts,
         "pareto": [_json_row(r) for r in front], "trials": [_json_row(r) for r in results.rows],
     }
-    put("trials.json", json.dumps(summary, indent=1, allow_nan=True, default=str))
+    put("trials.json", dumps_json(summary, indent=1))
     put("trials.csv", _csv(results.rows, results.params, results.metrics))
     put("pareto.csv", _csv(front, results.params, results.metrics))
     put("pareto.md", pareto_markdown(spec, results))
@@ -53,7 +61,17 @@ def write_report(spec: SweepSpec, results: SweepResults, folder: Path, color_by:
         put(name, png)
         images[name] = png
     put("report.html", _html(spec, results, front, images))
-    return ReportFiles(folder, tuple(written))
+    paths = {name: folder / name for name in files}
+    check_distinct_paths(paths, spec_inputs(spec))
+    write_files([(paths[name], data) for name, data in files.items()])
+    return ReportFiles(folder, tuple(paths.values()))
+
+
+def spec_inputs(spec: SweepSpec) -> dict[str, Path]:
+    """Return the files a sweep reads (spec, models, data, calib), keyed by what they are, for output checks."""
+    inputs = {"the spec": spec.path, "data": spec.data, "calib": spec.calib}
+    inputs.update({f"model {m.name}": m for m in spec.models})
+    return {k: v for k, v in inputs.items() if v is not None}
 
 
 def pareto_markdown(spec: SweepSpec, results: SweepResults, limit: int | None = None) -> str:

@@ -148,6 +148,10 @@ class InlineEvaluation:
 
 def _serve(conn, task: EvalTask) -> None:
     """Child main loop: build the evaluator, say so, evaluate each config received; exit on None or EOF."""
+    import signal
+
+    # Ctrl-C reaches the whole process group; the worker decides what happens to the trial and stops this process.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _limit_threads(int(task.options.get("threads", 1)))
     evaluator, build_error = None, None
     try:

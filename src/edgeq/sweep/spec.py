@@ -1,12 +1,16 @@
 """The sweep spec: a YAML/TOML file naming models, data, the search space, objectives, constraints and budget.
 
-Every mistake in a spec raises `UserError` with one line naming the offending key, e.g.
+Every mistake in a spec raises `ConfigError` with one line naming the offending key, e.g.
 ``sweep.yaml: space.adc_bits.int: expected [low, high] integers, got [3]``.
+
+The run folder (journal, cache, report) follows one rule, stated the same in `--help` and docs/sweep.md:
+`--run-dir` if given, else `run_dir:` in the spec (relative to the spec file), else `runs/<name>` next to the spec
+file. It never depends on the current directory, so `status` and `report` find a run from anywhere.
 """
 
 from __future__ import annotations
 
-import math
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +18,8 @@ from typing import Any
 
 import yaml
 
-from ..errors import UserError
+from ..errors import ConfigError, UserError
+from .space import GRID_LIMIT, Param, space_size
 
 SAMPLERS = ("auto", "grid", "tpe", "nsga2", "random")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
@@ -23,37 +28,6 @@ _TOP_KEYS = {
     "name", "model", "models", "data", "calib", "evaluator", "evaluator_options", "space", "objectives",
     "constraints", "budget", "sampler", "seed", "trial_timeout", "run_dir", "cache_dir", "color_by", "isolation",
 }
-
-
-@dataclass(frozen=True)
-class Param:
-    """One dimension of the search space; `when` makes it exist only if earlier parameters have given values."""
-
-    name: str
-    kind: str  # "categorical" | "int" | "float"
-    choices: tuple = ()
-    low: float = 0.0
-    high: float = 0.0
-    step: float | None = None
-    log: bool = False
-    when: tuple[tuple[str, tuple], ...] = ()
-
-    def active(self, config: dict[str, Any]) -> bool:
-        """Return True if every `when` condition holds for the (partial) config."""
-        return all(config.get(key, _MISSING) in allowed for key, allowed in self.when)
-
-    def grid_values(self) -> tuple | None:
-        """Return the finite list of values of this parameter, or None when it is continuous."""
-        if self.kind == "categorical":
-            return self.choices
-        if self.step is None:
-            return None
-        n = int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1
-        values = [self.low + i * self.step for i in range(n)]
-        return tuple(int(v) for v in values) if self.kind == "int" else tuple(values)
-
-
-_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -179,11 +153,7 @@ def parse_spec(raw: Any, path: Path, run_dir: str | Path | None = None) -> Sweep
     timeout = raw.get("trial_timeout", 600)
     if not isinstance(timeout, (int, float, str)) or _seconds(timeout) is None or _seconds(timeout) <= 0:
         ctx.fail("trial_timeout", f"expected seconds (e.g. 120 or '2m') > 0, got {timeout!r}")
-    # Default run folder: ./runs/<name> under the current directory (the spec may sit in a read-only install).
-    if run_dir:
-        run = Path(run_dir).resolve()
-    else:
-        run = (base / raw["run_dir"]).resolve() if "run_dir" in raw else (Path.cwd() / "runs" / name).resolve()
+    run = resolve_run_dir(raw, base, name, run_dir, ctx)
     cache = (base / raw["cache_dir"]).resolve() if "cache_dir" in raw else run / "cache"
     isolation = raw.get("isolation", "process")
     if isolation not in ("process", "inline"):
@@ -198,11 +168,45 @@ def parse_spec(raw: Any, path: Path, run_dir: str | Path | None = None) -> Sweep
         color_by=color_by, isolation=isolation,
     )
     _check_metrics(ctx, spec)
-    if sampler == "grid" and grid_size(spec) is None:
+    _check_options(ctx, spec)
+    size = space_size(space, GRID_LIMIT)
+    if sampler == "grid" and size is None:
         ctx.fail("sampler", "grid needs every parameter finite (choices, or int/float with a step)")
-    if budget.trials is None and budget.seconds is None and grid_size(spec) is None:
+    if budget.trials is None and budget.seconds is None and size is None:
         ctx.fail("budget", "a continuous space needs a budget: trials and/or time")
+    if size is not None and size > GRID_LIMIT and (sampler == "grid" or budget.trials is None):
+        why = "sampler: grid" if sampler == "grid" else "with no budget.trials the space would be swept as a grid"
+        ctx.fail("space", f"has more than {GRID_LIMIT:,} points, too many to queue as a grid ({why}); "
+                 "set budget: {trials: N} and sampler: auto, tpe or random to sample it")
     return spec
+
+
+def resolve_run_dir(raw: dict, base: Path, name: str, run_dir: str | Path | None = None, ctx=None) -> Path:
+    """Return the run folder: `run_dir` (the --run-dir flag), else the spec's run_dir: relative to the spec's
+    folder `base`, else runs/<name> in `base`."""
+    if run_dir:
+        return Path(run_dir).resolve()
+    value = raw.get("run_dir")
+    if value is None:
+        return (base / "runs" / name).resolve()
+    if not isinstance(value, str) or not value:
+        (ctx or _Ctx("spec")).fail("run_dir", f"expected a folder path, got {value!r}")
+    return (base / value).resolve()
+
+
+def _check_options(ctx: "_Ctx", spec: SweepSpec) -> None:
+    """Fail on an evaluator_options key the evaluator does not read (when it declares its options)."""
+    from .evaluators import declared_options
+
+    known = declared_options(spec.evaluator, spec.path.parent)
+    if known is None:
+        return
+    for key in spec.evaluator_options:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            ctx.fail(f"evaluator_options.{key}", f"evaluator {spec.evaluator!r} has no such option; {hint}"
+                     f"it reads {', '.join(sorted(known))}")
 
 
 def _check_metrics(ctx: "_Ctx", spec: SweepSpec) -> None:
@@ -225,20 +229,13 @@ def _check_metrics(ctx: "_Ctx", spec: SweepSpec) -> None:
                      f"it reports {', '.join(known)}")
 
 
-def grid_size(spec: SweepSpec) -> int | None:
-    """Return the number of points in the full grid (conditional parameters counted only where active), or None."""
-    from .space import space_size
-
-    return space_size(spec.space)
-
-
 class _Ctx:
     def __init__(self, filename: str):
         self.filename = filename
 
     def fail(self, key: str, message: str):
         where = f"{self.filename}: {key}: " if key else f"{self.filename}: "
-        raise UserError(where + message)
+        raise ConfigError(where + message)
 
 
 def _path(ctx: _Ctx, raw: dict, key: str, base: Path, required: bool) -> Path | None:

@@ -28,15 +28,34 @@ def default_storage_url(run_dir: Path) -> str:
     return f"journal:{run_dir / 'study.journal'}"
 
 
-def open_storage(url: str, failed_trial_callback=None) -> optuna.storages.BaseStorage:
-    """Return the Optuna storage for url: `journal:PATH`, a `*.journal` path, or an SQLAlchemy database URL."""
+def journal_path(url: str) -> Path | None:
+    """Return the journal file of a `journal:PATH` or `*.journal` URL, or None for a database URL."""
     if url.startswith("journal:") or url.endswith(".journal"):
-        path = Path(url[len("journal:"):] if url.startswith("journal:") else url)
+        return Path(url[len("journal:"):] if url.startswith("journal:") else url)
+    return None
+
+
+def open_storage(url: str, failed_trial_callback=None, write: bool = True) -> optuna.storages.BaseStorage:
+    """Return the Optuna storage for url: `journal:PATH`, a `*.journal` path, or an SQLAlchemy database URL.
+
+    With `write`, a journal must be writable (UserError otherwise) and a torn last line, left by a kill during an
+    append, is cut off (its bytes kept in a backup file) before anything is appended after it.
+    """
+    path = journal_path(url)
+    if path is not None:
         if not path.parent.is_dir():
             raise UserError(f"--storage: folder {path.parent} does not exist for the journal file")
         from optuna.storages.journal import JournalStorage
 
-        return JournalStorage(_journal_backend()(str(path), lock_obj=_flock_lock(f"{path}.lock")))
+        lock = _flock_lock(f"{path}.lock", write)
+        if write:
+            _check_writable_journal(path)
+            repair_torn_tail(path, lock)
+        try:
+            return JournalStorage(_journal_backend()(str(path), lock_obj=lock))
+        except ValueError as err:  # a damaged line inside the journal (not a torn tail, which is skipped)
+            raise UserError(f"journal {path} has a damaged line ({err}); restore it from a backup, or start a new "
+                            "sweep (change name: or --run-dir); finished points come back from the cache") from None
     if "://" not in url:
         raise UserError(f"--storage: {url!r} is neither journal:PATH nor a database URL like "
                         "postgresql://user@host/db or sqlite:///sweep.db")
@@ -57,7 +76,71 @@ def open_storage(url: str, failed_trial_callback=None) -> optuna.storages.BaseSt
             raise UserError(f"--storage: cannot open {_redact(url)} ({first})") from None
 
 
-def _flock_lock(path: str):
+def _check_writable_journal(path: Path) -> None:
+    for target in (path, Path(f"{path}.lock")):
+        if target.exists() and not os.access(target, os.W_OK):
+            raise UserError(f"journal {target} is read-only; make it writable, or use --run-dir to start elsewhere")
+    if not os.access(path.parent, os.W_OK) and not (path.exists() and Path(f"{path}.lock").exists()):
+        raise UserError(f"run folder {path.parent} is not writable; make it writable, or use --run-dir")
+
+
+def repair_torn_tail(path: Path, lock) -> Path | None:
+    """Cut a torn last line off the journal (under its lock, so no append is in flight); return the backup file
+    holding the cut bytes, or None when the journal ends cleanly.
+
+    Optuna skips a torn last line when reading, but a later append would glue a new record onto it, making a
+    damaged line in the middle that breaks every later read. Cutting it loses nothing that was told: an append
+    is torn only when its writer died before the write returned.
+    """
+    if not path.exists():
+        return None
+    lock.acquire()
+    try:
+        with open(path, "rb+") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size == 0:
+                return None
+            keep = _clean_length(fh, size)
+            if keep == size:
+                return None
+            fh.seek(keep)
+            cut = fh.read()
+            backup = path.with_name(f"{path.name}.torn-{keep}")
+            from ..io import atomic_write_bytes
+
+            atomic_write_bytes(backup, cut)
+            fh.truncate(keep)
+            fh.flush()
+            os.fsync(fh.fileno())
+        warnings.warn(f"journal {path}: cut a torn last record ({len(cut)} bytes, kept in {backup.name}) left by "
+                      "a process killed while writing", UserWarning, stacklevel=2)
+        return backup
+    finally:
+        lock.release()
+
+
+def _clean_length(fh, size: int) -> int:
+    """Return the length of the journal up to the end of its last complete line that parses as JSON."""
+    block = 1 << 16
+    while True:
+        start = max(0, size - block)
+        fh.seek(start)
+        tail = fh.read(size - start)
+        end = tail.rfind(b"\n") + 1  # just after the last newline; 0 when the block has none
+        prev = tail.rfind(b"\n", 0, max(end - 1, 0)) + 1
+        if start > 0 and (end == 0 or prev == 0):
+            block *= 4  # the last line is longer than the block: read more
+            continue
+        if end == 0:
+            return 0  # not one complete line: the first append was torn
+        try:
+            json.loads(tail[prev:end])
+            return start + end
+        except ValueError:
+            return start + prev  # a newline-terminated line that is not a record is torn too
+
+
+def _flock_lock(path: str, write: bool = True):
     """Return a journal lock held with flock(2) on a lock file that is never deleted.
 
     Optuna's file locks create and delete a file per write (two metadata operations that queue behind every fsync
@@ -71,14 +154,24 @@ def _flock_lock(path: str):
 
     class FlockLock(BaseJournalFileLock):
         def __init__(self) -> None:
-            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError:
+                if write:
+                    raise UserError(f"cannot create the journal lock {path}; make the run folder writable, or use "
+                                    "--run-dir") from None
+                # Reading a read-only run folder: flock works on a read-only descriptor, and without a lock file
+                # nobody can be writing.
+                self._fd = os.open(path, os.O_RDONLY) if os.path.exists(path) else None
 
         def acquire(self) -> bool:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
             return True
 
         def release(self) -> None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     return FlockLock()
 

@@ -19,7 +19,7 @@ from optuna.trial import TrialState
 
 from ..errors import UserError
 from .cache import ResultCache, cache_key, restore_floats
-from .recovery import recover_dead_trials, requeue, worker_identity
+from .recovery import recover_dead_trials, release_interrupted, requeue, worker_identity
 from .evaluators import canonicalizer
 from .runner import EvalProcess, InlineEvaluation, Outcome
 from .space import suggest
@@ -46,7 +46,7 @@ class WorkerStats:
 def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, deadline: float | None = None,
                max_trials: int | None = None) -> WorkerStats:
     """Run trials until the budget, the grid or the deadline is exhausted; return what this worker did."""
-    storage = open_storage(storage_url, failed_trial_callback=requeue)
+    storage = open_storage(storage_url, failed_trial_callback=requeue, write=True)
     seed_offset = index if index is not None else zlib.crc32(repr(worker_identity()).encode()) % 100_000
     study = load_sweep_study(spec, storage, worker_seed=spec.seed + 1000 * seed_offset)
     task = eval_task(spec)
@@ -70,6 +70,7 @@ def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, dead
     last_recovery = 0.0
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_interrupt) if in_main_thread else None
+    current = None  # the trial this worker holds, from the moment it is claimed until it is told
     try:
         while max_trials is None or stats.completed + stats.failed < max_trials:
             if deadline is not None and time.time() >= deadline:
@@ -79,16 +80,24 @@ def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, dead
                     fail_stale_trials(study)
                 recover_dead_trials(study)
                 last_recovery = time.perf_counter()
-            trial, snapshot = _next_trial(study, spec, grid)
+            with _DeferSignals(in_main_thread):  # a claimed trial is always known to the handler below
+                trial, snapshot = _next_trial(study, spec, grid)
+                current = trial
             if trial is None:
                 break
             duplicate = _run_trial(study, trial, snapshot, finished, spec, process, cache, fingerprint, canonical,
-                                   identity, heartbeat, stats)
+                                   identity, heartbeat, stats, in_main_thread)
+            current = None
             repeats_in_a_row = repeats_in_a_row + 1 if duplicate else 0
             if repeats_in_a_row >= MAX_DUPLICATES_IN_A_ROW:
                 stats.errors.append(f"stopped: the sampler proposed {repeats_in_a_row} finished points in a row; "
                                     "the space looks exhausted")
                 break
+    except KeyboardInterrupt:
+        if current is not None:
+            with _DeferSignals(in_main_thread):  # a second Ctrl-C or SIGTERM must not cut the re-queue short
+                release_interrupted(study, current._trial_id)
+        raise
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -98,7 +107,7 @@ def run_worker(spec: SweepSpec, storage_url: str, index: int | None = None, dead
 
 
 def _run_trial(study, trial, snapshot, finished, spec, process, cache, fingerprint, canonical, identity, heartbeat,
-               stats) -> bool:
+               stats, main_thread) -> bool:
     """Run one trial; return True if it repeated a point this study already finished (a sampler duplicate)."""
     config = suggest(trial, spec.space)
     key = cache_key(fingerprint, canonical(config))
@@ -119,23 +128,20 @@ def _run_trial(study, trial, snapshot, finished, spec, process, cache, fingerpri
             outcome, hit = Outcome(restore_floats(cached), None, 0.0), True
         else:
             outcome, hit = process.evaluate(config, spec.trial_timeout), False
-    except KeyboardInterrupt:
-        _fail(study, trial, "interrupted: the worker was stopped; the point is re-queued")
-        requeue(study, study._storage.get_trial(trial._trial_id))
-        raise
     finally:
         if beat is not None:
             beat.stop()
     values, error = _objective_values(spec, outcome)
-    if error is not None:
-        _fail(study, trial, error)
-        stats.failed += 1
-        stats.errors.append(f"trial {trial.number}: {error}")
-        return False
-    if not hit:
-        cache.put(key, outcome.metrics, config)
-    trial.set_user_attr("result", {"metrics": outcome.metrics, "seconds": outcome.seconds, "cached": hit})
-    study.tell(trial, values)
+    with _DeferSignals(main_thread):  # a result that was computed is recorded whole, even on Ctrl-C
+        if error is not None:
+            _fail(study, trial, error)
+            stats.failed += 1
+            stats.errors.append(f"trial {trial.number}: {error}")
+            return False
+        if not hit:
+            cache.put(key, outcome.metrics, config)
+        trial.set_user_attr("result", {"metrics": outcome.metrics, "seconds": outcome.seconds, "cached": hit})
+        study.tell(trial, values)
     stats.completed += 1
     stats.cached += hit
     return False
@@ -231,3 +237,30 @@ class _Heartbeat:
 
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+class _DeferSignals:
+    """Hold SIGINT/SIGTERM while a few storage writes that belong together run; raise KeyboardInterrupt after.
+
+    Signal masks cannot do this in Python: a blocked signal reaches another thread (the journal's fsync thread),
+    and CPython still runs the handler in the main thread at once. Swapping the handlers does work.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.received: int | None = None
+        self._previous: dict = {}
+
+    def _record(self, signum, frame) -> None:
+        self.received = signum
+
+    def __enter__(self) -> "_DeferSignals":
+        if self.enabled:
+            self._previous = {s: signal.signal(s, self._record) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, kind, value, tb) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        if self.received is not None and kind is None:
+            raise KeyboardInterrupt

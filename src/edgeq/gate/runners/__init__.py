@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Callable, Union
 
-from ...errors import UserError
+from ...errors import ConfigError, UserError
 
 MetricValues = dict[str, Union[float, list[float]]]
 Runner = Callable[..., MetricValues]
@@ -30,7 +30,7 @@ _REGISTERED: dict[str, Runner] = {}
 def register_runner(name: str, runner: Runner) -> None:
     """Register a runner under a command name for gate configs (overrides a built-in of the same name)."""
     if not name or not callable(runner):
-        raise ValueError("register_runner needs a non-empty name and a callable(case, seed) -> dict")
+        raise ConfigError("register_runner needs a non-empty name and a callable(case, seed) -> dict")
     _REGISTERED[name] = runner
 
 

@@ -13,19 +13,20 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from ...data import load_data
 from ...errors import UserError
 from ...formats import BlockFormat, fake_quant, get_format
+from ...formats.granularity import choose_scale
+from ...graph.ops import WEIGHT_OPS, WeightRole, weight_role
 from ...metrics import sqnr_db, top1_accuracy, top1_agreement
 from ..config import CaseSpec
-from ...data import load_data
 from ._inputs import ort_session, require
 
-_WEIGHT_OPS = {"Conv": 1, "ConvTranspose": 1, "Gemm": 1, "MatMul": 1}
 _OPTIONS = {"weights", "weight_noise"}
 
 
 def run_evaluate(case: CaseSpec, seed: int) -> dict[str, float]:
-    """Return accuracy/agreement (%) and SQNR (dB) of the (optionally modified) model, plus its size and params."""
+    """Return accuracy/agreement (fractions) and SQNR (dB) of the (optionally modified) model, plus its size and params."""
     unknown = sorted(set(case.options) - _OPTIONS)
     if unknown:
         raise UserError(f"case {case.name!r}: evaluate has no option(s) {', '.join(unknown)}; "
@@ -45,21 +46,26 @@ def run_evaluate(case: CaseSpec, seed: int) -> dict[str, float]:
     modified = _modify_weights(model, weights, case.options, np.random.default_rng(seed))
     output = reference if modified is None else ort_session(modified.SerializeToString()).run(None, feeds)[0]
     if labels is not None:
-        metrics["accuracy"] = 100.0 * top1_accuracy(output, labels)
+        metrics["accuracy"] = top1_accuracy(output, labels)
     if modified is not None:
-        metrics["agreement"] = 100.0 * top1_agreement(reference, output)
+        metrics["agreement"] = top1_agreement(reference, output)
         metrics["sqnr_db"] = float(sqnr_db(reference, output))
     return metrics
 
 
-def _weight_initializers(model: onnx.ModelProto) -> set[str]:
-    """Return the names of initializers used as the weight input of Conv/Gemm/MatMul nodes."""
-    inits = {t.name for t in model.graph.initializer}
-    return {node.input[_WEIGHT_OPS[node.op_type]] for node in model.graph.node
-            if node.op_type in _WEIGHT_OPS and len(node.input) > 1 and node.input[1] in inits}
+def _weight_initializers(model: onnx.ModelProto) -> dict[str, WeightRole | None]:
+    """Return initializer name -> weight role (its output-channel and block axes, from graph.ops) for the weights
+    of Conv/ConvTranspose/Gemm/MatMul nodes; the role is None for layouts the table does not cover."""
+    inits = {t.name: t for t in model.graph.initializer}
+    weights: dict[str, WeightRole | None] = {}
+    for node in model.graph.node:
+        if node.op_type in WEIGHT_OPS and len(node.input) > 1 and node.input[1] in inits:
+            weights[node.input[1]] = weight_role(node, len(inits[node.input[1]].dims))
+    return weights
 
 
-def _modify_weights(model: onnx.ModelProto, weights: set[str], options: dict, rng: np.random.Generator):
+def _modify_weights(model: onnx.ModelProto, weights: dict[str, WeightRole | None], options: dict,
+                    rng: np.random.Generator):
     """Return a copy of the model with weights fake-quantized and/or noised, or None when no option asks for it."""
     fmt, noise = options.get("weights"), options.get("weight_noise")
     if fmt is None and noise is None:
@@ -81,17 +87,19 @@ def _modify_weights(model: onnx.ModelProto, weights: set[str], options: dict, rn
             # Relative to the tensor's largest weight, as a conductance range maps the largest |w| to Gmax.
             w = w + rng.standard_normal(w.shape).astype(np.float32) * np.float32(noise * np.abs(w).max())
         if fmt is not None:
-            w = _fake_quant_per_channel(w, str(fmt))
+            w = fake_quant_weight(w, str(fmt), weights[tensor.name])
         tensor.CopyFrom(numpy_helper.from_array(w.astype(np.float32), tensor.name))
     return out
 
 
-def _fake_quant_per_channel(w: np.ndarray, fmt: str) -> np.ndarray:
-    """Return w fake-quantized with one absmax scale per output channel (axis 0)."""
+def fake_quant_weight(w: np.ndarray, fmt: str, role: WeightRole | None) -> np.ndarray:
+    """Return w fake-quantized with one absmax scale per output channel, on the axis the op's role names (Conv 0,
+    ConvTranspose 1, Gemm 0 with transB else 1, MatMul the last); one scale per tensor where no axis holds the
+    output channels. MX formats take their power-of-two block scales along the input-channel axis."""
     spec = get_format(fmt)
-    if isinstance(spec, BlockFormat):  # MX formats pick their own power-of-two scale per block of inputs
-        flat = w.reshape(w.shape[0], -1)
-        return np.asarray(fake_quant(flat, spec, axis=1), dtype=np.float32).reshape(w.shape)
-    absmax = np.abs(w.reshape(w.shape[0], -1)).max(axis=1)
-    scale = np.where(absmax > 0, absmax / spec.max, 1.0).astype(np.float32)
-    return np.asarray(fake_quant(w, fmt, scale=scale, axis=0), dtype=np.float32)
+    if isinstance(spec, BlockFormat):
+        axis = role.block_axis if role is not None else w.ndim - 1
+        return np.asarray(fake_quant(w, spec, axis=axis), dtype=np.float32)
+    axis = role.channel_axis if role is not None else None
+    scale = choose_scale(w, spec, axis=axis)
+    return np.asarray(fake_quant(w, spec, scale=scale, axis=axis), dtype=np.float32)

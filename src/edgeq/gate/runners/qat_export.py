@@ -17,7 +17,7 @@ from ._inputs import ort_session, require
 
 
 def run_qat_export(case: CaseSpec, seed: int) -> dict[str, float]:
-    """Return the exported model's accuracy/agreement (%), SQNR (dB) against `options.reference`, and its size."""
+    """Return the exported model's accuracy/agreement (fractions), SQNR (dB) against `options.reference`, and its size."""
     unknown = sorted(set(case.options) - {"reference"})
     if unknown:
         raise UserError(f"case {case.name!r}: qat-export has no option(s) {', '.join(unknown)}; it takes reference")
@@ -31,10 +31,10 @@ def run_qat_export(case: CaseSpec, seed: int) -> dict[str, float]:
     feeds, labels = load_data(eval_path, onnx.load_from_string(exported_bytes), "eval")
     out_q = quant_session.run(None, feeds)[0]
     out_f = ort_session(Path(reference).read_bytes()).run(None, feeds)[0]
-    metrics = {"agreement": 100.0 * top1_agreement(out_f, out_q), "sqnr_db": float(sqnr_db(out_f, out_q)),
+    metrics = {"agreement": top1_agreement(out_f, out_q), "sqnr_db": float(sqnr_db(out_f, out_q)),
                "size_bytes": float(len(exported_bytes))}
     if labels is not None:
-        metrics["accuracy_fp32"] = 100.0 * top1_accuracy(out_f, labels)
-        metrics["accuracy_quant"] = 100.0 * top1_accuracy(out_q, labels)
-        metrics["accuracy_drop_pp"] = metrics["accuracy_fp32"] - metrics["accuracy_quant"]
+        metrics["accuracy_fp32"] = top1_accuracy(out_f, labels)
+        metrics["accuracy_quant"] = top1_accuracy(out_q, labels)
+        metrics["accuracy_drop_pp"] = 100.0 * (metrics["accuracy_fp32"] - metrics["accuracy_quant"])
     return metrics

@@ -6,43 +6,33 @@ from __future__ import annotations
 
 import math
 
-from ...errors import ConfigError, UserError
+from ...errors import ConfigError
 from ...ptq.config import QuantConfig
 from ..config import CaseSpec
 from ._inputs import require
 
-# report key -> (gate metric, factor): the report gives accuracies and agreement as fractions; the gate uses %.
+# report key -> gate metric; both use fractions for accuracies and agreement, pp for the drop.
 _FROM_REPORT = {
-    "accuracy_fp32": ("accuracy_fp32", 100.0),
-    "accuracy_quant": ("accuracy_quant", 100.0),
-    "accuracy_drop_pp": ("accuracy_drop_pp", 1.0),
-    "agreement": ("agreement", 100.0),
-    "sqnr_db": ("sqnr_db", 1.0),
-    "size_bytes_quant": ("size_bytes", 1.0),
+    "accuracy_fp32": "accuracy_fp32",
+    "accuracy_quant": "accuracy_quant",
+    "accuracy_drop_pp": "accuracy_drop_pp",
+    "agreement": "agreement",
+    "sqnr_db": "sqnr_db",
+    "size_bytes_quant": "size_bytes",
 }
-
-
-def quantize_api():
-    """Return edgeq.quantize, or raise UserError when this edgeq build does not have it."""
-    import edgeq
-
-    try:
-        return edgeq.quantize
-    except AttributeError:
-        raise UserError("this edgeq has no edgeq.quantize; install an edgeq with the quantize feature") from None
 
 
 def metrics_from_report(report: dict) -> dict[str, float]:
     """Return the gate metrics found in a QuantReport dict (missing or null entries are left out)."""
     metrics = {}
-    for key, (name, factor) in _FROM_REPORT.items():
+    for key, name in _FROM_REPORT.items():
         value = _number(report.get(key))
         if value is not None:
-            metrics[name] = value * factor
+            metrics[name] = value
     agreements = [_number(mode.get("agreement")) for mode in (report.get("fidelity") or {}).values()]
     agreements = [a for a in agreements if a is not None]
     if agreements:  # the worst ORT mode: a runtime that stops following the reference is a regression
-        metrics["runtime_agreement"] = 100.0 * min(agreements)
+        metrics["runtime_agreement"] = min(agreements)
     return metrics
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import onnx
 
 from ...errors import UserError
+from ...simulators import get_preset
+from ...simulators.onnx_sim import simulate_onnx
 from ..config import CaseSpec
 from ...data import load_data
 from ._inputs import require
@@ -14,22 +16,11 @@ from ._inputs import require
 _OPTIONS = {"preset", "repeats", "drift_s", "drift"}
 
 
-def simulate_api():
-    """Return (simulate_onnx, get_preset) from edgeq.simulators, or raise UserError when this build lacks them."""
-    try:
-        from ...simulators import get_preset
-        from ...simulators.onnx_sim import simulate_onnx
-    except ImportError:
-        raise UserError("this edgeq has no edgeq.simulators.simulate_onnx; install an edgeq with the analog "
-                        "simulator") from None
-    return simulate_onnx, get_preset
-
-
 def metrics_from_simulation(accuracy, sqnr_db) -> dict[str, list[float]]:
-    """Return per-repeat samples from (repeats, 1) arrays: accuracy in % (None without labels) and SQNR in dB."""
+    """Return per-repeat samples from (repeats, 1) arrays: accuracy as a fraction (None without labels), SQNR in dB."""
     samples = {"sqnr_db": [float(v) for v in sqnr_db[:, 0]]}
     if accuracy is not None:
-        samples["accuracy"] = [100.0 * float(v) for v in accuracy[:, 0]]
+        samples["accuracy"] = [float(v) for v in accuracy[:, 0]]
     return samples
 
 
@@ -39,7 +30,6 @@ def run_simulate(case: CaseSpec, seed: int) -> dict[str, list[float]]:
     if unknown:
         raise UserError(f"case {case.name!r}: simulate has no option(s) {', '.join(unknown)}; "
                         f"it takes {', '.join(sorted(_OPTIONS))}")
-    simulate_onnx, get_preset = simulate_api()
     model_path = require(case.model, "model", case.name, "simulate")
     eval_path = require(case.eval, "eval", case.name, "simulate")
     try:

@@ -3,6 +3,9 @@
 An evaluator is built once per evaluation process from an `EvalTask` (model, data, options) and then called for
 each trial with `evaluate(config) -> {metric: float}`. Register your own with `register_evaluator("name",
 "package.module:Class")`, or point a spec at a file: `evaluator: python:my_eval.py:MyEvaluator`.
+
+Trust: a `python:` evaluator is code named by the spec, imported and run with your permissions (like pytest's
+conftest.py). Run only specs you trust.
 """
 
 from __future__ import annotations
@@ -47,9 +50,11 @@ class EvalTask:
         return next(m for m in self.models if Path(m).stem == config["model"])
 
     def fingerprint(self) -> str:
-        """Return a hash of the evaluator's inputs: file contents (not names), evaluator and options."""
+        """Return a hash of the evaluator's inputs: file contents (not names), evaluator, its source and version,
+        and options; editing a `python:` evaluator's file therefore invalidates its cached results."""
         h = hashlib.sha256()
-        for part in (self.evaluator, repr(sorted(self.options.items()))):
+        for part in (self.evaluator, evaluator_source_digest(self.evaluator, self.base_dir),
+                     repr(sorted(self.options.items()))):
             h.update(part.encode())
         for path in (*self.models, self.data, self.calib):
             h.update(_file_digest(path).encode() if path else b"-")
@@ -64,6 +69,11 @@ class Evaluator(Protocol):
     """
 
     metrics: tuple[str, ...]
+    """The metrics `evaluate` returns; objectives and constraints are checked against them (optional)."""
+    options: tuple[str, ...]
+    """The evaluator_options keys it reads; others are rejected as typos when the spec loads (optional)."""
+    version: str
+    """Bump when the results change for the same inputs, so cached results are recomputed (optional)."""
 
     def evaluate(self, config: dict[str, Any]) -> dict[str, float]:
         """Return the metrics of one config."""
@@ -114,6 +124,31 @@ def canonicalizer(name: str, base_dir: str | Path = "."):
 def declared_metrics(name: str, base_dir: str | Path = ".") -> tuple[str, ...] | None:
     """Return the metrics an evaluator promises, or None where it does not say (e.g. user plug-ins)."""
     return getattr(resolve_evaluator(name, base_dir), "metrics", None)
+
+
+def declared_options(name: str, base_dir: str | Path = ".") -> tuple[str, ...] | None:
+    """Return the evaluator_options keys an evaluator reads, or None where it does not say (e.g. user plug-ins)."""
+    options = getattr(resolve_evaluator(name, base_dir), "options", None)
+    return None if options is None else (*options, "threads")  # threads: read by the evaluation process
+
+
+def evaluator_source_digest(name: str, base_dir: str | Path = ".") -> str:
+    """Return a hash of a `python:` evaluator's source file and its class's `version` ('' for built-ins, whose
+    results are keyed by the edgeq version)."""
+    if not name.startswith("python:"):
+        return ""
+    module_name, _, cls_name = name[len("python:"):].rpartition(":")
+    if module_name.endswith(".py"):
+        source = (Path(base_dir) / module_name).resolve()
+    else:
+        try:
+            found = importlib.util.find_spec(module_name)
+        except (ImportError, ValueError):
+            found = None
+        source = Path(found.origin) if found is not None and found.origin else None
+    digest = _file_digest(str(source)) if source is not None and source.is_file() else "no-source"
+    version = getattr(resolve_evaluator(name, base_dir), "version", "")
+    return f"{digest}:{version}"
 
 
 def _import(module_name: str, base_dir: Path):

@@ -10,8 +10,8 @@ Config keys (parameters in the spec's space, or fixed in evaluator_options):
   `adc_kind`, `weights` (the precision the cost model assumes), `tech`.
 - "hardware" picks one of the two per trial from `target` ("digital" or "analog").
 
-Digital accuracy comes from `edgeq.quantize` where it is installed (option `digital_accuracy: quantize`), or from
-the built-in weight-only fake quantization (`digital_accuracy: weights`), which is faster but keeps activations in
+Digital accuracy comes from `edgeq.quantize` (option `digital_accuracy: quantize`, the default), or from the
+built-in weight-only fake quantization (`digital_accuracy: weights`), which is faster but keeps activations in
 float. Metrics: accuracy, accuracy_float, accuracy_drop_pp, sqnr_db, energy_pj (per inference), latency_ns,
 area_mm2, tops_per_w, macs.
 """
@@ -19,13 +19,17 @@ area_mm2, tops_per_w, macs.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from typing import Any
 
-from ...errors import UserError
+from ...errors import ConfigError, UserError
 
 COST_METRICS = ("energy_pj", "latency_ns", "area_mm2", "tops_per_w", "macs")
 ACCURACY_METRICS = ("accuracy", "accuracy_float", "accuracy_drop_pp", "sqnr_db")
+# The evaluator_options keys each evaluator reads (fixed config values and settings); others are typos.
+DIGITAL_OPTIONS = ("digital_accuracy", "weights", "acts", "granularity", "calib_method", "tech", "digital_hw",
+                   "labels_key")
+ANALOG_OPTIONS = ("labels_key", "tech", "preset", "weights", "device", "drift_s", "repeats", "seed", "adc_bits",
+                  "adc_kind", "dac_bits", "cols_per_adc", "cell", "tile", "noise")
 
 
 def _option(config: dict[str, Any], options: dict, key: str, default=None):
@@ -48,18 +52,11 @@ def _cost_metrics(cost) -> dict[str, float]:
             "tops_per_w": cost.tops_per_w, "macs": float(cost.macs)}
 
 
-def _hw_models():
-    try:
-        from ... import hw_models
-    except ImportError:
-        raise UserError("this evaluator needs edgeq.hw_models (hardware cost models), which this build lacks") from None
-    return hw_models
-
-
 class DigitalEvaluator:
     """Accuracy of a quantized model and the cost of running it on a digital accelerator."""
 
     metrics = ACCURACY_METRICS + COST_METRICS
+    options = DIGITAL_OPTIONS
 
     @staticmethod
     def canonical_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -69,13 +66,9 @@ class DigitalEvaluator:
     def __init__(self, task) -> None:
         self.task = task
         self.options = task.options
-        backend = self.options.get("digital_accuracy", "auto")
-        if backend == "auto":
-            backend = "quantize" if _has_quantize() else "weights"
+        backend = self.options.get("digital_accuracy", "quantize")
         if backend not in ("quantize", "weights"):
-            raise UserError(f"evaluator_options.digital_accuracy: expected quantize or weights, got {backend!r}")
-        if backend == "quantize" and not _has_quantize():
-            raise UserError("evaluator_options.digital_accuracy: edgeq.quantize is not in this build; use weights")
+            raise ConfigError(f"evaluator_options.digital_accuracy: expected quantize or weights, got {backend!r}")
         self.backend = backend
         self._weights = None
 
@@ -88,7 +81,8 @@ class DigitalEvaluator:
         metrics = self._accuracy(model, weights, acts, overrides, config)
         plan = {"default": {"weight": weights, "act": acts},
                 "layers": {name: {"weight": fmt, "act": acts} for name, fmt in overrides.items()}}
-        hw = _hw_models()
+        from ... import hw_models as hw
+
         cost = hw.network_cost(model, plan, target="digital", tech=_option(config, self.options, "tech", "16nm"),
                                hw=_option(config, self.options, "digital_hw", "edge-npu"))
         return {**metrics, **_cost_metrics(cost)}
@@ -111,6 +105,7 @@ class AnalogEvaluator:
     """Accuracy of the model simulated on analog crossbars and the cost of those tiles."""
 
     metrics = ACCURACY_METRICS + COST_METRICS
+    options = ANALOG_OPTIONS
 
     def __init__(self, task) -> None:
         from ...io import load_arrays
@@ -125,7 +120,8 @@ class AnalogEvaluator:
 
     def evaluate(self, config: dict[str, Any]) -> dict[str, float]:
         """Return simulated accuracy (mean over repeats) and analog cost metrics for one config."""
-        hw = _hw_models()
+        from ... import hw_models as hw
+
         model = self.task.model_path(config)
         tech = _option(config, self.options, "tech", "16nm")
         try:
@@ -194,6 +190,7 @@ class HardwareEvaluator:
     """Digital or analog per trial, chosen by the `target` parameter."""
 
     metrics = DigitalEvaluator.metrics
+    options = ("target", *sorted(set(DIGITAL_OPTIONS) | set(ANALOG_OPTIONS)))
     canonical_config = staticmethod(DigitalEvaluator.canonical_config)
 
     def __init__(self, task) -> None:
@@ -211,12 +208,8 @@ class HardwareEvaluator:
         return self._targets[target].evaluate(config)
 
 
-def _has_quantize() -> bool:
-    return importlib.util.find_spec("edgeq.ptq.pipeline") is not None
-
-
 def _quantize_accuracy(task, model, weights, acts, overrides, granularity, calib_method) -> dict[str, float]:
-    from ...ptq.pipeline import quantize
+    from ... import quantize
 
     config = {"weights": weights, "acts": acts, "overrides": overrides or {}, "granularity": granularity,
               "calib_method": calib_method}

@@ -14,16 +14,17 @@ import numpy as np
 
 from ...errors import UserError
 from ...formats import fake_quant, get_format, scale_for_range
+from ...graph.ops import WEIGHT_OPS, weight_role
 from ...io import load_arrays
 from ...metrics import sqnr_db, top1_accuracy
 
-_WEIGHT_OPS = {"Conv": 0, "ConvTranspose": 1, "Gemm": None, "MatMul": 1}  # op -> output-channel axis of input 1
 
 
 class WeightQuantEvaluator:
     """Accuracy, SQNR and weight memory of a model whose weights are fake-quantized per layer."""
 
     metrics = ("accuracy", "accuracy_float", "accuracy_drop_pp", "sqnr_db", "weight_kib")
+    options = ("labels_key",)  # formats are config keys (space parameters), not options
 
     @staticmethod
     def canonical_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -61,10 +62,10 @@ class WeightQuantEvaluator:
             raise UserError(f"layer.{unknown[0]}: no such layer; layers: {', '.join(model.weights)}")
         feeds = dict(model.inputs)
         bits = 0.0
-        for layer, (name, w, axis) in model.weights.items():
+        for layer, (name, w, (axis, block_axis)) in model.weights.items():
             fmt = config.get(f"layer.{layer}", default)
             fmt = default if fmt == "default" else fmt
-            q, b = _quantize(w, fmt, axis if axis_mode == "per_channel" else None)
+            q, b = _quantize(w, fmt, axis if axis_mode == "per_channel" else None, block_axis)
             feeds[name] = q
             bits += b
         logits = model.session.run([model.output], feeds)[0]
@@ -93,15 +94,14 @@ def _prepare(path: str, arrays: dict, labels: np.ndarray, onnx, ort) -> _Prepare
     model = onnx.load(path)
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
-    weights: dict[str, tuple[str, np.ndarray, int]] = {}
+    weights: dict[str, tuple[str, np.ndarray, tuple[int | None, int]]] = {}
     for i, node in enumerate(graph.node):
-        if node.op_type in _WEIGHT_OPS and len(node.input) > 1 and node.input[1] in inits:
+        if node.op_type in WEIGHT_OPS and len(node.input) > 1 and node.input[1] in inits:
             w = onnx.numpy_helper.to_array(inits[node.input[1]]).astype(np.float32)
-            axis = _WEIGHT_OPS[node.op_type]
-            if node.op_type == "Gemm":
-                trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
-                axis = 0 if trans_b else 1
-            weights[node.name or f"{node.op_type}_{i}"] = (node.input[1], w, axis)
+            role = weight_role(node, w.ndim)  # output-channel and input-channel axes from the one op table
+            if role is None:
+                continue
+            weights[node.name or f"{node.op_type}_{i}"] = (node.input[1], w, (role.channel_axis, role.block_axis))
     if not weights:
         raise UserError(f"{path}: no Conv/Gemm/MatMul with a constant weight; nothing to quantize")
     # Weights become graph inputs so one session serves every trial.
@@ -125,8 +125,9 @@ def _prepare(path: str, arrays: dict, labels: np.ndarray, onnx, ort) -> _Prepare
     return _PreparedModel(session, output, inputs, weights, reference, top1_accuracy(reference, labels))
 
 
-def _quantize(w: np.ndarray, fmt_name: str, axis: int | None) -> tuple[np.ndarray, float]:
-    """Return the fake-quantized weight and its storage size in bits (scales included)."""
+def _quantize(w: np.ndarray, fmt_name: str, axis: int | None, block_axis: int) -> tuple[np.ndarray, float]:
+    """Return the fake-quantized weight (per channel along `axis`, per tensor when None; MX blocks along
+    `block_axis`) and its storage size in bits (scales included)."""
     if fmt_name == "float":
         return w, 32.0 * w.size
     try:
@@ -134,7 +135,7 @@ def _quantize(w: np.ndarray, fmt_name: str, axis: int | None) -> tuple[np.ndarra
     except ValueError as err:
         raise UserError(f"weights format: {err}") from None
     if getattr(fmt, "block_size", None):
-        q = fake_quant(w, fmt, axis=w.ndim - 1)
+        q = fake_quant(w, fmt, axis=block_axis)
         return q.astype(np.float32), fmt.bits_per_element * w.size
     if axis is None:
         scale = scale_for_range(np.abs(w).max(), fmt)

@@ -9,12 +9,12 @@ from typing import Any
 class TrivialEvaluator:
     """Two conflicting objectives of the numeric parameters (ZDT1-like): f1 = x0, f2 = g * (1 - sqrt(f1 / g)).
 
-    Numeric parameters are mapped to [0, 1] by the option `scale` (default 1) before use; categorical ones count
-    as their index in `options.levels` when given, else 0. Option `work_ms` burns CPU for that long per trial
-    (a stand-in for a real objective in scaling tests).
+    Numeric parameters are mapped to [0, 1] by the option `scale` (default 1) before use; categorical ones are
+    ignored. Option `work_ms` burns CPU for that long per trial (a stand-in for a real objective in scaling tests).
     """
 
     metrics = ("f1", "f2")
+    options = ("scale", "work_ms")
 
     def __init__(self, task) -> None:
         self.scale = float(task.options.get("scale", 1.0))
