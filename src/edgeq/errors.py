@@ -3,9 +3,11 @@
     EdgeqError                       anything edgeq raises on purpose
       UserError          exit 2      bad input a user can fix: the message says what is wrong and what to do
         ConfigError      exit 2      a bad value in a config (also a ValueError, so library callers may catch that)
+      CheckFailed        exit 1      a check the user asked for failed (an unreachable --min-sqnr); nothing written
       InternalError      exit 3      a bug or an unexpected failure inside edgeq; the message names where
 
-Exit 1 is not an exception: a command returns it when a check it was asked to make failed (gate, --strict).
+Exit 1 also comes back as a return code when a command wrote its results and a requested check on them failed
+(gate, --strict).
 Any other exception reaching the CLI is reported as an internal error (exit 3), never as a traceback.
 """
 
@@ -31,6 +33,12 @@ class UserError(EdgeqError):
 
 class ConfigError(UserError, ValueError):
     """A bad value in a configuration (a dataclass field, a spec file, an option)."""
+
+
+class CheckFailed(EdgeqError):
+    """A check the user asked for failed before anything was written (a quality target that cannot be met)."""
+
+    exit_code = EXIT_CHECK_FAILED
 
 
 class InternalError(EdgeqError):

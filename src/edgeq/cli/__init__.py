@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..errors import EXIT_INTERNAL_ERROR, EXIT_USER_ERROR, REPORT_URL, EdgeqError
+from ..errors import EXIT_CHECK_FAILED, EXIT_INTERNAL_ERROR, EXIT_USER_ERROR, REPORT_URL, EdgeqError
 
 # name -> module under edgeq.cli that defines `command`. Imported only when used, so `edgeq --help` stays fast.
 COMMANDS: dict[str, str] = {
@@ -58,9 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = cli.main(args=argv, prog_name="edgeq", standalone_mode=False)
     except EdgeqError as err:
-        kind = "error" if err.exit_code == EXIT_USER_ERROR else "internal error"
+        kind = {EXIT_USER_ERROR: "error", EXIT_CHECK_FAILED: "check failed"}.get(err.exit_code, "internal error")
         text = str(err).removeprefix("internal error ")
-        click.echo(f"edgeq: {kind}: {text}" + ("" if kind == "error" else f" (please report it: {REPORT_URL})"),
+        click.echo(f"edgeq: {kind}: {text}" + ("" if kind != "internal error" else f" (please report it: {REPORT_URL})"),
                    err=True)
         return err.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt):

@@ -103,6 +103,10 @@ def measure(m: MeasureInputs, *, config: QuantConfig, feeds: FeedSet, mixed, not
                 label_note = (f"labels ignored: the first output {names[0]!r} has shape {list(fp32[0].shape)}, "
                               "its first axis is not the sample axis")
             else:
+                classes = fp32[0].shape[-1]
+                if labels.size and labels.max() >= classes:
+                    raise UserError(f"eval labels go up to {int(labels.max())} but the first output {names[0]!r} "
+                                    f"has {classes} classes; labels must be class indices below {classes}")
                 n_labels += labels.shape[0]
                 for key, out in (("fp32", fp32[0]), ("quant", q[0])):
                     correct[key] += int(np.sum(np.argmax(out, axis=-1) == labels))

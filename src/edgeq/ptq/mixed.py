@@ -138,8 +138,10 @@ def choose_overrides(reference: ReferenceModel, points, config: QuantConfig, fee
                 select, float_nodes, promotions, achieved, moved = after
         steps.append({"promoted": moved, **achieved})
         chunk *= 2
-    met = meets(achieved)
+    everything_float = bool(weighted) and all(n.name in float_nodes for n in weighted)
+    met = meets(achieved) and not everything_float
     reason = ("promoted most sensitive first (sensitivity = output SQNR with only that layer quantized)" if met
+              else "only reachable with nothing quantized" if everything_float
               else "target not reachable even with every compute op in float: the remaining quantized ops limit it")
     overrides = {n: _rung_name(reference, n, k) for n, k in select.items() if k != 1 and n not in float_nodes}
     overrides.update({n: "float (inputs too)" for n in float_nodes})

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from ..errors import ConfigError, InternalError, UserError
+from ..errors import CheckFailed, ConfigError, InternalError, UserError
 from ..feeds import FeedSet, ImagePreprocess, open_feeds, random_feeds
 from ..graph.load import load_model
 from ..graph.plan import TensorQuant
@@ -135,14 +135,16 @@ def quantize(
     if want_mixed:
         mixed, select, float_nodes = choose_overrides(reference, points, config, eval_feeds, progress, select,
                                                       float_nodes)
+    if mixed is not None and not mixed.met:
+        raise CheckFailed(f"mixed precision target not met ({mixed.target}): {mixed.reason} (reached "
+                          + ", ".join(f"{k} {v:.2f}" for k, v in mixed.achieved.items())
+                          + "); nothing written: lower the target")
     overrides = {**config.overrides, **(mixed.overrides if mixed else {}), **{n: FLOAT for n in float_nodes}}
     float_inputs = exclusive_inputs(points, float_nodes)
     gates = {t: t not in float_inputs for t in reference.activations}
     plan = build_plan(points, ranges, weights, config, overrides, float_inputs)
     model_q, stored = _export(float_model, plan)
     t_exported = time.perf_counter()
-    if mixed is not None and not mixed.met:
-        notes.append(f"mixed precision target not met ({mixed.target}): {mixed.reason}")
 
     report = measure(
         MeasureInputs(float_model, model_q, observed, reference, gates, select, plan, points, weights, stored,
