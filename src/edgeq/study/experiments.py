@@ -225,14 +225,15 @@ def run_outliers(cfg: StudyConfig) -> dict:
 
 
 def mac_costs(formats: tuple[str, ...] = EIGHT_BIT) -> dict | None:
-    """Return gates and energy per MAC for each format (INT8: int32 accumulator; FP8: FP16 and FP32), if available."""
+    """Return gates and energy per MAC for each format (INT8: the paper's 27-bit Kulisch accumulator and int32;
+    FP8: FP16 and FP32), if available."""
     try:
         from ..hw_models import mac_cost
     except ImportError:
         return None
     out = {}
     for fmt in formats:
-        accs = ("int32",) if fmt.startswith("int") else ("fp16", "fp32")
+        accs = ("kulisch", "int32") if fmt.startswith("int") else ("fp16", "fp32")
         for acc in accs:
             c = mac_cost(fmt, fmt, acc)
             out[f"{fmt}/{acc}"] = {"gates": c.gates, "energy_pj": c.energy_pj, "area_um2": c.area_um2,
