@@ -89,7 +89,7 @@ def measure(m: MeasureInputs, *, config: QuantConfig, feeds: FeedSet, mixed, not
         if checked < fidelity_samples and k_feed < FIDELITY_FEEDS:
             checked += feed_samples(feed)
             _, fp32_points = m.observed.run(feed)
-            ref, captured = m.reference.run(feed, gates, m.select)
+            ref, captured = m.reference.run(feed, gates, m.select, capture=None)
             ref_vs_fp32.update(fp32[0], ref[0])
             fidelity["ort_default"].update(ref[0], q[0])
             fidelity["ort_disable_all"].update(ref[0], sessions["ort_disable_all"].run(names, feed)[0])

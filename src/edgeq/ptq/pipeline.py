@@ -159,7 +159,7 @@ def quantize(
 
 AMPLIFY_MIN_GAIN_DB = 10.0  # an op whose op-alone output SQNR is this far below its own quantizers' stays float
 AMPLIFY_SAMPLES = 2  # the amplification a stem causes is systematic: two feeds show it
-AMPLIFY_BUDGET_S = 2.0  # beyond the model's stems, check every op when the runs fit in about this much time
+AMPLIFY_BUDGET_S = 3.0  # beyond the model's stems, check every op (one feed) when that fits in about this time
 
 
 def _amplifier_guard(reference: ReferenceModel, points: QuantPoints, model: onnx.ModelProto, feeds: FeedSet,
@@ -173,19 +173,24 @@ def _amplifier_guard(reference: ReferenceModel, points: QuantPoints, model: onnx
         return {}
     subset = list(feeds.head(AMPLIFY_SAMPLES))
     candidates = [n for n in stem_nodes(model, points) if n.name in reference.variants]
-    start = time.perf_counter()
-    fp32 = [reference.run(feed)[0][0] for feed in subset]  # all gates off: the float model, timed
-    per_run = (time.perf_counter() - start) / max(1, len(subset))
+    fp32, times = [], []
+    for feed in subset:  # all gates off: the float model, timed (the fastest run: the first one warms up)
+        start = time.perf_counter()
+        fp32.append(reference.run(feed)[0][0])
+        times.append(time.perf_counter() - start)
+    per_run = min(times) if times else 0.0
     others = [n for n in points.nodes if n.name in reference.variants and n not in candidates]
-    if per_run * len(others) * len(subset) <= AMPLIFY_BUDGET_S:
-        candidates += others
-    if not candidates:
+    if per_run * len(others) > AMPLIFY_BUDGET_S:
+        others = []  # too slow to check them all: only the stems
+    if not candidates and not others:
         return {}
     weight_sqnr = {}
-    for n in candidates:
+    for n in candidates + others:
         entry = reference.variants[n.name].entries[0][n.weight]
         weight_sqnr[n.name] = sqnr_db(weights[n.weight], entry.apply(weights[n.weight]))
     kept = amplifying_ops(reference, candidates, subset, fp32, weight_sqnr, AMPLIFY_MIN_GAIN_DB)
+    # the other ops on one feed: what they amplify shows on any input
+    kept.update(amplifying_ops(reference, others, subset[:1], fp32[:1], weight_sqnr, AMPLIFY_MIN_GAIN_DB))
     for node, k in kept.items():
         notes.append(f"kept {node} in float (amplifier guard): quantizing it alone costs the output "
                      f"{k['op_alone_db']:.1f} dB SQNR while its own quantizers inject {k['local_db']:.1f} dB, so the "

@@ -87,13 +87,16 @@ class ReferenceModel:
         self.variants = {v.node: v for v in variants}
         m, self.captured = _build(model, activations, variants, capture)
         self.session = ort_session(m, "ort_disable_all", what="edgeq's reference graph")
-        self._fetch = self.output_names + self.captured
+        self._captured_set = set(self.captured)
 
     def run(self, feed: Mapping[str, np.ndarray], gates: Mapping[str, bool] | None = None,
-            select: Mapping[str, int] | None = None) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+            select: Mapping[str, int] | None = None,
+            capture: Sequence[str] | None = ()) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
         """Return (model outputs, captured tensor -> value) with the given activation gates and node variants.
 
-        Missing gates are off and missing selections are 0 (float): `run(feed)` is the float model.
+        Missing gates are off and missing selections are 0 (float): `run(feed)` is the float model. `capture`
+        names the activations whose value (and quantized twin) to return, None for all of them; onnxruntime only
+        computes what the requested outputs need, so capturing less is faster.
         """
         gates = gates or {}
         select = select or {}
@@ -102,8 +105,10 @@ class ReferenceModel:
             full[GATE + t] = np.array(bool(gates.get(t, False)))
         for node in self.variants:
             full[SELECT + node] = np.array(int(select.get(node, 0)), dtype=np.int64)
-        values = self.session.run(self._fetch, full)
-        return values[: len(self.output_names)], dict(zip(self.captured, values[len(self.output_names):]))
+        wanted = self.captured if capture is None else [
+            c for t in capture for c in (t, f"{t}__edgeq_sel") if c in self._captured_set]
+        values = self.session.run(self.output_names + wanted, full)
+        return values[: len(self.output_names)], dict(zip(wanted, values[len(self.output_names):]))
 
     def all_on(self, variant: int = 1) -> tuple[dict[str, bool], dict[str, int]]:
         """Return (gates, selections) that quantize everything at the given ladder rung (1 = the plan's formats)."""

@@ -60,7 +60,7 @@ def amplifying_ops(reference: ReferenceModel, stems, feeds: list, fp32: list[np.
         select = {node.name: 1} if node.name in reference.variants else {}
         cmp, local = StreamingComparison(), StreamingComparison()
         for feed, ref in zip(pairs, fp32):
-            outputs, captured = reference.run(feed, gates, select)
+            outputs, captured = reference.run(feed, gates, select, capture=list(gates))
             cmp.update(ref, outputs[0])
             for a in gates:
                 local.update(captured.get(a, feed.get(a)), captured[f"{a}__edgeq_sel"])
