@@ -138,5 +138,5 @@ def task_metric(task: str, ref: list, test: list) -> float:
     """Return the task metric named `task` (a key of TASKS) of `test` against `ref`; nan when outputs mismatch."""
     try:
         return TASKS[task](ref, test)
-    except (ValueError, IndexError):  # a quantized model whose outputs changed shape scores nan, not a crash
+    except (ValueError, IndexError, TypeError):  # a quantized model whose outputs changed shape scores nan, not a crash
         return float("nan")
