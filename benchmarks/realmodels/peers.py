@@ -83,13 +83,25 @@ def aimet(fmt: str, model: str, feeds: list, out: str, tmp: Path) -> None:
     """AIMET-ONNX QuantizationSimModel: W8A8 (or FP8 E4M3) encodings from the feeds, exported as a QDQ model."""
     from aimet_onnx.quantsim import QuantizationSimModel
 
-    proto = onnx.load(model)
+    proto = _static_shapes(onnx.load(model), feeds[0])
     kwargs = {"param_type": "int8", "activation_type": "int8"} if fmt == "int8" else \
-        {"param_type": "float8", "activation_type": "float8"}
-    sim = QuantizationSimModel(proto, providers=["CPUExecutionProvider"], **kwargs)
+        {"param_type": "float8e4m3fn", "activation_type": "float8e4m3fn"}
+    sim = QuantizationSimModel(proto, dummy_input=feeds[0], providers=["CPUExecutionProvider"], **kwargs)
     sim.compute_encodings(feeds)
     qdq = sim.to_onnx_qdq()
     onnx.save(qdq, out)
+
+
+def _static_shapes(proto: onnx.ModelProto, feed: dict) -> onnx.ModelProto:
+    """Pin the graph inputs to the feed's shapes: AIMET builds dummy inputs from the declared shapes and fails on
+    dynamic (-1, named) dims, which is what a user would work around this way."""
+    for inp in proto.graph.input:
+        if inp.name in feed:
+            dims = inp.type.tensor_type.shape.dim
+            for d, n in zip(dims, feed[inp.name].shape):
+                d.Clear()
+                d.dim_value = n
+    return proto
 
 
 def modelopt(fmt: str, model: str, npz: str, out: str, tmp: Path) -> None:
@@ -98,7 +110,7 @@ def modelopt(fmt: str, model: str, npz: str, out: str, tmp: Path) -> None:
         raise SystemExit("ModelOpt reads calibration data only as an .npz with a sample axis; this model has "
                          "state or scalar inputs")
     cmd = [sys.executable, "-m", "modelopt.onnx.quantization", "--onnx_path", model, "--quantize_mode",
-           "int8" if fmt == "int8" else "fp8", "--calibration_data", npz, "--calibration_method", "max",
+           "int8" if fmt == "int8" else "fp8", "--calibration_data_path", npz, "--calibration_method", "max",
            "--output_path", out, "--high_precision_dtype", "fp32", "--calibration_eps", "cpu"]
     raise SystemExit(subprocess.run(cmd).returncode)
 
