@@ -189,16 +189,18 @@ def main(argv: list[str] | None = None) -> int:
         entries = [e for e in corpus.select(args.models) if corpus.model_path(e.name, args.cache).exists()]
         if not entries:
             ap.error(f"no corpus model in {corpus.cache_dir(args.cache)}; run benchmarks/realmodels/fetch.py")
-        rows, peer_ok = [], {}
+        peer_ok: dict = {}
+        args.results.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="edgeq_realmodels_") as work:
             for entry in entries:
                 print(f"{entry.name}", file=sys.stderr)
-                rows += run_model(entry, tools, args, Path(work), peer_ok)
-        old = json.loads(args.results.read_text()) if args.results.exists() else {}
-        meta = {"samples": args.samples, "seed": args.seed, "timeout_s": args.timeout, "cpu": _cpu(),
-                "peer_skips": {k: v for k, v in peer_ok.items() if v}}
-        args.results.parent.mkdir(parents=True, exist_ok=True)
-        args.results.write_text(json.dumps(merge(old, rows, meta), indent=1) + "\n")
+                rows = run_model(entry, tools, args, Path(work), peer_ok)
+                # Written after every model: a long run that is stopped still leaves its results.
+                old = json.loads(args.results.read_text()) if args.results.exists() else {}
+                meta = {"samples": args.samples, "seed": args.seed, "timeout_s": args.timeout, "cpu": _cpu(),
+                        "peer_skips": {**old.get("meta", {}).get("peer_skips", {}),
+                                       **{k: v for k, v in peer_ok.items() if v}}}
+                args.results.write_text(json.dumps(merge(old, rows, meta), indent=1) + "\n")
     results = json.loads(args.results.read_text())
     render.write_doc(results, DOC)
     print(json.dumps(render.ratios(results)))
