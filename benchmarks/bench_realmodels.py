@@ -198,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                 # Written after every model: a long run that is stopped still leaves its results.
                 old = json.loads(args.results.read_text()) if args.results.exists() else {}
                 meta = {"samples": args.samples, "seed": args.seed, "timeout_s": args.timeout, "cpu": _cpu(),
+                        "edgeq": _edgeq_version(args.edgeq),
                         "peer_skips": {**old.get("meta", {}).get("peer_skips", {}),
                                        **{k: v for k, v in peer_ok.items() if v}}}
                 args.results.write_text(json.dumps(merge(old, rows, meta), indent=1) + "\n")
@@ -205,6 +206,18 @@ def main(argv: list[str] | None = None) -> int:
     render.write_doc(results, DOC)
     print(json.dumps(render.ratios(results)))
     return 0
+
+
+def _edgeq_version(cmd: list[str]) -> str:
+    """Return which edgeq ran: the command and the git commit of the source it imports (edgeq changes fast)."""
+    r = subprocess.run([*cmd[:-2], "-c", "import edgeq, pathlib; print(pathlib.Path(edgeq.__file__).parent)"]
+                       if cmd[-2:] == ["-m", "edgeq"] else ["true"], capture_output=True, text=True)
+    src = r.stdout.strip()
+    commit = subprocess.run(["git", "-C", src or str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", src or str(REPO), "status", "--porcelain", "--", "."], capture_output=True,
+                           text=True).stdout.strip()
+    return f"{' '.join(cmd)} ({src or 'unknown source'}, commit {commit}{', modified' if dirty else ''})"
 
 
 def _cpu() -> str:
