@@ -48,12 +48,15 @@ TOOLS = {
 PEER_MODULE = {"inc": "onnx_neural_compressor", "aimet": "aimet_onnx", "modelopt": "modelopt.onnx.quantization"}
 
 
-def measured(cmd: list[str], timeout: float, python: str = sys.executable) -> dict:
-    """Run `cmd` under measure.py (a fresh process, so its peak RSS is the command's own) and return the record."""
+def measured(cmd: list[str], timeout: float, python: str = sys.executable, cwd: Path | None = None) -> dict:
+    """Run `cmd` under measure.py (a fresh process, so its peak RSS is the command's own) and return the record.
+
+    `cwd`: quant_pre_process and the peers drop temporary files in the working folder; keep them out of the repo.
+    """
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         rec_path = f.name
     try:
-        subprocess.run([python, str(RM / "measure.py"), rec_path, str(timeout), "--", *cmd], check=True)
+        subprocess.run([python, str(RM / "measure.py"), rec_path, str(timeout), "--", *cmd], check=True, cwd=cwd)
         return json.loads(Path(rec_path).read_text())
     finally:
         os.unlink(rec_path)
@@ -124,7 +127,7 @@ def run_model(entry: corpus.Entry, tools: list[str], args, work: Path, peer_ok: 
             rows.append(_row(entry, tool, {"rc": "skipped"}, error=cmd))
             continue
         python = args.peer_python if TOOLS[tool][1] else sys.executable
-        rec = measured(cmd, args.timeout, python)
+        rec = measured(cmd, args.timeout, python, cwd=work)
         print(f"  {entry.name:22s} {tool:14s} rc={rec['rc']} {rec['wall_s']:7.1f} s {rec['peak_rss_mb']:7.0f} MB "
               f"{rec['stderr_last'][:100] if rec['rc'] != 0 else ''}", file=sys.stderr)
         if rec["rc"] != 0 or not out.exists():
