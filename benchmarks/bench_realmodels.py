@@ -133,7 +133,7 @@ def run_model(entry: corpus.Entry, tools: list[str], args, work: Path, peer_ok: 
         if rec["rc"] != 0 or not out.exists():
             rows.append(_row(entry, tool, rec, error=rec["stderr_last"] or "no output model written"))
             continue
-        row = _row(entry, tool, rec)
+        row = _row(entry, tool, rec, quant_nodes=quant_nodes(out))
         # FP8 QDQ is known to be broken by ORT's CPU graph optimizations, so score FP8 both ways.
         for opt, suffix in (("default", ""), ("disable", "_noopt")):
             if opt == "disable" and fmt != "fp8_e4m3" and not args.all_sessions:
@@ -147,6 +147,28 @@ def run_model(entry: corpus.Entry, tools: list[str], args, work: Path, peer_ok: 
             row.update({k + suffix: v for k, v in score(entry, ref, outs).items()})
         rows.append(row)
     return rows
+
+
+def quant_nodes(path: Path) -> int | None:
+    """Return how many QuantizeLinear/DequantizeLinear/QLinear*/*Integer nodes the model has, subgraphs included.
+
+    Zero means the tool left the model in float (e.g. a VAD whose whole network sits inside an If): its perfect
+    SQNR must not read as a win.
+    """
+    import onnx
+
+    def count(graph) -> int:
+        n = 0
+        for node in graph.node:
+            n += node.op_type in ("QuantizeLinear", "DequantizeLinear") or node.op_type.startswith("QLinear") \
+                or node.op_type.endswith("Integer")
+            n += sum(count(a.g) for a in node.attribute if a.type == onnx.AttributeProto.GRAPH)
+        return n
+
+    try:
+        return count(onnx.load(str(path), load_external_data=False).graph)
+    except Exception:  # noqa: BLE001 - an unreadable model is reported by the evaluation step
+        return None
 
 
 def _row(entry: corpus.Entry, tool: str, rec: dict, **extra) -> dict:

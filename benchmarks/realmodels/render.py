@@ -18,21 +18,23 @@ def _fmt(x, digits: int = 1) -> str:
 
 def _status(r: dict) -> str:
     if r["rc"] == 0:
-        return "ok"
+        if r.get("eval_error") and r.get("sqnr_db") is None:
+            return "output fails in ORT"
+        return "ok, nothing quantized" if r.get("quant_nodes") == 0 else "ok"
     return "skip" if r["rc"] == "skipped" else ("timeout" if r["rc"] == "timeout" else f"exit {r['rc']}")
 
 
 def table(results: dict) -> str:
     """Return a markdown table, one row per (model, tool)."""
     head = ("| model | tool | fmt | status | SQNR dB (default) | SQNR dB (opt off) | task metric | task (opt off) "
-            "| time s | peak RSS MB | note |\n|---|---|---|---|---|---|---|---|---|---|---|")
+            "| time s | peak RSS MB | Q/DQ nodes | note |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows = [head]
     for r in results["results"]:
         note = (r.get("error") or r.get("eval_error") or "").replace("|", "/").replace("\n", " ")[:90]
         rows.append(f"| {r['model']} | {r['tool']} | {r['fmt']} | {_status(r)} | {_fmt(r.get('sqnr_db'))} "
                     f"| {_fmt(r.get('sqnr_db_noopt'))} | {r['task']} {_fmt(r.get('task_metric'), 3)} "
                     f"| {_fmt(r.get('task_metric_noopt'), 3)} | {_fmt(r.get('wall_s'))} | {_fmt(r.get('peak_rss_mb'), 0)} "
-                    f"| {note} |")
+                    f"| {r.get('quant_nodes', '-')} | {note} |")
     return "\n".join(rows)
 
 
@@ -80,7 +82,8 @@ def ratios(results: dict) -> dict:
                 continue
             out["edgeq_runs"] += 1
             out["edgeq_ok"] += e["rc"] == 0
-            peers = [best_sqnr(r) for r in mine if r["fmt"] == fmt and r["rc"] == 0
+            # A peer that quantized nothing (quant_nodes == 0) is no competitor: it returned the FP32 model.
+            peers = [best_sqnr(r) for r in mine if r["fmt"] == fmt and r["rc"] == 0 and r.get("quant_nodes") != 0
                      and not r["tool"].startswith(("edgeq", "fp32")) and best_sqnr(r) is not None]
             mine_sqnr = e.get("sqnr_db") if e["rc"] == 0 else None
             if peers and mine_sqnr is not None:
