@@ -174,7 +174,9 @@ def quant_nodes(path: Path) -> int | None:
 def _row(entry: corpus.Entry, tool: str, rec: dict, **extra) -> dict:
     """Return a result row: who, format, exit status, time and memory, plus `extra`."""
     row = {"model": entry.name, "tool": tool, "fmt": TOOLS[tool][0], "task": entry.task, "rc": rec.get("rc"),
-           "wall_s": rec.get("wall_s"), "peak_rss_mb": rec.get("peak_rss_mb"), "sqnr_db": None, "task_metric": None}
+           "wall_s": rec.get("wall_s"), "peak_rss_mb": rec.get("peak_rss_mb"), "sqnr_db": None, "task_metric": None,
+           # Shared machines: a wall time taken under load is not comparable with one taken idle.
+           "load_1min": round(os.getloadavg()[0], 2)}
     row.update(extra)
     return row
 
