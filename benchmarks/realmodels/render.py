@@ -102,6 +102,8 @@ def write_doc(results: dict, path: Path) -> None:
     png = path.with_name(path.stem + "_sqnr.png")
     plot(results, png)
     meta = results.get("meta", {})
+    loads = [r["load_1min"] for r in results["results"] if r.get("load_1min") is not None]
+    load = f" Load average while measuring: {min(loads):.1f}-{max(loads):.1f}." if loads else ""
     skips = "".join(f"\n- `{k}`: {v}" for k, v in meta.get("peer_skips", {}).items())
     path.write_text(
         "# edgeq against the peers on real models\n\n"
@@ -112,7 +114,7 @@ def write_doc(results: dict, path: Path) -> None:
         "which CPU FP8 QDQ needs. Task metrics: `mask_iou` (DB map > 0.3), `string_match` (greedy CTC), `top1` "
         "(argmax, or decision at 0.5), `cosine` (embedding), `box_iou_*` (FP32-live anchors, 0 when dropped).\n\n"
         f"Samples: {meta.get('samples')} calibration and {meta.get('samples')} eval feeds, seed {meta.get('seed')}; "
-        f"per-command timeout {meta.get('timeout_s')} s; CPU: {meta.get('cpu')}.\n"
+        f"per-command timeout {meta.get('timeout_s')} s; CPU: {meta.get('cpu')}.{load}\nedgeq: {meta.get('edgeq')}.\n"
         + (f"\nPeers skipped:{skips}\n" if skips else "")
         + f"\n![SQNR per model and tool]({png.name})\n\n" + table(results) + "\n"
     )
