@@ -104,11 +104,28 @@ def _static_shapes(proto: onnx.ModelProto, feed: dict) -> onnx.ModelProto:
     return proto
 
 
-def modelopt(fmt: str, model: str, npz: str, out: str, tmp: Path) -> None:
+def fixed_shape_npz(model: str, feeds: list, tmp: Path) -> str:
+    """Return an .npz of the feeds concatenated along axis 0 when every input has a fixed shape, else "".
+
+    ModelOpt splits each calibration array into runs of the input's declared leading dim, so a fixed state
+    input [2, 1, 128] can be given as [2 * runs, 1, 128]; dynamic dims or scalar inputs cannot be split back.
+    """
+    inits = {t.name for t in onnx.load(model, load_external_data=False).graph.initializer}
+    for inp in onnx.load(model, load_external_data=False).graph.input:
+        dims = inp.type.tensor_type.shape.dim
+        if inp.name not in inits and (not dims or any(not d.HasField("dim_value") for d in dims)):
+            return ""
+    path = tmp / "calib_fixed.npz"
+    np.savez(path, **{k: np.concatenate([f[k] for f in feeds]) for k in feeds[0]})
+    return str(path)
+
+
+def modelopt(fmt: str, model: str, npz: str, out: str, tmp: Path, feeds: list) -> None:
     """NVIDIA ModelOpt ONNX PTQ CLI, max calibration, FP32 kept as the high-precision type (fp16 wrecks some)."""
+    npz = npz or fixed_shape_npz(model, feeds, tmp)
     if not npz:
-        raise SystemExit("ModelOpt reads calibration data only as an .npz with a sample axis; this model has "
-                         "state or scalar inputs")
+        raise SystemExit("ModelOpt reads calibration data only as an .npz split along each input's leading dim; "
+                         "this model has a scalar or dynamic-shaped state input")
     cmd = [sys.executable, "-m", "modelopt.onnx.quantization", "--onnx_path", model, "--quantize_mode",
            "int8" if fmt == "int8" else "fp8", "--calibration_data_path", npz, "--calibration_method", "max",
            "--output_path", out, "--high_precision_dtype", "fp32", "--calibration_eps", "cpu"]
@@ -120,7 +137,7 @@ def main(argv: list[str]) -> int:
     tool, fmt, model, calib_dir, npz, out = argv
     with tempfile.TemporaryDirectory() as tmp:
         if tool == "modelopt":
-            modelopt(fmt, model, npz, out, Path(tmp))
+            modelopt(fmt, model, npz, out, Path(tmp), load_feeds(calib_dir))
         else:
             {"ort": ort_static, "inc": inc_static, "aimet": aimet}[tool](fmt, model, load_feeds(calib_dir), out,
                                                                          Path(tmp))
