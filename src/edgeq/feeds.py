@@ -73,6 +73,8 @@ class FeedSet:
     n_samples: int
     has_labels: bool = False
     limit: int | None = field(default=None)
+    batch: int | None = None  # samples per run when the source has a sample axis, else None (fed as stored)
+    rebatch: Callable[[int], FeedSet] | None = field(default=None, repr=False)
 
     def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
         for feed, _ in self.with_labels():
@@ -89,7 +91,14 @@ class FeedSet:
 
     def head(self, n_samples: int) -> FeedSet:
         """Return the same source cut after about `n_samples` samples (whole feeds)."""
-        return FeedSet(self.make, self.describe, min(self.n_samples, n_samples), self.has_labels, n_samples)
+        return FeedSet(self.make, self.describe, min(self.n_samples, n_samples), self.has_labels, n_samples,
+                       self.batch)
+
+    def with_batch(self, batch: int) -> FeedSet:
+        """Return the same data in runs of `batch` samples where it has a sample axis (else unchanged)."""
+        if self.rebatch is None or self.batch is None or batch == self.batch:
+            return self
+        return self.rebatch(batch)
 
     def first(self) -> dict[str, np.ndarray]:
         """Return the first feed."""
@@ -172,7 +181,11 @@ def array_feeds(arrays: dict[str, np.ndarray], specs, what: str, batch: int, nam
             yield feed, None if labels is None else labels[start:start + step]
 
     unit = "one sample per run" if step == 1 else f"batches of {step}"
-    return FeedSet(make, f"{name}: {n} samples, {unit}", n, labels is not None)
+    resizable = step > 1 and not fixed  # a fixed batch or per-sample inputs keep their step
+    rebatch = (lambda b: array_feeds({**arrays, **({LABELS: labels} if labels is not None else {})}, specs, what,
+                                     b, name)) if resizable else None
+    return FeedSet(make, f"{name}: {n} samples, {unit}", n, labels is not None, batch=step if resizable else None,
+                   rebatch=rebatch)
 
 
 def _check_names(arrays, specs, what) -> None:

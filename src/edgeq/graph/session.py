@@ -34,6 +34,10 @@ def session_options(mode: str = "ort_default") -> ort.SessionOptions:
     if mode == "reference":
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
+    if mode in ("ort_disable_all", "reference"):
+        # analysis sessions (edgeq's reference, observation, checks) fetch many large tensors: without the arena
+        # their memory is returned after each run instead of staying at the largest run's peak per session
+        opts.enable_cpu_mem_arena = False
     return opts
 
 

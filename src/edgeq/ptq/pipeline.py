@@ -117,6 +117,7 @@ def quantize(
         raise UserError("the model has no Conv, ConvTranspose, Gemm or MatMul with float inputs to quantize at its "
                         "top level" + (f" ({'; '.join(fallbacks[:3])})" if fallbacks else "") + where)
     observed = ObservedModel(float_model, points.activations)
+    calib_feeds, eval_feeds = _fit_batches(observed, calib_feeds, eval_feeds, notes)
     ranges, fp32_outputs = calibrate(observed, calib_feeds, points, config, progress,
                                      keep_outputs=eval_feeds is calib_feeds)
     _check_ranges(ranges)
@@ -197,6 +198,27 @@ def _amplifier_guard(reference: ReferenceModel, points: QuantPoints, model: onnx
                      "graph amplifies their noise (an input with a large offset, a Log downstream); "
                      "--no-guard quantizes it anyway")
     return kept
+
+
+ACTIVATION_BUDGET_BYTES = 128 << 20  # one run's observed activations: what bounds memory, not the sample count
+
+
+def _fit_batches(observed: ObservedModel, calib: FeedSet, eval_feeds: FeedSet, notes: list[str]):
+    """Return the feeds re-cut so one run's observed activations fit ACTIVATION_BUDGET_BYTES (measured on one
+    sample); data without a resizable sample axis is fed as stored."""
+    if calib.batch is None and eval_feeds.batch is None:
+        return calib, eval_feeds
+    one = {k: v[:1] for k, v in calib.first().items()} if calib.batch else None
+    if one is None:
+        return calib, eval_feeds
+    outputs, values = observed.run(one)
+    per_sample = sum(np.asarray(v).nbytes for v in values.values()) + sum(o.nbytes for o in outputs)
+    batch = int(max(1, min(FEED_BATCH, ACTIVATION_BUDGET_BYTES // max(per_sample, 1))))
+    if batch < FEED_BATCH:
+        notes.append(f"runs of {batch} samples: one sample's activations take {per_sample / 2**20:.0f} MiB")
+    same = eval_feeds is calib
+    calib = calib.with_batch(batch)
+    return calib, (calib if same else eval_feeds.with_batch(batch))
 
 
 def _variants(points: QuantPoints, weights, acts: list[TensorQuant], config: QuantConfig,
