@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgeq.errors import ConfigError
+
 from .adc import adc_params, dac_levels
 from .devices import STUCK_AT_GMAX, STUCK_AT_GMIN, STUCK_NONE, DeviceModel
 from .ir_drop import effective_conductance
@@ -54,9 +56,9 @@ class ProgrammedArray:
     def __init__(self, weights: np.ndarray, config: CrossbarConfig, rng: np.random.Generator) -> None:
         w = np.asarray(weights, dtype=np.float64)
         if w.ndim != 2 or 0 in w.shape:
-            raise ValueError(f"weights must be a non-empty 2-D (in_features, out_features) array, got {w.shape}")
+            raise ConfigError(f"weights must be a non-empty 2-D (in_features, out_features) array, got {w.shape}")
         if not np.all(np.isfinite(w)):
-            raise ValueError("weights contain NaN or inf")
+            raise ConfigError("weights contain NaN or inf")
         self.config = config
         self.device = DeviceModel(config.device)
         self.in_features, self.out_features = w.shape
@@ -110,7 +112,7 @@ class ProgrammedArray:
         return how many devices broke. Later reads, at any time, see them; drift compensation keeps its reference
         from programming time."""
         if stuck_at_gmin < 0 or stuck_at_gmax < 0 or stuck_at_gmin + stuck_at_gmax > 1:
-            raise ValueError("stuck-at rates must be >= 0 and sum to at most 1")
+            raise ConfigError("stuck-at rates must be >= 0 and sum to at most 1")
         if self._compensation_reference is None and self.config.drift_compensation:
             self._compensation_reference = self.state_at(0.0).weights.copy()
         broken = 0
@@ -220,13 +222,13 @@ class ProgrammedArray:
         """
         x = np.asarray(x, dtype=np.float32)
         if x.shape[-1] != self.in_features:
-            raise ValueError(f"input has {x.shape[-1]} features, the array expects {self.in_features}")
+            raise ConfigError(f"input has {x.shape[-1]} features, the array expects {self.in_features}")
         lead = x.shape[:-1]
         x2 = x.reshape(-1, self.in_features)
         st = self.state_at(t_seconds)
         noisy = st.variance is not None or st.uniform_variance > 0.0
         if noisy and rng is None:
-            raise ValueError("this array has read noise: pass rng=np.random.Generator to matmul")
+            raise ConfigError("this array has read noise: pass rng=np.random.Generator to matmul")
         key = int(rng.integers(0, 2**63)) if noisy else 0
         out = np.empty((x2.shape[0], self.out_features), dtype=np.float32)
         chunk = max(1, self.config.batch_chunk)

@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
+from edgeq.errors import ConfigError
+
 from .adc import ADCConfig, DACConfig
 from .devices import IDEAL_DEVICE, PCM_DEVICE, RRAM_DEVICE, DeviceConfig
 from .ir_drop import IRDropConfig
@@ -37,16 +39,22 @@ class TileConfig:
     tiles; the tiles' digitized outputs are shift-added. 1 = one device pair per weight (no slicing)."""
     slice_bits: int = 4
     """Bits per weight slice when weight_slices > 1 (each slice uses 2^slice_bits conductance levels)."""
+    group_mapping: Literal["block", "per_group"] = "block"
+    """Grouped/depthwise convolutions: "block" packs as many groups as fit block-diagonally into one tile (few
+    tiles, low utilisation, off-diagonal G_min cells add noise); "per_group" gives each group its own small tile
+    (no shared columns, one periphery per group). See `onnx_map.py`."""
 
     def __post_init__(self) -> None:
         if self.rows < 1 or self.cols < 1:
-            raise ValueError("tile rows and cols must be >= 1")
+            raise ConfigError("tile rows and cols must be >= 1")
         if self.mapping not in ("differential", "offset"):
-            raise ValueError(f"mapping must be 'differential' or 'offset', got {self.mapping!r}")
+            raise ConfigError(f"mapping must be 'differential' or 'offset', got {self.mapping!r}")
         if self.weight_slices < 1 or not 1 <= self.slice_bits <= 8 or self.weight_slices * self.slice_bits > 24:
-            raise ValueError("need weight_slices >= 1 and 1 <= slice_bits <= 8 (at most 24 bits in all)")
+            raise ConfigError("need weight_slices >= 1 and 1 <= slice_bits <= 8 (at most 24 bits in all)")
         if self.weight_scale not in ("column", "tile"):
-            raise ValueError(f"weight_scale must be 'column' or 'tile', got {self.weight_scale!r}")
+            raise ConfigError(f"weight_scale must be 'column' or 'tile', got {self.weight_scale!r}")
+        if self.group_mapping not in ("block", "per_group"):
+            raise ConfigError(f"group_mapping must be 'block' or 'per_group', got {self.group_mapping!r}")
 
 
 @dataclass(frozen=True)
@@ -98,4 +106,4 @@ def get_preset(name: str) -> CrossbarConfig:
     try:
         return PRESETS[name]
     except KeyError:
-        raise ValueError(f"unknown crossbar preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+        raise ConfigError(f"unknown crossbar preset {name!r}; choose one of {', '.join(PRESETS)}") from None

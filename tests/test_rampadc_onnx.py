@@ -113,11 +113,11 @@ def test_simulate_cli_puts_lstm_gates_on_ramp_adcs(tmp_path) -> None:
     sqnr = {}
     for gates in ("exact", "ramp:3", "ramp:8:ideal"):
         out = tmp_path / gates.replace(":", "_")
-        args = [str(tmp_path / "lstm.onnx"), "--hw", "ideal", "--eval", str(tmp_path / "data.npz"), "--drift", "1s"]
-        assert main(["simulate", *args, "--repeats", "1", "--rnn-activation", gates, "--out", str(out)]) == 0
+        args = [str(tmp_path / "lstm.onnx"), "--preset", "ideal", "--eval", str(tmp_path / "data.npz"), "--drift", "1s"]
+        assert main(["simulate", *args, "--repeats", "1", "--rnn-activation", gates, "--out-dir", str(out)]) == 0
         sqnr[gates] = float(json.loads((out / "results.json").read_text())["sqnr_db"][0][0])
     # coarser ramp ADCs lose more: exact gates reproduce the float model, 8-bit ramps beat 3-bit ramps
     assert sqnr["exact"] > 100 and sqnr["ramp:3"] < sqnr["ramp:8:ideal"] < 100
-    bad = ["simulate", str(tmp_path / "lstm.onnx"), "--hw", "ideal", "--eval", str(tmp_path / "data.npz")]
+    bad = ["simulate", str(tmp_path / "lstm.onnx"), "--preset", "ideal", "--eval", str(tmp_path / "data.npz")]
     assert main([*bad, "--rnn-activation", "ramp"]) == 2
     assert main([*bad, "--rnn-activation", "ramp:5:nope"]) == 2
