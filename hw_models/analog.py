@@ -128,7 +128,9 @@ class MacroConfig:
         if self.cell not in ("1t1r", "passive"):
             raise ValueError("cell must be '1t1r' or 'passive'")
         if not 1 <= self.dac_bits <= 16:
-            raise ValueError("dac_bits must be 1..16")
+            raise ValueError(f"dac_bits must be 1..16, got {self.dac_bits}")
+        if not 1 <= self.adc_bits <= 16:
+            raise ValueError(f"adc_bits must be 1..16, got {self.adc_bits}")
         parse_node(self.tech)
         if self.group_mapping not in ("block", "per_group"):
             raise ValueError("group_mapping must be 'block' or 'per_group'")

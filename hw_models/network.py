@@ -312,7 +312,8 @@ def network_cost(model_or_path, plan="int8", target: str = "digital", tech: str 
     if plan is None or (isinstance(plan, str) and plan.lower() in ("auto", "qdq")):
         plan = plan_from_graph(layers, acc)
     else:
-        plan = parse_plan(plan, acc=acc, layer_names=[layer.name for layer in layers])
+        plan = parse_plan(plan, acc=acc, layer_names=[layer.name for layer in layers],
+                          matrix_names=[layer.name for layer in layers if layer.is_matrix])
     name = model_or_path if isinstance(model_or_path, str) else getattr(model_or_path, "name", "<model>")
     if target == "digital":
         config = digital_preset(hw if not isinstance(hw, MacroConfig) else None)
