@@ -28,7 +28,7 @@ from .onnx_map import AnalogNode, DigitalNode
 from .onnx_sim import OnnxCrossbarModel, fp32_outputs
 from .presets import CrossbarConfig, get_preset
 
-__all__ = ["SimulationResult", "load_model", "model_feeds", "simulate"]
+__all__ = ["SimulationResult", "load_model", "model_feeds", "per_sample", "run_batched", "simulate"]
 
 
 @dataclass
@@ -51,7 +51,7 @@ class SimulationResult:
         rows = []
         for k, t in enumerate(self.drift_times_s):
             row = {"t_s": t, "sqnr_db_mean": float(np.mean(self.sqnr_db[:, k])),
-                   "sqnr_db_std": float(np.std(self.sqnr_db[:, k]))}
+                   "sqnr_db_std": _spread(self.sqnr_db[:, k])}
             if self.accuracy is not None:
                 row.update(accuracy_mean=float(np.mean(self.accuracy[:, k])),
                            accuracy_std=float(np.std(self.accuracy[:, k])))
@@ -71,6 +71,30 @@ class SimulationResult:
             "analog_nodes": [dataclasses.asdict(n) for n in self.nodes],
             "digital_nodes": [dataclasses.asdict(n) for n in self.digital_nodes],
         }
+
+
+def _spread(values: np.ndarray) -> float:
+    """Return the std over chips; 0 when all are equal (also when all are inf: an exact simulation)."""
+    if np.all(values == values[0]):
+        return 0.0
+    return float(np.std(values))
+
+
+def per_sample(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> bool:
+    """Return True when the model fixes its batch at 1 but the data holds more samples: run them one by one."""
+    inits = {i.name for i in model.graph.initializer}
+    dims = [i.type.tensor_type.shape.dim for i in model.graph.input if i.name not in inits]
+    fixed = all(d and d[0].dim_value == 1 for d in dims)
+    return fixed and all(np.ndim(v) and len(v) > 1 for v in feeds.values())
+
+
+def run_batched(fn: Callable[[dict], list[np.ndarray]], feeds: dict[str, np.ndarray], split: bool) -> list:
+    """Return fn(feeds), or with split the outputs of fn on each sample concatenated along the leading axis."""
+    if not split:
+        return fn(feeds)
+    n = len(next(iter(feeds.values())))
+    outs = [fn({k: v[i : i + 1] for k, v in feeds.items()}) for i in range(n)]
+    return [np.concatenate(parts, axis=0) for parts in zip(*outs)]
 
 
 def load_model(model: str | Path | onnx.ModelProto) -> onnx.ModelProto:
@@ -150,18 +174,21 @@ def simulate(
     times = _times(drift_times)
     if int(repeats) < 1:
         raise ConfigError(f"repeats must be >= 1, got {repeats}")
-    if labels is not None and {len(labels)} != {len(v) for v in feeds.values()}:
-        raise UserError(f"the labels have {len(labels)} rows but the inputs have {sorted({len(v) for v in feeds.values()})}")
+    rows = {len(v) for v in feeds.values() if np.ndim(v)}
+    if labels is not None and {len(labels)} != rows:
+        raise UserError(f"the labels have {len(labels)} rows but the inputs have {sorted(rows)}")
     sim = OnnxCrossbarModel(proto, cfg, rnn_activation)
+    split = per_sample(proto, feeds)
     if reference is None:
-        reference = fp32_outputs(proto, feeds)[0]
+        reference = run_batched(lambda f: fp32_outputs(proto, f), feeds, split)[0]
     sqnr = np.zeros((repeats, len(times)))
     acc = None if labels is None else np.zeros((repeats, len(times)))
     step = 0
     for r in range(repeats):
         sim.program(np.random.default_rng([seed, r]))
         for k, t in enumerate(times):
-            out = sim.run(feeds, t, np.random.default_rng([seed, r, k, 1]))[0]
+            rng = np.random.default_rng([seed, r, k, 1])
+            out = run_batched(lambda f: sim.run(f, t, rng), feeds, split)[0]
             sqnr[r, k] = sqnr_db(reference, out)
             if acc is not None:
                 acc[r, k] = top1_accuracy(out, labels)

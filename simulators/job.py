@@ -13,7 +13,7 @@ import onnx
 
 from edgeq.errors import ConfigError, UserError
 
-from .api import SimulationResult, load_model, model_feeds, simulate
+from .api import SimulationResult, load_model, model_feeds, per_sample, run_batched, simulate
 from .onnx_sim import fp32_outputs
 from .presets import CrossbarConfig, get_preset
 from .report import format_duration, parse_durations, plot_png
@@ -93,11 +93,11 @@ def prepare_run(model_path: Path, preset: str, data_path: Path, drift: str, repe
     if labels_key is not None and labels_key not in arrays:
         raise UserError(f"--labels {labels_key!r}: {data_path} has no such array; it has {sorted(arrays)}")
     labels = arrays.get(labels_key or "labels")
-    batch = {len(v) for v in feeds.values()}
+    batch = {len(v) for v in feeds.values() if np.ndim(v)}
     if labels is not None and {len(labels)} != batch:
         raise UserError(f"{labels_key or 'labels'!r} has {len(labels)} rows but the inputs have {sorted(batch)}")
     folder, file = _destination(model_path, config.name, out_dir, output, force)
-    reference = fp32_outputs(model, feeds)[0]
+    reference = run_batched(lambda f: fp32_outputs(model, f), feeds, per_sample(model, feeds))[0]
     gates = parse_rnn_activation(rnn_activation)
     return SimulationRun(model, model_path.name, config, feeds, labels, reference, times, repeats, seed, folder, file,
                          gates)

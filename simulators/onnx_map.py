@@ -22,7 +22,8 @@ from onnx import helper, numpy_helper
 
 from edgeq.errors import ConfigError
 
-__all__ = ["GROUP_MAPPINGS", "AnalogNode", "Block", "DigitalNode", "NodeMap", "constants", "map_node"]
+__all__ = ["GROUP_MAPPINGS", "AnalogNode", "Block", "DigitalNode", "NodeMap", "constants", "map_node",
+           "subgraph_matrix_ops"]
 
 GROUP_MAPPINGS = ("block", "per_group")
 MATRIX_OPS = ("MatMul", "Gemm", "Conv", "ConvTranspose")
@@ -95,11 +96,26 @@ def attrs(node: onnx.NodeProto) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
+def subgraph_matrix_ops(node: onnx.NodeProto) -> int:
+    """Return how many matrix products (and LSTM/GRU) the subgraphs of an If/Loop/Scan node hold, recursively."""
+    count = 0
+    for a in node.attribute:
+        for g in [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs):
+            count += sum(1 for n in g.node if n.op_type in (*MATRIX_OPS, "LSTM", "GRU"))
+            count += sum(subgraph_matrix_ops(n) for n in g.node)
+    return count
+
+
 def map_node(
     node: onnx.NodeProto, consts: dict[str, np.ndarray], rows: int, cols: int, slices: int, group_mapping: str
 ) -> NodeMap | DigitalNode | None:
     """Return the node's tile mapping, a DigitalNode saying why it stays digital, or None for non-matrix ops."""
     if node.op_type not in MATRIX_OPS:
+        inside = subgraph_matrix_ops(node)
+        if inside:
+            return DigitalNode(node.name or node.output[0], node.op_type,
+                               f"control flow: its subgraphs run in float, so their {inside} matrix product(s) are "
+                               "not on tiles")
         return None
     if group_mapping not in GROUP_MAPPINGS:
         raise ConfigError(f"group mapping must be one of {', '.join(GROUP_MAPPINGS)}, got {group_mapping!r}")

@@ -202,7 +202,7 @@ class OnnxCrossbarModel:
 
     def _run_float(self, k: int, node: onnx.NodeProto, env: dict) -> list[np.ndarray]:
         """Run one node with onnxruntime; its one-node model is typed from the tensors of the first run."""
-        inputs = [i for i in node.input if i]
+        inputs = list(dict.fromkeys([i for i in node.input if i] + [i for i in outer_names(node) if i in env]))
         if k not in self._sessions:
             self._sessions[k] = self._session(k, node, {i: env[i] for i in inputs})
         try:
@@ -235,6 +235,21 @@ class OnnxCrossbarModel:
         except Exception as err:  # onnxruntime's own types; the first line says what is wrong
             raise UserError(f"node {node.name or node.output[0]} ({node.op_type}) cannot run alone in onnxruntime: "
                             f"{' '.join(str(err).split())[:300]}") from None
+
+
+def outer_names(node: onnx.NodeProto) -> list[str]:
+    """Return the outer-scope tensors an If/Loop/Scan node's subgraphs read (they become inputs of its one-node
+    model, since onnxruntime resolves them from the enclosing graph)."""
+    names: list[str] = []
+    for a in node.attribute:
+        graphs = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)
+        for g in graphs:
+            local = {i.name for i in g.input} | {i.name for i in g.initializer}
+            for sub in g.node:
+                local.update(o for o in sub.output if o)
+            for sub in g.node:
+                names += [i for i in [*sub.input, *outer_names(sub)] if i and i not in local]
+    return list(dict.fromkeys(names))
 
 
 def fp32_outputs(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:

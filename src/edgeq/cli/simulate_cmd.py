@@ -116,8 +116,18 @@ def analog_cost(run, tech: str) -> dict:
     tile = MacroConfig(name=f"{cfg.name}-tiles", rows=cfg.tile.rows, cols=cfg.tile.cols, adc_bits=cfg.adc.bits or 8,
                        dac_bits=cfg.dac.bits or 8, differential=cfg.tile.mapping == "differential", tech=tech,
                        group_mapping=cfg.tile.group_mapping)
-    one = {name: value[:1] for name, value in run.feeds.items()}  # one inference sizes models inference cannot
-    return cost_summary(run.model, "int8", target="analog", tech=tech, hw=tile, feeds=one)
+    try:
+        return cost_summary(run.model, "int8", target="analog", tech=tech, hw=tile, feeds=one_inference(run))
+    except UserError as err:  # a model the cost model cannot price still has its simulation reported
+        return {"tech": tech, "error": str(err), "line": f"cost ({tech}): not available: {err}"}
+
+
+def one_inference(run) -> dict:
+    """Return the inputs of one inference: the first sample of inputs whose leading axis is dynamic (the batch);
+    state and scalar inputs with a fixed leading size stay whole."""
+    dynamic = {i.name for i in run.model.graph.input if i.type.tensor_type.shape.dim
+               and not i.type.tensor_type.shape.dim[0].dim_value}
+    return {name: value[:1] if name in dynamic and value.ndim else value for name, value in run.feeds.items()}
 
 
 def _show(model: Path, result, repeats: int, seed: int, cost: dict, written) -> None:
