@@ -45,6 +45,8 @@ class SimulationResult:
     nodes: list[AnalogNode] = field(default_factory=list)
     digital_nodes: list[DigitalNode] = field(default_factory=list)
     """Matrix products that stay digital, each with its reason."""
+    calibration: str | None = None
+    """Where the periphery calibration inputs came from (None: no calibration)."""
 
     def summary(self) -> list[dict]:
         """Return one dict per drift time with mean and std over repeats."""
@@ -70,6 +72,7 @@ class SimulationResult:
             "accuracy": None if self.accuracy is None else self.accuracy.tolist(),
             "analog_nodes": [dataclasses.asdict(n) for n in self.nodes],
             "digital_nodes": [dataclasses.asdict(n) for n in self.digital_nodes],
+            "calibration": self.calibration,
         }
 
 
@@ -133,6 +136,20 @@ def model_feeds(model: onnx.ModelProto, data: dict[str, np.ndarray] | str | Path
     return feeds
 
 
+CALIB_SAMPLES = 32
+"""Samples of the evaluation data the periphery is calibrated on when no calibration data is given."""
+
+
+def _calibration_feeds(model: onnx.ModelProto, feeds: dict, calib) -> tuple[dict, str]:
+    """Return the calibration inputs and a note saying where they come from."""
+    if calib is not None:
+        chosen = model_feeds(model, calib)
+        return chosen, f"calibration data given ({len(next(iter(chosen.values())))} samples)"
+    n = min(CALIB_SAMPLES, *(len(v) for v in feeds.values() if np.ndim(v)))
+    chosen = {k: (v[:n] if np.ndim(v) and len(v) == len(next(iter(feeds.values()))) else v) for k, v in feeds.items()}
+    return chosen, f"first {n} samples of the evaluation data (no calibration data given)"
+
+
 def _config(config: str | CrossbarConfig) -> CrossbarConfig:
     if isinstance(config, CrossbarConfig):
         return config
@@ -160,11 +177,14 @@ def simulate(
     progress: Callable[[int, int], None] | None = None,
     reference: np.ndarray | None = None,
     rnn_activation: ActivationSpec | None = None,
+    calib: dict[str, np.ndarray] | str | Path | None = None,
 ) -> SimulationResult:
     """Return accuracy (with labels) and SQNR vs FP32 of the model on simulated tiles at each drift time.
 
     `config` is a preset name or a CrossbarConfig; `data` maps input names to arrays (or is an .npz path);
-    `reference` is the FP32 first output when already computed. The same seed gives the same numbers.
+    `reference` is the FP32 first output when already computed; `calib` holds the inputs the periphery is
+    calibrated on when `config.calibration` asks for it (default: the first CALIB_SAMPLES samples of `data`).
+    The same seed gives the same numbers.
     """
     from edgeq.metrics import sqnr_db, top1_accuracy
 
@@ -179,6 +199,9 @@ def simulate(
         raise UserError(f"the labels have {len(labels)} rows but the inputs have {sorted(rows)}")
     sim = OnnxCrossbarModel(proto, cfg, rnn_activation)
     split = per_sample(proto, feeds)
+    calib_feeds, calib_note = None, None
+    if cfg.calibration.active:
+        calib_feeds, calib_note = _calibration_feeds(proto, feeds, calib)
     if reference is None:
         reference = run_batched(lambda f: fp32_outputs(proto, f), feeds, split)[0]
     sqnr = np.zeros((repeats, len(times)))
@@ -186,6 +209,9 @@ def simulate(
     step = 0
     for r in range(repeats):
         sim.program(np.random.default_rng([seed, r]))
+        if calib_feeds is not None:
+            cal_rng = np.random.default_rng([seed, r, 2])
+            run_batched(lambda f: sim.calibrate(f, cal_rng) or [], calib_feeds, per_sample(proto, calib_feeds))
         for k, t in enumerate(times):
             rng = np.random.default_rng([seed, r, k, 1])
             out = run_batched(lambda f: sim.run(f, t, rng), feeds, split)[0]
@@ -196,4 +222,4 @@ def simulate(
             if progress is not None:
                 progress(step, repeats * len(times))
     fp32_acc = None if labels is None else top1_accuracy(reference, labels)
-    return SimulationResult(cfg.name, times, sqnr, acc, fp32_acc, sim.nodes, sim.digital_nodes)
+    return SimulationResult(cfg.name, times, sqnr, acc, fp32_acc, sim.nodes, sim.digital_nodes, calib_note)

@@ -110,15 +110,16 @@ def tile_accumulate_np(
 ) -> None:
     """out += ADC(acc + sqrt(var) * z) * x_scale[:, None] * col_scale (NumPy twin of `tile_accumulate_nb`).
 
-    var_mode 0: no read noise; 1: variance var_row[b] for every column; 2: variance var_full[b, j].
+    var_mode 0: no read noise; 1: variance var_row[b] for every column; 2: variance var_full[b, j]. lsb and bound
+    are per-column float64 arrays (each column's ADC may have its own calibrated range); lsb 0 = no rounding.
     """
     v = acc.astype(np.float64)
     if var_mode:
         var = var_row[:, None] if var_mode == 1 else var_full.astype(np.float64)
         v = v + np.sqrt(np.maximum(var, 0.0)) * gaussian_np(key, row0, acc.shape[0], acc.shape[1])
     v = np.minimum(np.maximum(v, -bound), bound)
-    if lsb > 0.0:
-        v = np.rint(v / lsb) * lsb
+    rounded = np.rint(v / np.where(lsb > 0.0, lsb, 1.0)) * lsb
+    v = np.where(lsb > 0.0, rounded, v)
     v = v * x_scale.astype(np.float64)[:, None] * col_scale.astype(np.float64)[None, :]
     out += v.astype(np.float32)
 
@@ -186,9 +187,9 @@ def _tile_accumulate_row(acc, var_full, var_row, var_mode, ukey, row0, lsb, boun
             v += np.sqrt(max(var_row[b], 0.0)) * _gaussian(ukey, base + np.uint64(j))
         elif var_mode == 2:
             v += np.sqrt(max(np.float64(var_full[b, j]), 0.0)) * _gaussian(ukey, base + np.uint64(j))
-        v = min(max(v, -bound), bound)
-        if lsb > 0.0:
-            v = np.rint(v / lsb) * lsb
+        v = min(max(v, -bound[j]), bound[j])
+        if lsb[j] > 0.0:
+            v = np.rint(v / lsb[j]) * lsb[j]
         out[b, j] += np.float32(v * xs * np.float64(col_scale[j]))
 
 

@@ -108,6 +108,7 @@ class OnnxCrossbarModel:
         self._opset = list(model.opset_import)
         self.rnn_activation = rnn_activation  # LSTM/GRU gate activations (onnx_rnn.py); None: exact
         self._rnn_seed = 0
+        self._calibration_rng: np.random.Generator | None = None
         tile = config.tile
         for node in model.graph.node:
             name = node.name or node.output[0]
@@ -127,6 +128,15 @@ class OnnxCrossbarModel:
         """Program every analog weight onto fresh tiles (one chip)."""
         self._arrays = {name: [program(b.matrix, self.config, rng) for b in m.blocks] for name, m in self.maps.items()}
         self._rnn_seed = int(rng.integers(0, 2**31))
+
+    def calibrate(self, feeds: dict[str, np.ndarray], rng: np.random.Generator) -> None:
+        """Calibrate every array's periphery (config.calibration) layer by layer, right after programming: the
+        calibration inputs run through the chip at t = 0, and each array is calibrated on the inputs it sees."""
+        self._calibration_rng = rng
+        try:
+            self.run(feeds, 0.0, rng)
+        finally:
+            self._calibration_rng = None
 
     def run(self, feeds: dict[str, np.ndarray], t_seconds: float, rng: np.random.Generator | None) -> list[np.ndarray]:
         """Return the model outputs with analog nodes simulated at t_seconds (read noise from rng)."""
@@ -151,14 +161,15 @@ class OnnxCrossbarModel:
 
     # -------------------------------------------------------------------------------------------------- analog
 
-    @staticmethod
-    def _blocks(arrays: list[ProgrammedArray], m: NodeMap, x: np.ndarray, t: float, rng) -> np.ndarray:
-        """Return x (rows, in) through every block's array, each on its slice of input and output columns."""
-        if len(arrays) == 1:
-            return arrays[0].matmul(x, t, rng)
+    def _blocks(self, arrays: list[ProgrammedArray], m: NodeMap, x: np.ndarray, t: float, rng) -> np.ndarray:
+        """Return x (rows, in) through every block's array, each on its slice of input and output columns
+        (calibrating each array on its inputs first during `calibrate`)."""
         out = np.empty((x.shape[0], m.info.out_features), dtype=np.float32)
         for arr, b in zip(arrays, m.blocks):
-            out[:, b.out_lo : b.out_hi] = arr.matmul(x[:, b.in_lo : b.in_hi], t, rng)
+            xb = x if len(arrays) == 1 else x[:, b.in_lo : b.in_hi]
+            if self._calibration_rng is not None:
+                arr.calibrate(xb, self._calibration_rng)
+            out[:, b.out_lo : b.out_hi] = arr.matmul(xb, t, rng)
         return out
 
     def _run_analog(self, m: NodeMap, arrays: list[ProgrammedArray], env: dict, t: float, rng) -> np.ndarray:
