@@ -47,9 +47,11 @@ class PeripheryCalibration:
     """Per-column affine output correction against exact x @ W (HERMES, Le Gallo et al. 2023)."""
     percentile: float = 99.99
     """Percentile of |x| and |partial sum| over the calibration inputs that sets a range."""
-    headroom: float = 1.25
+    headroom: float = 2.0
     """ADC full scale = headroom x that percentile of |partial sum|: a few calibration inputs underestimate the
-    tail, and a clipped partial sum costs more than a coarser step (measured in tests/test_crossbar_periphery.py)."""
+    tail, and a clipped partial sum costs more than a coarser step. On the digits CNN with ideal devices, 32
+    calibration samples: 1.25 -> 23.6 / 37.4 dB, 2 -> 34.0 / 36.9 dB (first 32 eval / 32 calib samples), against
+    32.3 dB for one full scale of 12."""
     samples: int = 2048
     """Calibration input vectors used per array at most (a deterministic subsample)."""
 

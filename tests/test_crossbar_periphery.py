@@ -25,7 +25,7 @@ def test_adc_ranges_per_column_beat_one_full_scale():
     x = _rng(1).standard_normal((400, 128)).astype(np.float32)
     ref = x @ w
     plain = program(w, _cfg(), _rng(2))
-    cal = program(w, _cfg(calibration=PeripheryCalibration(adc_ranges=True)), _rng(2))
+    cal = program(w, _cfg(calibration=PeripheryCalibration(adc_ranges=True, headroom=1.25)), _rng(2))
     cal.calibrate(x[:200], _rng(3))
     assert sqnr_db(ref[200:], cal.matmul(x[200:])) > sqnr_db(ref[200:], plain.matmul(x[200:])) + 3
 
@@ -108,6 +108,8 @@ def test_calibrated_presets_run_end_to_end_and_state_their_calibration_data():
     again = simulate(model, "rram_cal", feeds, labels, [1.0], repeats=2)
     assert np.array_equal(again.sqnr_db, cal.sqnr_db)  # seeded: the same numbers
     # with ideal devices the converters dominate, and per-column ADC ranges buy several dB on the whole CNN
+    with np.load(example_path("digits_calib.npz")) as d:
+        calib = {"image": d["image"][:32]}
     plain = simulate(model, "ideal_adc8", feeds, labels, [1.0])
-    adc = simulate(model, _cfg(calibration=PeripheryCalibration(adc_ranges=True)), feeds, labels, [1.0])
+    adc = simulate(model, _cfg(calibration=PeripheryCalibration(adc_ranges=True)), feeds, labels, [1.0], calib=calib)
     assert plain.calibration is None and adc.sqnr_db.mean() > plain.sqnr_db.mean() + 3
