@@ -41,6 +41,8 @@ class SimulationRun:
     """The results JSON file when given with -o/--output."""
     rnn_activation: object = None
     """ActivationSpec for LSTM/GRU gate nonlinearities (ramp NL-ADC or linear ADC + table); None = exact."""
+    calib: dict | None = None
+    """Inputs the periphery is calibrated on (presets with calibration); None: the first samples of the data."""
 
 
 def _destination(model_path: Path, preset: str, out_dir: Path | None, output: Path | None,
@@ -74,7 +76,8 @@ def _destination(model_path: Path, preset: str, out_dir: Path | None, output: Pa
 
 def prepare_run(model_path: Path, preset: str, data_path: Path, drift: str, repeats: int, seed: int,
                 labels_key: str | None = None, wire_ohm: float = 0.0, out_dir: Path | None = None,
-                output: Path | None = None, force: bool = False, rnn_activation: str = "exact") -> SimulationRun:
+                output: Path | None = None, force: bool = False, rnn_activation: str = "exact",
+                calib_path: Path | None = None) -> SimulationRun:
     """Return a validated job, or raise UserError/ConfigError saying what is wrong and what to do."""
     from edgeq.io import load_arrays
 
@@ -99,8 +102,9 @@ def prepare_run(model_path: Path, preset: str, data_path: Path, drift: str, repe
     folder, file = _destination(model_path, config.name, out_dir, output, force)
     reference = run_batched(lambda f: fp32_outputs(model, f), feeds, per_sample(model, feeds))[0]
     gates = parse_rnn_activation(rnn_activation)
+    calib = model_feeds(model, load_arrays(calib_path)) if calib_path is not None else None
     return SimulationRun(model, model_path.name, config, feeds, labels, reference, times, repeats, seed, folder, file,
-                         gates)
+                         gates, calib)
 
 
 def parse_rnn_activation(text: str):
@@ -127,7 +131,7 @@ def execute(run: SimulationRun, show_progress: bool = True) -> SimulationResult:
               disable=None if show_progress else True) as bar:
         return simulate(run.model, run.config, run.feeds, run.labels, run.drift_times_s, run.repeats, run.seed,
                         progress=lambda done, total: bar.update(done - bar.n), reference=run.reference,
-                        rnn_activation=run.rnn_activation)
+                        rnn_activation=run.rnn_activation, calib=run.calib)
 
 
 def payload(run: SimulationRun, result: SimulationResult) -> dict:

@@ -152,7 +152,7 @@ def _gaussian(key, counter):
 
 
 @numba.njit(cache=True, inline="always")
-def _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq):
+def _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq, need_sumsq):
     cols = x.shape[1]
     kf = np.float32(k)
     if fixed_range > 0.0:
@@ -164,16 +164,25 @@ def _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq):
         if s == 0.0:
             s = np.float32(1.0)
     scale[b] = s
-    acc = 0.0
-    for i in range(cols):
-        v = np.float32(x[b, i]) / s
-        if fixed_range > 0.0:
-            v = min(max(v, np.float32(-1.0)), np.float32(1.0))
-        if k:
-            v = np.float32(np.rint(v * kf)) / kf
-        xn[b, i] = v
-        acc += np.float64(v) * np.float64(v)
-    sumsq[b] = acc
+    one = np.float32(1.0)
+    # one branch-free loop per case, so LLVM vectorizes each (the same operations in the same order as the twin)
+    if fixed_range > 0.0 and k:
+        for i in range(cols):
+            xn[b, i] = np.float32(np.rint(min(max(np.float32(x[b, i]) / s, -one), one) * kf)) / kf
+    elif fixed_range > 0.0:
+        for i in range(cols):
+            xn[b, i] = min(max(np.float32(x[b, i]) / s, -one), one)
+    elif k:
+        for i in range(cols):
+            xn[b, i] = np.float32(np.rint((np.float32(x[b, i]) / s) * kf)) / kf
+    else:
+        for i in range(cols):
+            xn[b, i] = np.float32(x[b, i]) / s
+    if need_sumsq:  # a serial float64 sum: only the uniform-read-noise path needs it
+        acc = 0.0
+        for i in range(cols):
+            acc += np.float64(xn[b, i]) * np.float64(xn[b, i])
+        sumsq[b] = acc
 
 
 @numba.njit(cache=True, inline="always")
@@ -200,15 +209,15 @@ _PARALLEL_MIN_ELEMENTS = 1 << 16
 
 
 @numba.njit(cache=True)
-def _dac_encode_serial(x, k, fixed_range, xn, scale, sumsq):
+def _dac_encode_serial(x, k, fixed_range, xn, scale, sumsq, need_sumsq):
     for b in range(x.shape[0]):
-        _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq)
+        _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq, need_sumsq)
 
 
 @numba.njit(cache=True, parallel=True)
-def _dac_encode_parallel(x, k, fixed_range, xn, scale, sumsq):
+def _dac_encode_parallel(x, k, fixed_range, xn, scale, sumsq, need_sumsq):
     for b in prange(x.shape[0]):
-        _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq)
+        _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq, need_sumsq)
 
 
 @numba.njit(cache=True)
@@ -223,10 +232,11 @@ def _tile_accumulate_parallel(acc, var_full, var_row, var_mode, key, row0, lsb, 
         _tile_accumulate_row(acc, var_full, var_row, var_mode, key, row0, lsb, bound, x_scale, col_scale, out, b)
 
 
-def dac_encode_nb(x, k, fixed_range, xn, scale, sumsq) -> None:
-    """Fill xn (float32), scale (float32 per row) and sumsq (float64 per row) from x; see `dac_encode_np`."""
+def dac_encode_nb(x, k, fixed_range, xn, scale, sumsq, need_sumsq: bool = True) -> None:
+    """Fill xn (float32), scale (float32 per row) and sumsq (float64 per row; left untouched when need_sumsq is
+    False) from x; see `dac_encode_np`."""
     kernel = _dac_encode_parallel if x.size >= _PARALLEL_MIN_ELEMENTS else _dac_encode_serial
-    kernel(x, k, fixed_range, xn, scale, sumsq)
+    kernel(x, k, fixed_range, xn, scale, sumsq, need_sumsq)
 
 
 def tile_accumulate_nb(acc, var_full, var_row, var_mode, key, row0, lsb, bound, x_scale, col_scale, out) -> None:

@@ -60,7 +60,9 @@ def im2col(x: np.ndarray, kernel, pads, strides, dil) -> tuple[np.ndarray, int, 
     """Return (N*Ho*Wo, C*kh*kw) patches of x (N, C, H, W) in Conv weight order, and Ho, Wo."""
     n, c, h, w = x.shape
     kh, kw = kernel
-    xp = np.pad(x, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
+    if kh == kw == 1 and not any(pads) and strides[0] == strides[1] == 1:  # pointwise: a transpose, no copies
+        return np.ascontiguousarray(x.transpose(0, 2, 3, 1), dtype=np.float32).reshape(n * h * w, c), h, w
+    xp = x if not any(pads) else np.pad(x, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
     ho = (h + pads[0] + pads[2] - dil[0] * (kh - 1) - 1) // strides[0] + 1
     wo = (w + pads[1] + pads[3] - dil[1] * (kw - 1) - 1) // strides[1] + 1
     cols = np.empty((n, ho, wo, c, kh, kw), dtype=np.float32)

@@ -15,6 +15,7 @@ Examples:
   edgeq simulate model.onnx --preset rram --eval data.npz --wire-ohm 1 --json -o results.json
   edgeq simulate mobilenet.onnx --preset rram --eval data.npz --group-mapping per_group --out-dir runs/mb
   edgeq simulate lstm.onnx --preset rram --eval data.npz --rnn-activation ramp:5:chip
+  edgeq simulate cnn.onnx --preset pcm_cal --calib calib.npz --eval data.npz   periphery calibrated as on chips
 """
 
 
@@ -37,6 +38,8 @@ def _default_tech() -> str:
 @click.option(
     "--eval", "data", required=True, type=click.Path(path_type=Path), help=".npz with the model inputs (and labels)."
 )
+@click.option("--calib", "calib_path", type=click.Path(path_type=Path),
+              help=".npz of inputs the periphery is calibrated on (rram_cal, pcm_cal); default: first 32 --eval samples.")
 @click.option("--drift", default="1s,1h,1d,1y", show_default=True, help="Times after programming, comma-separated.")
 @click.option(
     "--repeats", default=5, show_default=True, type=int, help="Monte-Carlo chips (fresh programming noise each)."
@@ -63,7 +66,7 @@ def _default_tech() -> str:
     show_default=True,
     help="LSTM/GRU gate sigmoid/tanh: exact, ramp:BITS[:PRESET] (ramp NL-ADC) or linear:BITS[:PRESET] (ADC + LUT).",
 )
-def command(model, preset, hw_alias, data, drift, repeats, seed, labels_key, wire_ohm, group_mapping, tech, output,
+def command(model, preset, hw_alias, data, calib_path, drift, repeats, seed, labels_key, wire_ohm, group_mapping, tech, output,
             out_dir, out_alias, force, as_json, quiet, rnn_activation) -> int:
     """Simulate MODEL with its weight-stationary products on analog crossbar tiles; report accuracy vs drift time."""
     import dataclasses
@@ -81,7 +84,7 @@ def command(model, preset, hw_alias, data, drift, repeats, seed, labels_key, wir
         raise UserError(f"pass --preset, one of {', '.join(_presets())}")
     _check_tech(tech)
     run = prepare_run(model, preset, data, drift, repeats, seed, labels_key, wire_ohm, out_dir, output, force,
-                      rnn_activation)
+                      rnn_activation, calib_path)
     if group_mapping is not None:
         tile = dataclasses.replace(run.config.tile, group_mapping=group_mapping)
         run = dataclasses.replace(run, config=dataclasses.replace(run.config, tile=tile))
