@@ -106,3 +106,16 @@ def test_train_keeps_an_earlier_run_unless_forced(tmp_path, capsys):
     assert main(args) == 2 and "--force" in _one_error_line(capsys)
     assert (out / "results.json").read_text() == "mine"
     assert main(args + ["--force"]) == 0 and json.loads((out / "results.json").read_text())["methods"]
+
+
+def test_drift_phase_has_fair_online_backprop_baselines(tmp_path):
+    """bp_online / hwa_online fine-tune on the same online batches FF gets; frozen bp / hwa stay as they were."""
+    out = tmp_path / "run"
+    assert main(["phyff", "train", *TINY, "--out-dir", str(out), "-q"]) == 0
+    drift = json.loads((out / "results.json").read_text())["drift"]
+    assert set(drift["accuracy"]) == {"ff", "bp", "hwa", "bp_online", "hwa_online"}
+    assert all(len(acc) == len(drift["times_s"]) for acc in drift["accuracy"].values())
+    # before any online batch the fine-tuned copies are the trained models
+    assert drift["accuracy"]["bp_online"][0] == drift["accuracy"]["bp"][0]
+    assert drift["accuracy"]["hwa_online"][0] == drift["accuracy"]["hwa"][0]
+    assert drift["accuracy"]["bp_online"] != drift["accuracy"]["bp"]  # the online steps changed something
