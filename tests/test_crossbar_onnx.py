@@ -1,4 +1,4 @@
-"""simulate_onnx and `edgeq simulate`: the digits models on tiles, degradation with noise and drift, CLI rules."""
+"""simulate and `edgeq simulate`: the digits models on tiles, degradation with noise and drift, CLI rules."""
 
 import dataclasses
 import json
@@ -7,7 +7,7 @@ import numpy as np
 import onnx
 import pytest
 from edgeq.simulators import get_preset
-from edgeq.simulators.onnx_sim import simulate_onnx
+from edgeq.simulators import simulate
 from edgeq.simulators.report import format_duration, parse_durations
 from onnx import TensorProto, helper, numpy_helper
 
@@ -35,7 +35,7 @@ def _scaled_rram(scale: float):
 @pytest.mark.parametrize("kind", ["mlp", "cnn"])
 def test_digits_keep_accuracy_on_ideal_preset(kind, examples_dir, digits):
     feeds, labels = digits
-    res = simulate_onnx(examples_dir / f"digits_{kind}.onnx", get_preset("ideal"), feeds, labels, [0.0, 3.15e7])
+    res = simulate(examples_dir / f"digits_{kind}.onnx", get_preset("ideal"), feeds, labels, [0.0, 3.15e7])
     assert res.accuracy.min() >= 0.97
     assert res.accuracy.min() == res.fp32_accuracy and res.sqnr_db.min() > 100  # float-exact up to rounding
     assert [n.op_type for n in res.nodes] == (["Gemm"] * 3 if kind == "mlp" else ["Conv"] * 3 + ["Gemm"] * 2)
@@ -45,7 +45,7 @@ def test_mlp_degrades_monotonically_with_noise(examples_dir, digits):
     feeds, labels = digits
     sqnr, acc = [], []
     for scale in (0.0, 1.0, 3.0, 6.0):
-        res = simulate_onnx(examples_dir / "digits_mlp.onnx", _scaled_rram(scale), feeds, labels, [1.0], repeats=3)
+        res = simulate(examples_dir / "digits_mlp.onnx", _scaled_rram(scale), feeds, labels, [1.0], repeats=3)
         sqnr.append(res.sqnr_db.mean())
         acc.append(res.accuracy.mean())
     assert all(a > b for a, b in zip(sqnr, sqnr[1:])), sqnr
@@ -56,7 +56,7 @@ def test_mlp_degrades_monotonically_with_noise(examples_dir, digits):
 def test_mlp_degrades_monotonically_with_drift(preset, examples_dir, digits):
     feeds, labels = digits
     times = [1.0, 86400.0, 3.15e7]  # 1 s and 1 h differ by less than the chip-to-chip spread for PCM
-    res = simulate_onnx(examples_dir / "digits_mlp.onnx", get_preset(preset), feeds, labels, times, repeats=6, seed=3)
+    res = simulate(examples_dir / "digits_mlp.onnx", get_preset(preset), feeds, labels, times, repeats=6, seed=3)
     sqnr = res.sqnr_db.mean(axis=0)
     assert all(a > b for a, b in zip(sqnr, sqnr[1:])), sqnr
     assert res.accuracy.mean(axis=0)[-1] <= res.accuracy.mean(axis=0)[0]
@@ -74,7 +74,7 @@ def test_matmul_and_float_ops_run_alongside(tmp_path):
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     x = np.random.default_rng(1).standard_normal((5, 3, 6)).astype(np.float32)
-    res = simulate_onnx(model, get_preset("ideal"), {"x": x})
+    res = simulate(model, get_preset("ideal"), {"x": x})
     assert res.sqnr_db.min() > 100 and res.nodes[0].op_type == "MatMul"
 
 
@@ -247,3 +247,23 @@ def test_simulator_names_the_node_when_tiles_get_a_wrong_width():
     sim.program(np.random.default_rng(0))
     with pytest.raises(ValueError, match="node mm .*features"):
         sim.run({"x": np.ones((2, 5), np.float32)}, 0.0, None)
+
+
+def test_simulate_onnx_is_the_deprecated_name_of_simulate(examples_dir, digits):
+    from edgeq.simulators.onnx_sim import simulate_onnx
+
+    feeds, labels = digits
+    a = simulate_onnx(examples_dir / "digits_mlp.onnx", get_preset("rram"), feeds, labels, [1.0], repeats=1, seed=2)
+    b = simulate(examples_dir / "digits_mlp.onnx", "rram", feeds, labels, [1.0], repeats=1, seed=2)
+    assert np.array_equal(a.sqnr_db, b.sqnr_db) and np.array_equal(a.accuracy, b.accuracy)
+
+
+def test_simulators_package_does_not_import_the_cost_model():
+    """Layering: simulators and hw_models are peers; the CLI composes them."""
+    import subprocess
+    import sys
+
+    code = ("import sys, edgeq.simulators, edgeq.simulators.api, edgeq.simulators.job; "
+            "print(any(m.startswith('edgeq.hw_models') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

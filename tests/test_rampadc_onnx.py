@@ -90,15 +90,15 @@ def test_unsupported_onnx_rnn_attributes_raise() -> None:
 
 def test_simulate_onnx_runs_lstm_nodes_on_analog_tiles() -> None:
     from edgeq.simulators.analog_activation import ActivationSpec
-    from edgeq.simulators.onnx_sim import simulate_onnx
+    from edgeq.simulators import simulate
     from edgeq.simulators.presets import get_preset
     from edgeq.simulators.ramp_adc import RampADCConfig
 
     model, _, _, x = _model("LSTM", 6, 3, 5, 4, 1, {}, 0)
-    ideal = simulate_onnx(model, get_preset("ideal"), {"X": x})
+    ideal = simulate(model, get_preset("ideal"), {"X": x})
     assert ideal.sqnr_db[0, 0] > 100 and any(n.op_type == "LSTM" for n in ideal.nodes)
-    ramp = simulate_onnx(model, get_preset("ideal"), {"X": x}, rnn_activation=ActivationSpec("ramp", RampADCConfig(bits=4)))
-    rram = simulate_onnx(model, get_preset("rram"), {"X": x}, repeats=2, seed=1)
+    ramp = simulate(model, get_preset("ideal"), {"X": x}, rnn_activation=ActivationSpec("ramp", RampADCConfig(bits=4)))
+    rram = simulate(model, get_preset("rram"), {"X": x}, repeats=2, seed=1)
     assert 10 < ramp.sqnr_db[0, 0] < 100 and 5 < rram.sqnr_db.mean() < 100
 
 

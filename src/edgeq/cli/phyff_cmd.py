@@ -34,7 +34,8 @@ def command() -> None:
 @click.option("--epochs", default=10, show_default=True, type=int)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out-dir", default="runs/phyff", show_default=True, type=click.Path(path_type=Path),
-              help="folder for results.json, timing.json, curves.png, weights.pt; an earlier run is kept unless --force")
+              help="folder for results.json, timing.json, curves.png, weights.pt (an earlier run is kept unless "
+                   "--force)")
 @click.option("--out", "out_alias", default=None, hidden=True, type=click.Path(path_type=Path),
               help="deprecated alias of --out-dir")
 @click.option("--force", is_flag=True, help="overwrite an earlier run in --out-dir")

@@ -39,13 +39,15 @@ def _default_tech() -> str:
     "--eval", "data", required=True, type=click.Path(path_type=Path), help=".npz with the model inputs (and labels)."
 )
 @click.option("--calib", "calib_path", type=click.Path(path_type=Path),
-              help=".npz of inputs the periphery is calibrated on (rram_cal, pcm_cal); default: first 32 --eval samples.")
+              help=".npz of inputs the periphery is calibrated on (rram_cal, pcm_cal); default: the first 32 "
+                   "--eval samples.")
 @click.option("--drift", default="1s,1h,1d,1y", show_default=True, help="Times after programming, comma-separated.")
 @click.option(
     "--repeats", default=5, show_default=True, type=int, help="Monte-Carlo chips (fresh programming noise each)."
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed: the same seed gives the same files.")
-@click.option("--labels", "labels_key", default=None, help="Key of the labels in --eval (default: 'labels' if present).")
+@click.option("--labels", "labels_key", default=None,
+              help="Key of the labels in --eval (default: 'labels' if present).")
 @click.option(
     "--wire-ohm", default=0.0, show_default=True, type=float, help="Word/bit-line segment resistance (IR drop)."
 )
@@ -66,8 +68,8 @@ def _default_tech() -> str:
     show_default=True,
     help="LSTM/GRU gate sigmoid/tanh: exact, ramp:BITS[:PRESET] (ramp NL-ADC) or linear:BITS[:PRESET] (ADC + LUT).",
 )
-def command(model, preset, hw_alias, data, calib_path, drift, repeats, seed, labels_key, wire_ohm, group_mapping, tech, output,
-            out_dir, out_alias, force, as_json, quiet, rnn_activation) -> int:
+def command(model, preset, hw_alias, data, calib_path, drift, repeats, seed, labels_key, wire_ohm, group_mapping, tech,
+            output, out_dir, out_alias, force, as_json, quiet, rnn_activation) -> int:
     """Simulate MODEL with its weight-stationary products on analog crossbar tiles; report accuracy vs drift time."""
     import dataclasses
 
