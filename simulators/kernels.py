@@ -151,6 +151,26 @@ def _gaussian(key, counter):
     return (n - 48.0 + u - 0.5) * _INV_STD
 
 
+# Numba's np.rint is a call per element, which keeps these loops from vectorizing; adding and subtracting 1.5 x
+# 2^mantissa rounds to nearest-even in the current (default) IEEE mode, bit-equal to rint for |v| < 2^22 (float32)
+# or 2^51 (float64). DAC codes stay below 2^22 for bits <= 23 and ADC codes below 2^23, so both are in range.
+_MAGIC32 = np.float32(12582912.0)
+_MAGIC64 = 6755399441055744.0
+
+
+_RINT32_LIMIT = 1 << 22
+
+
+@numba.njit(cache=True, inline="always")
+def _rint32(v):
+    return (v + _MAGIC32) - _MAGIC32
+
+
+@numba.njit(cache=True, inline="always")
+def _rint64(v):
+    return (v + _MAGIC64) - _MAGIC64
+
+
 @numba.njit(cache=True, inline="always")
 def _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq, need_sumsq):
     cols = x.shape[1]
@@ -166,15 +186,21 @@ def _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq, need_sumsq):
     scale[b] = s
     one = np.float32(1.0)
     # one branch-free loop per case, so LLVM vectorizes each (the same operations in the same order as the twin)
-    if fixed_range > 0.0 and k:
+    if k >= _RINT32_LIMIT:  # 24-bit DACs: codes beyond the magic-number range, round with rint
         for i in range(cols):
-            xn[b, i] = np.float32(np.rint(min(max(np.float32(x[b, i]) / s, -one), one) * kf)) / kf
+            v = np.float32(x[b, i]) / s
+            if fixed_range > 0.0:
+                v = min(max(v, -one), one)
+            xn[b, i] = np.float32(np.rint(v * kf)) / kf
+    elif fixed_range > 0.0 and k:
+        for i in range(cols):
+            xn[b, i] = _rint32(min(max(np.float32(x[b, i]) / s, -one), one) * kf) / kf
     elif fixed_range > 0.0:
         for i in range(cols):
             xn[b, i] = min(max(np.float32(x[b, i]) / s, -one), one)
     elif k:
         for i in range(cols):
-            xn[b, i] = np.float32(np.rint((np.float32(x[b, i]) / s) * kf)) / kf
+            xn[b, i] = _rint32((np.float32(x[b, i]) / s) * kf) / kf
     else:
         for i in range(cols):
             xn[b, i] = np.float32(x[b, i]) / s
@@ -198,7 +224,7 @@ def _tile_accumulate_row(acc, var_full, var_row, var_mode, ukey, row0, lsb, boun
             v += np.sqrt(max(np.float64(var_full[b, j]), 0.0)) * _gaussian(ukey, base + np.uint64(j))
         v = min(max(v, -bound[j]), bound[j])
         if lsb[j] > 0.0:
-            v = np.rint(v / lsb[j]) * lsb[j]
+            v = _rint64(v / lsb[j]) * lsb[j]
         out[b, j] += np.float32(v * xs * np.float64(col_scale[j]))
 
 

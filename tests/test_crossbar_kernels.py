@@ -11,7 +11,7 @@ from edgeq.simulators.kernels import (
 )
 
 
-@pytest.mark.parametrize("k,fixed", [(0, 0.0), (127, 0.0), (7, 0.0), (127, 0.5)])
+@pytest.mark.parametrize("k,fixed", [(0, 0.0), (127, 0.0), (7, 0.0), (127, 0.5), (2**23 - 1, 0.0), (2**21 - 1, 0.5)])
 @pytest.mark.parametrize("rows", [37, 1500])  # the serial and the parallel build
 def test_dac_encode_twins_agree(k, fixed, rows):
     x = np.random.default_rng(0).standard_normal((rows, 50)).astype(np.float32)
