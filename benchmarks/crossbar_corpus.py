@@ -23,12 +23,12 @@ RESULTS = Path(__file__).parent / "results" / "crossbar_corpus.json"
 CACHE = Path(os.environ.get("EDGEQ_REALMODELS", "~/.cache/edgeq/realmodels")).expanduser()
 MODELS = {  # corpus CNNs: name -> samples simulated (the big detectors at a few samples keep the run short)
     "ppocr_cls_v2": 8, "oww_embedding": 16, "nudenet_320n": 2, "ppocr_det_v4": 2, "ddddocr_det": 2}
-PRESETS = ("rram", "rram_cal", "pcm", "pcm_cal")
+PRESETS = ("ideal_adc8", "rram", "rram_cal", "pcm", "pcm_cal")  # ideal devices, same converters: the periphery's share
 TIMES = (1.0, 86400.0, 365.25 * 86400.0)
 CLASSIFIERS = ("ppocr_cls_v2",)
 
 
-def run(models: list[str], repeats: int, seed: int) -> dict:
+def run(models: list[str], repeats: int, seed: int, presets=PRESETS) -> dict:
     """Return the results dict for the models (those missing from the cache are listed as skipped)."""
     from edgeq.simulators import simulate
     from edgeq.simulators.api import per_sample, run_batched
@@ -49,7 +49,7 @@ def run(models: list[str], repeats: int, seed: int) -> dict:
 
         proto = onnx.load(str(model))
         ref = run_batched(lambda f: fp32_outputs(proto, f), feeds, per_sample(proto, feeds))[0]
-        for preset in PRESETS:
+        for preset in presets:
             t0 = time.perf_counter()
             res = simulate(proto, preset, feeds, None, TIMES, repeats, seed, reference=ref, calib=calib)
             row = {"model": name, "preset": preset, "samples": n, "repeats": repeats,
@@ -62,7 +62,16 @@ def run(models: list[str], repeats: int, seed: int) -> dict:
             rows.append(row)
             print(f"{name:<14} {preset:<9} " + " ".join(f"{v:6.1f}" for v in row["sqnr_db"]) + f"  ({row['wall_s']} s)",
                   flush=True)
-    return {"times_s": list(TIMES), "presets": list(PRESETS), "seed": seed, "rows": rows, "skipped": skipped}
+    return {"times_s": list(TIMES), "presets": list(presets), "seed": seed, "rows": rows, "skipped": skipped}
+
+
+def merge(old: dict, new: dict) -> dict:
+    """Return old with new's rows replacing or adding (model, preset) pairs, ordered by model then PRESETS."""
+    rows = {(r["model"], r["preset"]): r for r in old.get("rows", [])}
+    rows.update({(r["model"], r["preset"]): r for r in new["rows"]})
+    models = list(dict.fromkeys(r["model"] for r in [*old.get("rows", []), *new["rows"]]))
+    ordered = [rows[(m, p)] for m in models for p in PRESETS if (m, p) in rows]
+    return {**new, "presets": list(PRESETS), "rows": ordered}
 
 
 def _agreement(proto, preset, feeds, ref, repeats, seed, calib) -> list[float]:
@@ -99,6 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--presets", default=",".join(PRESETS), help="run these; rows of others are kept")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--render", action="store_true", help="print the docs table of the committed results")
     args = parser.parse_args()
@@ -109,11 +119,15 @@ def main() -> None:
 
         print(render(json.loads(RESULTS.read_text())))
         return
-    results = run([m for m in args.models.split(",") if m], args.repeats, args.seed)
+    results = run([m for m in args.models.split(",") if m], args.repeats, args.seed, args.presets.split(","))
+    if RESULTS.exists():
+        import json
+
+        results = merge(json.loads(RESULTS.read_text()), results)
     write_json(RESULTS, results)
     gains = {}
     for row in results["rows"]:
-        if row["preset"].endswith("_cal"):
+        if row["preset"].endswith("_cal") and any(r["preset"] == row["preset"][:-4] for r in results["rows"]):
             base = next(r for r in results["rows"] if r["model"] == row["model"] and r["preset"] == row["preset"][:-4])
             gains[f"{row['model']}:{row['preset']}"] = [round(read_json_number(a) - read_json_number(b), 2)
                                                         for a, b in zip(row["sqnr_db"], base["sqnr_db"])]

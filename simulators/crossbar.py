@@ -289,7 +289,8 @@ class ProgrammedArray:
             xn = np.empty((n, b - a), dtype=np.float32)
             xs, sumsq = np.empty(n, dtype=np.float32), np.empty(n)
             need_sumsq = st.variance is None and st.uniform_variance > 0.0 and not dac.bit_serial
-            dac_encode_nb(x[:, a:b], k, float(self._input_range[r]), xn, xs, sumsq, need_sumsq)
+            # a contiguous copy of the row block: Numba's loops over a strided view run about 3x slower
+            dac_encode_nb(np.ascontiguousarray(x[:, a:b]), k, float(self._input_range[r]), xn, xs, sumsq, need_sumsq)
             w = st.weights[a:b]
             if dac.bit_serial:
                 codes = np.rint(xn * np.float32(k)).astype(np.int32)
