@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from edgeq.errors import ConfigError, UserError
+from edgeq.errors import ConfigError, InternalError, UserError
 
 from .analog_activation import ActivationSpec
 from .crossbar import ProgrammedArray, program
@@ -151,8 +151,11 @@ class OnnxCrossbarModel:
             if name in self._arrays:
                 try:
                     env[node.output[0]] = self._run_analog(self.maps[name], self._arrays[name], env, t_seconds, rng)
-                except ValueError as err:
+                except UserError as err:  # bad input reaching the tiles (e.g. a wrong feature count)
                     raise ConfigError(f"node {name} ({node.op_type}) on tiles: {err}") from None
+                except Exception as err:  # anything else is a bug of the mapping: say where, never a traceback
+                    raise InternalError(f"the tile mapping of node {name} ({node.op_type})",
+                                        f"{type(err).__name__}: {str(err).splitlines()[0][:200]}") from err
             elif node.op_type in RNN_HANDLERS and all(i in self.inits for i in node.input[1:3]):
                 cfg = rnn_config(self.config, self.rnn_activation, t_seconds, self._rnn_seed + k)
                 outs = RNN_HANDLERS[node.op_type](node, [env[i] if i else None for i in node.input], cfg)

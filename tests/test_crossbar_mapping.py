@@ -140,3 +140,23 @@ def test_cost_prices_the_group_mapping_the_simulator_uses():
     tiles = {m: [la for la in c.layers if la.macs][0].tiles for m, c in costs.items()}
     assert tiles == {"block": 1, "per_group": 8}
     assert any("block-diagonal" in note for note in costs["block"].notes)
+
+
+def test_a_bug_in_the_tile_mapping_is_an_internal_error_of_one_line(tmp_path, capsys, monkeypatch):
+    """A failure inside the mapping that bad input does not explain exits 3 and names the node, no traceback."""
+    import edgeq.simulators.onnx_sim as onnx_sim
+    from edgeq.cli import main
+
+    onnx.save(CASES["depthwise"][0](), str(tmp_path / "m.onnx"))
+    np.savez(tmp_path / "d.npz", x=_w(2, 8, 9, 9))
+
+    def broken(*args, **kwargs):
+        raise IndexError("index 9 is out of bounds")
+
+    monkeypatch.setattr(onnx_sim, "im2col", broken)
+    code = main(["simulate", str(tmp_path / "m.onnx"), "--preset", "ideal", "--eval", str(tmp_path / "d.npz"),
+                 "--drift", "1s", "--repeats", "1", "-o", str(tmp_path / "r.json"), "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 3 and len(err) == 1, err
+    assert "internal error" in err[0] and "node y (Conv)" in err[0] and "IndexError" in err[0]
+    assert not (tmp_path / "r.json").exists()
