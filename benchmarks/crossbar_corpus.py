@@ -23,7 +23,10 @@ RESULTS = Path(__file__).parent / "results" / "crossbar_corpus.json"
 CACHE = Path(os.environ.get("EDGEQ_REALMODELS", "~/.cache/edgeq/realmodels")).expanduser()
 MODELS = {  # corpus CNNs: name -> samples simulated (the big detectors at a few samples keep the run short)
     "ppocr_cls_v2": 8, "oww_embedding": 16, "nudenet_320n": 2, "ppocr_det_v4": 2, "ddddocr_det": 2}
-PRESETS = ("ideal_adc8", "rram", "rram_cal", "pcm", "pcm_cal")  # ideal devices, same converters: the periphery's share
+PRESETS = ("ideal_adc8", "rram", "rram_cal", "pcm", "pcm_cal", "rram+per_group", "pcm+per_group")
+"""ideal_adc8: ideal devices, same converters (the periphery's share); +per_group: grouped convs one small tile per
+group instead of block-diagonal within a tile (only run on models with grouped convs)."""
+GROUPED = ("ppocr_cls_v2", "ppocr_det_v4")
 TIMES = (1.0, 86400.0, 365.25 * 86400.0)
 CLASSIFIERS = ("ppocr_cls_v2",)
 
@@ -50,8 +53,10 @@ def run(models: list[str], repeats: int, seed: int, presets=PRESETS) -> dict:
         proto = onnx.load(str(model))
         ref = run_batched(lambda f: fp32_outputs(proto, f), feeds, per_sample(proto, feeds))[0]
         for preset in presets:
+            if preset.endswith("+per_group") and name not in GROUPED:
+                continue
             t0 = time.perf_counter()
-            res = simulate(proto, preset, feeds, None, TIMES, repeats, seed, reference=ref, calib=calib)
+            res = simulate(proto, _config(preset), feeds, None, TIMES, repeats, seed, reference=ref, calib=calib)
             row = {"model": name, "preset": preset, "samples": n, "repeats": repeats,
                    "sqnr_db": [s["sqnr_db_mean"] for s in res.summary()],
                    "sqnr_db_std": [s["sqnr_db_std"] for s in res.summary()],
@@ -74,13 +79,25 @@ def merge(old: dict, new: dict) -> dict:
     return {**new, "presets": list(PRESETS), "rows": ordered}
 
 
+def _config(preset: str):
+    """Return the CrossbarConfig of a preset name, with "+per_group" meaning one small tile per conv group."""
+    import dataclasses
+
+    from edgeq.simulators import get_preset
+
+    base, _, mapping = preset.partition("+")
+    cfg = get_preset(base)
+    if mapping:
+        cfg = dataclasses.replace(cfg, name=preset, tile=dataclasses.replace(cfg.tile, group_mapping=mapping))
+    return cfg
+
+
 def _agreement(proto, preset, feeds, ref, repeats, seed, calib) -> list[float]:
     """Return top-1 agreement with FP32 at each time, mean over chips (the simulation is seeded: same chips)."""
-    from edgeq.simulators import get_preset
     from edgeq.simulators.api import per_sample, run_batched
     from edgeq.simulators.onnx_sim import OnnxCrossbarModel
 
-    sim, split = OnnxCrossbarModel(proto, get_preset(preset)), per_sample(proto, feeds)
+    sim, split = OnnxCrossbarModel(proto, _config(preset)), per_sample(proto, feeds)
     agree = np.zeros(len(TIMES))
     for r in range(repeats):
         sim.program(np.random.default_rng([seed, r]))
