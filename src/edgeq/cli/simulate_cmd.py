@@ -128,10 +128,10 @@ def analog_cost(run, tech: str) -> dict:
 
 
 def one_inference(run) -> dict:
-    """Return the inputs of one inference: the first sample of inputs whose leading axis is dynamic (the batch);
-    state and scalar inputs with a fixed leading size stay whole."""
-    dynamic = {i.name for i in run.model.graph.input if i.type.tensor_type.shape.dim
-               and not i.type.tensor_type.shape.dim[0].dim_value}
+    """Return the inputs of one inference: the first sample of inputs whose leading axis is the batch (dynamic,
+    or fixed at 1 while the data holds more); state and scalar inputs with another fixed leading size stay whole."""
+    dims = {i.name: i.type.tensor_type.shape.dim for i in run.model.graph.input}
+    dynamic = {name for name, d in dims.items() if d and d[0].dim_value in (0, 1)}
     return {name: value[:1] if name in dynamic and value.ndim else value for name, value in run.feeds.items()}
 
 
