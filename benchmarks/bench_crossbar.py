@@ -10,6 +10,12 @@ MVM of an already programmed array (programming is once per chip and reported se
   (c) (b) + IR drop, 1 ohm wire segments                   rram.with_ir_drop(1.0)
 Each ratio is the median time over the median time of nn.Linear, with torch, Numba and BLAS on the same number
 of threads, measured round-robin so machine load hits all variants alike. The last line is JSON.
+
+    .venv/bin/python benchmarks/bench_crossbar.py --model ddddocr_det [--samples 1] [--presets rram,pcm]
+
+times a whole corpus model instead: one `OnnxCrossbarModel.run` (one chip at one drift time, the unit `edgeq
+simulate` repeats per chip and per time; programming once per chip reported apart) against onnxruntime's FP32
+inference of the same inputs, same threads, round-robin medians; the issue's goal is a ratio of at most 3.
 """
 
 from __future__ import annotations
@@ -38,15 +44,55 @@ def _median_times(funcs: dict, repeats: int) -> dict[str, float]:
     return {k: float(np.median(v)) for k, v in times.items()}
 
 
+def model_speed(name: str, samples: int, presets: list[str], threads: int, repeats: int) -> dict:
+    """Return the median seconds of ORT FP32 and of one simulated run per preset on a corpus model, and ratios."""
+    import os
+    from pathlib import Path
+
+    import onnx
+    import onnxruntime as ort
+    from edgeq.simulators.onnx_sim import OnnxCrossbarModel
+
+    cache = Path(os.environ.get("EDGEQ_REALMODELS", "~/.cache/edgeq/realmodels")).expanduser()
+    proto = onnx.load(str(cache / "models" / f"{name}.onnx"))
+    with np.load(cache / "data" / name / "n16_seed0" / "eval.npz") as z:
+        feeds = {k: z[k][:samples] for k in z.files}
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    funcs, program_s = {"ort_fp32": lambda: sess.run(None, feeds)}, {}
+    for preset in presets:
+        sim = OnnxCrossbarModel(proto, get_preset(preset))
+        t0 = time.perf_counter()
+        sim.program(np.random.default_rng(0))
+        sim.run(feeds, 86400.0, np.random.default_rng(1))  # effective weights at this time are built once
+        program_s[preset] = time.perf_counter() - t0
+        funcs[preset] = lambda s=sim: s.run(feeds, 86400.0, np.random.default_rng(1))
+    med = _median_times(funcs, repeats)
+    return {"model": name, "samples": samples, "threads": threads, "ort_fp32_s": round(med["ort_fp32"], 4),
+            **{f"{p}_s": round(med[p], 4) for p in presets},
+            **{f"{p}_vs_ort": round(med[p] / med["ort_fp32"], 2) for p in presets},
+            **{f"{p}_program_and_first_run_s": round(program_s[p], 2) for p in presets}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--memory-batch", type=int, default=16384)
+    parser.add_argument("--model", help="a corpus model: time a whole simulated run against onnxruntime FP32")
+    parser.add_argument("--samples", type=int, default=1)
+    parser.add_argument("--presets", default="rram,pcm")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     numba.set_num_threads(args.threads)
+    if args.model:
+        with threadpool_limits(args.threads):
+            result = model_speed(args.model, args.samples, args.presets.split(","), args.threads, args.repeats)
+        print(json.dumps({"bench": "crossbar_model", **result}))
+        return
     rng = np.random.default_rng(0)
     w = (rng.standard_normal((512, 512)) / np.sqrt(512)).astype(np.float32)
     x = rng.uniform(-1, 1, (args.batch, 512)).astype(np.float32)

@@ -13,7 +13,7 @@ from .analog import (
     ADC_KINDS,
     TILE_PRESETS,
     AdcCost,
-    TileConfig,
+    MacroConfig,
     adc_cost,
     crossbar_read_energy_pj,
     macro_throughput_tops,
@@ -27,11 +27,12 @@ from .mac import MacCost, fig3_table, mac_cost
 from .memory import memory_energy, tensor_bits
 from .network import DIGITAL_PRESETS, DigitalConfig, LayerCost, NetworkCost, digital_preset, network_cost
 from .plan import LayerPrecision, PrecisionPlan, parse_plan
-from .scaling import Scaling, scaling
+from .scaling import DEFAULT_TECH, Scaling, scaling
 from .units import Quantity
 from .workload import Layer, extract_layers
 
 __all__ = [
+    "DEFAULT_TECH",
     "ADC_KINDS",
     "DIGITAL_PRESETS",
     "TILE_PRESETS",
@@ -48,7 +49,7 @@ __all__ = [
     "Scaling",
     "Source",
     "TableError",
-    "TileConfig",
+    "MacroConfig",
     "adc_cost",
     "crossbar_read_energy_pj",
     "digital_preset",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .loader import entry
-from .scaling import parse_node, scaling
+from .scaling import DEFAULT_TECH, parse_node, scaling
 
 ADC_KINDS = ("sar", "ramp", "memristor_ramp")
 
@@ -91,7 +91,7 @@ def crossbar_read_energy_pj(conductances_s: np.ndarray, voltages_v: np.ndarray, 
 
 
 @dataclass(frozen=True)
-class TileConfig:
+class MacroConfig:
     """One analog tile and its periphery.
 
     rows, cols: crossbar size (cells). adc_bits, adc_kind: output converters, one per `cols_per_adc` columns
@@ -100,6 +100,8 @@ class TileConfig:
     g_mean_us: mean programmed conductance (None = middle of the device range). read_voltage_v: full-scale read.
     hold_column: the column output is sampled and held, so cell current flows for one cycle; False keeps the column
     driven for the whole conversion (a ramp compared against the live column output, as assumed for nl-ramp5).
+    group_mapping: grouped convolutions as "block" (groups block-diagonal within a tile) or "per_group" (one small
+    tile of k_g x n_g cells per group), as the simulator maps them (simulators/onnx_map.py).
     """
 
     name: str = "custom"
@@ -112,10 +114,11 @@ class TileConfig:
     cell: str = "1t1r"
     differential: bool = True
     clock_hz: float = 1e9
-    tech: str = "16nm"
+    tech: str = DEFAULT_TECH
     g_mean_us: float | None = None
     read_voltage_v: float | None = None
     hold_column: bool = False
+    group_mapping: str = "block"
 
     def __post_init__(self) -> None:
         if self.rows < 1 or self.cols < 1 or self.cols_per_adc < 1:
@@ -125,24 +128,28 @@ class TileConfig:
         if self.cell not in ("1t1r", "passive"):
             raise ValueError("cell must be '1t1r' or 'passive'")
         if not 1 <= self.dac_bits <= 16:
-            raise ValueError("dac_bits must be 1..16")
+            raise ValueError(f"dac_bits must be 1..16, got {self.dac_bits}")
+        if not 1 <= self.adc_bits <= 16:
+            raise ValueError(f"adc_bits must be 1..16, got {self.adc_bits}")
         parse_node(self.tech)
+        if self.group_mapping not in ("block", "per_group"):
+            raise ValueError("group_mapping must be 'block' or 'per_group'")
 
 
-TILE_PRESETS: dict[str, TileConfig] = {
-    "sar8": TileConfig("sar8", rows=128, cols=128, adc_bits=8, adc_kind="sar", dac_bits=8),
-    "sar5": TileConfig("sar5", rows=64, cols=64, adc_bits=5, adc_kind="sar", dac_bits=5),
-    "ramp5": TileConfig("ramp5", rows=64, cols=64, adc_bits=5, adc_kind="ramp", dac_bits=5),
+TILE_PRESETS: dict[str, MacroConfig] = {
+    "sar8": MacroConfig("sar8", rows=128, cols=128, adc_bits=8, adc_kind="sar", dac_bits=8),
+    "sar5": MacroConfig("sar5", rows=64, cols=64, adc_bits=5, adc_kind="sar", dac_bits=5),
+    "ramp5": MacroConfig("ramp5", rows=64, cols=64, adc_bits=5, adc_kind="ramp", dac_bits=5),
     # Yang et al. 2025 style: 5-bit ramp ADC with a memristor ramp column, 16 nm periphery, 1 GHz.
-    "nl-ramp5": TileConfig("nl-ramp5", rows=64, cols=64, adc_bits=5, adc_kind="memristor_ramp", dac_bits=5),
-    "isaac-like": TileConfig("isaac-like", rows=128, cols=128, adc_bits=8, adc_kind="sar", dac_bits=1,
+    "nl-ramp5": MacroConfig("nl-ramp5", rows=64, cols=64, adc_bits=5, adc_kind="memristor_ramp", dac_bits=5),
+    "isaac-like": MacroConfig("isaac-like", rows=128, cols=128, adc_bits=8, adc_kind="sar", dac_bits=1,
                              cols_per_adc=128, tech="32nm"),
 }
 
 
-def tile_preset(name: str | TileConfig | None, **overrides) -> TileConfig:
-    """Return a named TileConfig (sar8, sar5, ramp5, nl-ramp5, isaac-like), with field overrides."""
-    if isinstance(name, TileConfig):
+def tile_preset(name: str | MacroConfig | None, **overrides) -> MacroConfig:
+    """Return a named MacroConfig (sar8, sar5, ramp5, nl-ramp5, isaac-like), with field overrides."""
+    if isinstance(name, MacroConfig):
         base = name
     else:
         key = (name or "sar8").lower()
@@ -164,7 +171,7 @@ class TileRead:
         return float(sum(self.energy_pj.values()))
 
 
-def tile_read(cfg: TileConfig, rows_used: int | None = None, cols_used: int | None = None,
+def tile_read(cfg: MacroConfig, rows_used: int | None = None, cols_used: int | None = None,
               conductances_s: np.ndarray | None = None, voltages_v: np.ndarray | None = None) -> TileRead:
     """Return the energy (by part) and cycles of one MVM read; data-dependent crossbar energy when conductances
     [rows, cols] and voltages [rows] or [reads, rows] are given (then the figure is per read, averaged)."""
@@ -190,7 +197,7 @@ def tile_read(cfg: TileConfig, rows_used: int | None = None, cols_used: int | No
     return TileRead(energy, cycles)
 
 
-def tile_area_um2(cfg: TileConfig) -> dict:
+def tile_area_um2(cfg: MacroConfig) -> dict:
     """Return the tile's area by part (um^2): cells at their F^2 footprint, ADCs (ISAAC's 8-bit SAR scaled by
     2^bits and node), and a ramp column when the ramp is made of memristors."""
     f_um = parse_node(cfg.tech) * 1e-3
@@ -205,12 +212,12 @@ def tile_area_um2(cfg: TileConfig) -> dict:
     return area
 
 
-def tiles_for_matrix(cfg: TileConfig, k_rows: int, n_cols: int) -> tuple[int, int]:
+def tiles_for_matrix(cfg: MacroConfig, k_rows: int, n_cols: int) -> tuple[int, int]:
     """Return (row tiles, column tiles) needed to hold a k_rows x n_cols weight matrix."""
     return math.ceil(k_rows / cfg.rows), math.ceil(n_cols / cfg.cols)
 
 
-def macro_tops_per_w(cfg: TileConfig, rows_used: int | None = None, cols_used: int | None = None) -> float:
+def macro_tops_per_w(cfg: MacroConfig, rows_used: int | None = None, cols_used: int | None = None) -> float:
     """Return a tile's MVM efficiency in TOPS/W (2 ops per MAC) at full use unless rows/cols used are given."""
     r = cfg.rows if rows_used is None else rows_used
     c = cfg.cols if cols_used is None else cols_used
@@ -218,7 +225,7 @@ def macro_tops_per_w(cfg: TileConfig, rows_used: int | None = None, cols_used: i
     return 2.0 * r * c / read.total_pj  # ops per pJ == TOPS/W
 
 
-def macro_throughput_tops(cfg: TileConfig) -> float:
+def macro_throughput_tops(cfg: MacroConfig) -> float:
     """Return a tile's peak throughput in TOPS (2 x rows x cols ops per read, reads at the clock)."""
     read = tile_read(cfg)
     return 2.0 * cfg.rows * cfg.cols * cfg.clock_hz / read.cycles / 1e12
@@ -243,7 +250,7 @@ class ReadoutCost:
                 "energy_breakdown_pj": dict(self.energy_pj), "cycles": self.cycles}
 
 
-def activation_readout_cost(bits: int, scheme: str = "nl_ramp", tech: str | float = "16nm",
+def activation_readout_cost(bits: int, scheme: str = "nl_ramp", tech: str | float = DEFAULT_TECH,
                             clock_hz: float = 1e9, ramp_conductances_s: np.ndarray | None = None,
                             lut_bits: int = 8) -> ReadoutCost:
     """Return the cost of one activated output (e.g. sigmoid/tanh of an LSTM gate) per column and step.

@@ -19,7 +19,7 @@ from edgeq.formats import BlockFormat, FloatFormat, IntFormat, get_format
 from . import gates as g
 from .gates import Block
 from .loader import entry
-from .scaling import Scaling, scaling
+from .scaling import DEFAULT_TECH, Scaling, scaling
 
 # 27 - 16: the carry bits the paper's 27-bit INT8 Kulisch accumulator keeps above the 16-bit product.
 KULISCH_HEADROOM_BITS = 11
@@ -240,7 +240,7 @@ class MacCost:
         }
 
 
-def mac_cost(weight_fmt, act_fmt=None, acc_fmt=None, tech: str | float = "45nm") -> MacCost:
+def mac_cost(weight_fmt, act_fmt=None, acc_fmt=None, tech: str | float = DEFAULT_TECH) -> MacCost:
     """Return the MacCost of weight_fmt x act_fmt accumulated in acc_fmt (default int32 / fp32) at node `tech`."""
     act_fmt = weight_fmt if act_fmt is None else act_fmt
     acc_fmt = default_accumulator(weight_fmt, act_fmt) if acc_fmt is None else acc_fmt

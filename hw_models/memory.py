@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from edgeq.formats import BlockFormat, get_format
 
 from .loader import entry
-from .scaling import scaling
+from .scaling import DEFAULT_TECH, scaling
 
 SCALE_BITS = 32  # one fp32 scale per tensor or per channel (the QDQ convention)
 
@@ -54,7 +54,7 @@ class MemoryEnergy:
     notes: tuple[str, ...]
 
 
-def memory_energy(tech: str | float = "45nm") -> MemoryEnergy:
+def memory_energy(tech: str | float = DEFAULT_TECH) -> MemoryEnergy:
     """Return SRAM (scaled with the node) and DRAM (I/O bound, not scaled) energy per bit at `tech`."""
     sram, dram = entry("memory", "sram_8kb_read32_energy"), entry("memory", "dram_read32_energy")
     scale = scaling(sram.node, tech)

@@ -12,7 +12,7 @@ from edgeq.errors import UserError
 
 from . import gates as g
 from .analog import (
-    TileConfig,
+    MacroConfig,
     adc_cost,
     crossbar_read_energy_pj,
     tile_area_um2,
@@ -24,7 +24,7 @@ from .loader import entry
 from .mac import gate_cost_45nm, mac_cost
 from .memory import memory_energy, tensor_bits
 from .plan import PrecisionPlan, parse_plan, plan_from_graph
-from .scaling import parse_node, scaling
+from .scaling import DEFAULT_TECH, parse_node, scaling
 from .workload import Layer, extract_layers
 
 ACTIVATION_LUT_BITS = 8  # a digital activation is one 8-bit word read from a lookup table
@@ -194,7 +194,7 @@ def _layer_weight_bits(cost: LayerCost, plan: PrecisionPlan) -> float:
     return tensor_bits(cost.weights, plan.for_layer(cost.name).weight).total_bits
 
 
-def _measured_crossbar_pj(layer: Layer, tile: TileConfig, data) -> float:
+def _measured_crossbar_pj(layer: Layer, tile: MacroConfig, data) -> float:
     # data = (conductances [K, N] or [K, 2N] in S, voltages [reads, K] in V) from a simulator run; the reads are
     # a sample of the layer's input vectors, so the energy is scaled to all of them
     g_s, v_v = data
@@ -206,14 +206,26 @@ def _measured_crossbar_pj(layer: Layer, tile: TileConfig, data) -> float:
     return per_read * layer.vectors * layer.groups
 
 
-def _analog(layers: list[Layer], plan: PrecisionPlan, tech: float, tile: TileConfig,
+def _group_layout(layer: Layer, tile: MacroConfig) -> tuple[MacroConfig, int, int, int]:
+    """Return (tile, rows, cols, copies) of a layer's weight blocks: one block for an ungrouped layer; for groups,
+    p groups block-diagonal per block ("block") or one small k_g x n_g tile per group ("per_group")."""
+    k, n, g = layer.k_rows, layer.n_cols, layer.groups
+    if g == 1:
+        return tile, k, n, 1
+    if tile.group_mapping == "per_group":
+        return replace(tile, rows=min(k, tile.rows), cols=min(n, tile.cols)), k, n, g
+    p = min(tile.rows // k, tile.cols // n, g) if k <= tile.rows and n <= tile.cols else 1
+    return tile, p * k, p * n, -(-g // p)
+
+
+def _analog(layers: list[Layer], plan: PrecisionPlan, tech: float, tile: MacroConfig,
             crossbar_data: dict | None = None) -> tuple[list, float, list]:
     mem = memory_energy(tech)
     gate = gate_cost_45nm()
     gate_scale = scaling("45nm", tech)
     tile_area = sum(tile_area_um2(tile).values())
     costs, total_tiles, notes = [], 0, []
-    digital_fallback, measured = [], []
+    digital_fallback, measured, grouped = [], [], []
     for layer in layers:
         if not layer.is_matrix:
             costs.append(LayerCost(layer.name, layer.op, "-", 0, 0, _side_ops_pj(layer, tech), 0.0))
@@ -227,32 +239,38 @@ def _analog(layers: list[Layer], plan: PrecisionPlan, tech: float, tile: TileCon
                                    {"compute": layer.macs * mac.energy_pj, **_side_ops_pj(layer, tech)},
                                    layer.macs / tile.clock_hz * 1e9))
             continue
-        row_tiles, col_tiles = tiles_for_matrix(tile, layer.k_rows, layer.n_cols)
-        n_tiles = row_tiles * col_tiles * layer.groups
+        layer_tile, k_rows, n_cols, copies = _group_layout(layer, tile)
+        row_tiles, col_tiles = tiles_for_matrix(layer_tile, k_rows, n_cols)
+        n_tiles = row_tiles * col_tiles * copies
+        if layer.groups > 1:
+            used = layer.groups * layer.k_rows * layer.n_cols / (n_tiles * layer_tile.rows * layer_tile.cols)
+            grouped.append(f"{layer.name} ({layer.groups} groups of {layer.k_rows}x{layer.n_cols}: {n_tiles} tiles "
+                           f"of {layer_tile.rows}x{layer_tile.cols}, {used:.1%} of cells used)")
         energy = {"crossbar": 0.0, "dac": 0.0, "adc": 0.0}
         cycles = 0
         for r in range(row_tiles):
-            rows_used = min(tile.rows, layer.k_rows - r * tile.rows)
+            rows_used = min(layer_tile.rows, k_rows - r * layer_tile.rows)
             for c in range(col_tiles):
-                cols_used = min(tile.cols, layer.n_cols - c * tile.cols)
-                read = tile_read(tile, rows_used, cols_used)
+                cols_used = min(layer_tile.cols, n_cols - c * layer_tile.cols)
+                read = tile_read(layer_tile, rows_used, cols_used)
                 for k, v in read.energy_pj.items():
-                    energy[k] += v * layer.vectors * layer.groups
+                    energy[k] += v * layer.vectors * copies
                 cycles = max(cycles, read.cycles)
         if crossbar_data and layer.name in crossbar_data:
             energy["crossbar"] = _measured_crossbar_pj(layer, tile, crossbar_data[layer.name])
             measured.append(layer.name)
         # partial sums of row tiles are added digitally: (row_tiles - 1) adds per output per vector
         add_bits = tile.adc_bits + g.clog2(row_tiles) + 1
-        adds = (row_tiles - 1) * layer.n_cols * layer.groups * layer.vectors
+        adds = (row_tiles - 1) * n_cols * copies * layer.vectors
         energy["partial sums"] = adds * g.ripple_adder(add_bits, "psum").gates() * gate.energy_pj * gate_scale.energy
         io_bits = (layer.in_elems * tile.dac_bits + layer.out_elems * tile.adc_bits)
         energy["sram"] = io_bits * mem.sram_pj_per_bit
         energy.update(_side_ops_pj(layer, tech, nl_absorbed=tile.adc_kind == "memristor_ramp"))
         latency = layer.vectors * cycles / tile.clock_hz * 1e9
         total_tiles += n_tiles
+        area = n_tiles * (tile_area if layer_tile is tile else sum(tile_area_um2(layer_tile).values()))
         costs.append(LayerCost(layer.name, layer.op, f"analog {tile.adc_bits}b {tile.adc_kind}", layer.macs,
-                               layer.weight_elems, energy, latency, n_tiles * tile_area, n_tiles))
+                               layer.weight_elems, energy, latency, area, n_tiles))
     notes.append(f"tile {tile.name}: {tile.rows}x{tile.cols} {tile.cell}{' differential' if tile.differential else ''},"
                  f" {tile.dac_bits}-bit DAC, {tile.adc_bits}-bit {tile.adc_kind} ADC per {tile.cols_per_adc} column(s),"
                  f" {tile.clock_hz / 1e9:g} GHz; weight-stationary, one tile per weight block, tiles of a layer run in"
@@ -265,35 +283,40 @@ def _analog(layers: list[Layer], plan: PrecisionPlan, tech: float, tile: TileCon
     notes.append("crossbar energy from the mean device conductance and uniform inputs"
                  + (f", except layers with simulator data: {', '.join(measured)}" if measured else
                     " (pass crossbar_data={layer: (G, V)} for data-true energy)"))
+    if grouped:
+        notes.append(f"grouped convolutions mapped '{tile.group_mapping}' (block: groups block-diagonal within a tile; "
+                     f"per_group: one small tile per group): {'; '.join(grouped)}")
     if digital_fallback:
         notes.append(f"activation x activation products run on digital MACs: {', '.join(digital_fallback)}")
     return costs, total_tiles * tile_area, notes
 
 
-def network_cost(model_or_path, plan="int8", target: str = "digital", tech: str | float = "45nm",
-                 hw: str | DigitalConfig | TileConfig | None = None, acc: str | None = None,
-                 batch: int = 1, crossbar_data: dict | None = None) -> NetworkCost:
+def network_cost(model_or_path, plan="int8", target: str = "digital", tech: str | float = DEFAULT_TECH,
+                 hw: str | DigitalConfig | MacroConfig | None = None, acc: str | None = None,
+                 batch: int = 1, crossbar_data: dict | None = None, feeds: dict | None = None) -> NetworkCost:
     """Return the NetworkCost of one inference of an ONNX model (path or ModelProto) under a precision plan
     (format name, dict, PrecisionPlan, `edgeq quantize` JSON report, or 'auto': the formats of the model's own
     QuantizeLinear/DequantizeLinear pairs, fp32 where it has none) on a 'digital' or 'analog' target at `tech`.
     `hw` is a preset name or config (digital: edge-npu, mcu, datacenter; analog: sar8, sar5, ramp5, nl-ramp5,
     isaac-like); `acc` sets the accumulator of every layer the plan does not set. On the analog target,
     crossbar_data maps a layer name to (conductances [K, N] in S, input voltages [reads, K] in V) from a simulator
-    run, and that layer's crossbar energy becomes sum G V^2 t over those reads, scaled to all its input vectors."""
+    run, and that layer's crossbar energy becomes sum G V^2 t over those reads, scaled to all its input vectors.
+    `feeds` (one inference's inputs) size models that ONNX shape inference leaves unsized."""
     try:
         tech_nm = parse_node(tech)
     except ValueError as err:
         raise UserError(str(err)) from None
     if batch < 1:
         raise UserError("batch must be at least 1")
-    layers = extract_layers(model_or_path, batch=batch)
+    layers = extract_layers(model_or_path, batch=batch, feeds=feeds)
     if plan is None or (isinstance(plan, str) and plan.lower() in ("auto", "qdq")):
         plan = plan_from_graph(layers, acc)
     else:
-        plan = parse_plan(plan, acc=acc, layer_names=[layer.name for layer in layers])
+        plan = parse_plan(plan, acc=acc, layer_names=[layer.name for layer in layers],
+                          matrix_names=[layer.name for layer in layers if layer.is_matrix])
     name = model_or_path if isinstance(model_or_path, str) else getattr(model_or_path, "name", "<model>")
     if target == "digital":
-        config = digital_preset(hw if not isinstance(hw, TileConfig) else None)
+        config = digital_preset(hw if not isinstance(hw, MacroConfig) else None)
         costs, area, notes = _digital(layers, plan, tech_nm, config)
         hw_dict = {"kind": "digital", **config.__dict__}
     elif target == "analog":

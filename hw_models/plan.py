@@ -89,9 +89,11 @@ def plan_from_graph(layers, acc: str | None = None) -> PrecisionPlan:
     return PrecisionPlan(make_precision("fp32", None, acc), tuple(overrides))
 
 
-def parse_plan(plan, acc: str | None = None, layer_names: list[str] | None = None) -> PrecisionPlan:
+def parse_plan(plan, acc: str | None = None, layer_names: list[str] | None = None,
+               matrix_names: list[str] | None = None) -> PrecisionPlan:
     """Return a PrecisionPlan from a format name, a dict, a PrecisionPlan or a JSON report path ('auto' or None
-    is handled by the caller with plan_from_graph)."""
+    is handled by the caller with plan_from_graph). A dict without a default must set every one of
+    `matrix_names` (the layers with MACs): a silent int8 for the rest would price a plan nobody wrote."""
     if isinstance(plan, PrecisionPlan):
         return plan
     if isinstance(plan, LayerPrecision):
@@ -114,7 +116,7 @@ def parse_plan(plan, acc: str | None = None, layer_names: list[str] | None = Non
     elif isinstance(top, str):
         default = make_precision(top, None, acc)
     else:
-        default = make_precision("int8", None, acc)
+        default = None
     raw_layers = plan.get("layers", {})
     if isinstance(raw_layers, list):
         items = []
@@ -127,6 +129,13 @@ def parse_plan(plan, acc: str | None = None, layer_names: list[str] | None = Non
     else:
         raise UserError("a plan's 'layers' must be a dict or a list")
     layers = tuple((name, _from_mapping(spec, default, acc)) for name, spec in items)
+    if default is None:
+        unset = [n for n in (matrix_names or []) if n not in dict(layers)]
+        if unset:
+            raise UserError(f"the plan has no 'default' format and leaves {len(unset)} layer(s) unset "
+                            f"({', '.join(unset[:5])}{', ...' if len(unset) > 5 else ''}); add \"default\": \"int8\" "
+                            "(or the format you mean) or set every layer")
+        default = make_precision("int8", None, acc)  # never used by a matrix layer: all are set
     if layer_names is not None:
         unknown = sorted(set(dict(layers)) - set(layer_names))
         if unknown:

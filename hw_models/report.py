@@ -7,9 +7,10 @@ from pathlib import Path
 
 from edgeq.io import atomic_write_bytes
 
-from .analog import TileConfig, macro_throughput_tops, macro_tops_per_w, tile_area_um2, tile_read
+from .analog import MacroConfig, macro_throughput_tops, macro_tops_per_w, tile_area_um2, tile_read
 from .mac import MacCost, fig3_table
 from .network import NetworkCost, network_cost
+from .scaling import DEFAULT_TECH
 
 
 def mac_rows(cost: MacCost) -> list[tuple[str, str]]:
@@ -41,7 +42,7 @@ def layer_rows(cost: NetworkCost) -> list[tuple[str, ...]]:
     return rows
 
 
-def tile_summary(cfg: TileConfig) -> dict:
+def tile_summary(cfg: MacroConfig) -> dict:
     """Return one tile's read energy by part (pJ), cycles, TOPS/W, peak TOPS and area by part (um^2)."""
     read = tile_read(cfg)
     return {"tile": cfg.__dict__, "read_energy_pj": read.total_pj, "read_energy_breakdown_pj": dict(read.energy_pj),
@@ -49,11 +50,12 @@ def tile_summary(cfg: TileConfig) -> dict:
             "area_um2": sum(tile_area_um2(cfg).values()), "area_breakdown_um2": tile_area_um2(cfg)}
 
 
-def cost_summary(model_or_path, plan, target: str = "digital", tech: str = "7nm", hw=None) -> dict:
+def cost_summary(model_or_path, plan, target: str = "digital", tech: str = DEFAULT_TECH, hw=None,
+                 feeds: dict | None = None) -> dict:
     """Return energy per inference (uJ), TOPS/W and the ratios to FP32 and INT8 digital, plus a one-line summary."""
-    cost = network_cost(model_or_path, plan, target=target, tech=tech, hw=hw)
-    fp32 = network_cost(model_or_path, "fp32", target="digital", tech=tech)
-    int8 = network_cost(model_or_path, "int8", target="digital", tech=tech)
+    cost = network_cost(model_or_path, plan, target=target, tech=tech, hw=hw, feeds=feeds)
+    fp32 = network_cost(model_or_path, "fp32", target="digital", tech=tech, feeds=feeds)
+    int8 = network_cost(model_or_path, "int8", target="digital", tech=tech, feeds=feeds)
     summary = {
         "target": target,
         "tech": tech,
@@ -61,6 +63,7 @@ def cost_summary(model_or_path, plan, target: str = "digital", tech: str = "7nm"
         "tops_per_w": cost.tops_per_w,
         "vs_fp32": cost.energy_pj / fp32.energy_pj,
         "vs_int8": cost.energy_pj / int8.energy_pj,
+        "notes": list(cost.notes),
     }
     summary["line"] = (
         f"cost ({target}, {tech}): {summary['energy_uj']:.4g} uJ/inference, {summary['tops_per_w']:.3g} TOPS/W; "
@@ -69,7 +72,7 @@ def cost_summary(model_or_path, plan, target: str = "digital", tech: str = "7nm"
     return summary
 
 
-def summary_line(model_or_path, plan, target: str = "digital", tech: str = "7nm", hw=None) -> str:
+def summary_line(model_or_path, plan, target: str = "digital", tech: str = DEFAULT_TECH, hw=None) -> str:
     """Return one line for other commands' reports: energy per inference and its ratio to FP32 and INT8."""
     return cost_summary(model_or_path, plan, target=target, tech=tech, hw=hw)["line"]
 

@@ -17,6 +17,8 @@ from .loader import entry
 REFERENCE_NM = 45.0
 ANCHOR_NM = 7.0
 MIN_NM, MAX_NM = 7.0, 180.0
+DEFAULT_TECH = "7nm"
+"""The one default technology node of every edgeq cost (quantize reports, `edgeq cost`, `edgeq simulate`)."""
 
 
 def parse_node(tech: str | float) -> float:

@@ -123,12 +123,49 @@ def _shapes(model: onnx.ModelProto, batch: int) -> dict[str, tuple[int, ...]]:
         tt = vi.type.tensor_type
         if not tt.HasField("shape"):
             continue
-        dims = []
-        for d in tt.shape.dim:
-            dims.append(d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else batch)
-        shapes[vi.name] = tuple(dims)
+        dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tt.shape.dim]
+        if dims and dims[0] is None:
+            dims[0] = batch  # a dynamic leading axis is the batch
+        if None not in dims:  # any other unknown size: unsized (a run sizes it), never guessed
+            shapes[vi.name] = tuple(dims)
     for init in model.graph.initializer:
         shapes[init.name] = tuple(init.dims)
+    return shapes
+
+
+def run_shapes(model: onnx.ModelProto, feeds: dict[str, np.ndarray] | None, batch: int) -> dict[str, tuple]:
+    """Return every tensor's shape from one onnxruntime run: on `feeds`, or on zeros when the inputs' shapes are
+    static apart from the batch axis; UserError when neither is possible."""
+    import onnxruntime as ort
+
+    inits = {i.name for i in model.graph.initializer}
+    if feeds is None:
+        feeds = {}
+        for inp in (i for i in model.graph.input if i.name not in inits):
+            dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+                    for d in inp.type.tensor_type.shape.dim]
+            if None in dims[1:]:
+                raise UserError(f"input {inp.name!r} has unknown sizes {dims} and ONNX shape inference cannot size "
+                                "the model; pass sample inputs (edgeq simulate uses --eval) or give it static shapes")
+            dims = [batch if d is None else d for d in dims]
+            elem = onnx.helper.tensor_dtype_to_np_dtype(inp.type.tensor_type.elem_type)
+            feeds[inp.name] = np.zeros(dims, dtype=elem)
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    known = {o.name for o in probe.graph.output}
+    probe.graph.output.extend(onnx.ValueInfoProto(name=out) for node in probe.graph.node for out in node.output
+                              if out and out not in known)
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every node's output
+    try:
+        sess = ort.InferenceSession(probe.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        names = [o.name for o in sess.get_outputs()]
+        values = sess.run(names, feeds)
+    except Exception as err:  # onnxruntime's own exception types; the first line says what is wrong
+        raise UserError(f"cannot size the model by running it: {' '.join(str(err).split())[:300]}") from None
+    shapes = {name: tuple(np.shape(v)) for name, v in zip(names, values)}
+    shapes.update((name, tuple(v.shape)) for name, v in feeds.items())
     return shapes
 
 
@@ -136,11 +173,19 @@ def _n(shape) -> int:
     return int(np.prod(shape)) if shape is not None else 0
 
 
-def extract_layers(model_or_path, batch: int = 1) -> list[Layer]:
-    """Return one Layer per node of the model (matrix ops with MACs, other ops with their element counts)."""
+def extract_layers(model_or_path, batch: int = 1, feeds: dict[str, np.ndarray] | None = None) -> list[Layer]:
+    """Return one Layer per node of the model (matrix ops with MACs, other ops with their element counts).
+
+    Shapes come from ONNX shape inference; where it leaves a matrix op unsized, from a run of the model on `feeds`
+    (one inference's inputs) or, without them, on zeros when the inputs are static apart from the batch axis.
+    """
     model = load_model(model_or_path)
     shapes = _shapes(model, batch)
     graph = _Graph(model)
+    unsized = [node for node in model.graph.node if node.op_type in MATRIX_OPS
+               and any(shapes.get(x) is None for x in [*node.input[:2], node.output[0]] if x)]
+    if unsized:
+        shapes.update(run_shapes(model, feeds, batch))
     layers = []
     for i, node in enumerate(model.graph.node):
         name = node.name or f"{node.op_type}_{i}"
@@ -149,7 +194,8 @@ def extract_layers(model_or_path, batch: int = 1) -> list[Layer]:
         in_elems = sum(_n(s) for x, s in zip([x for x in node.input if x], ins) if not graph.is_static(x))
         out_elems = sum(_n(s) for s in outs)
         if node.op_type in MATRIX_OPS and any(s is None for s in ins[:2] + outs[:1]):
-            raise UserError(f"node {name}: shapes unknown after ONNX shape inference; give the model static shapes")
+            raise UserError(f"node {name}: shapes unknown after ONNX shape inference and a run; give the model "
+                            "static shapes")
         if node.op_type == "Conv":
             w, y = ins[1], outs[0]
             group = next((a.i for a in node.attribute if a.name == "group"), 1)
@@ -226,4 +272,4 @@ def total_macs(layers: list[Layer]) -> int:
 
 
 
-__all__ = ["Layer", "extract_layers", "load_model", "total_macs"]
+__all__ = ["Layer", "extract_layers", "load_model", "run_shapes", "total_macs"]

@@ -1,5 +1,10 @@
 """Analog in-memory-computing simulators (importable as `edgeq.simulators`).
 
+One entry point for whole models (the CLI, the gate runner and the sweep use it):
+
+    from edgeq.simulators import simulate
+    result = simulate("model.onnx", "pcm", {"image": x}, labels=y, drift_times=[1, 86400])   # SimulationResult
+
 Crossbar API (stable; other simulators build on it):
 
     from edgeq.simulators import get_preset, program
@@ -54,5 +59,16 @@ __all__ = [
     "get_preset",
     "list_presets",
     "program",
+    "simulate",
+    "SimulationResult",
     "tile_ranges",
 ]
+
+
+def __getattr__(name: str):
+    """Import `simulate` / `SimulationResult` on first use (they pull in onnxruntime and torch)."""
+    if name in ("simulate", "SimulationResult"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'edgeq.simulators' has no attribute {name!r}")

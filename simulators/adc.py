@@ -13,6 +13,8 @@ from typing import Literal
 
 import numpy as np
 
+from edgeq.errors import ConfigError
+
 __all__ = ["ADCConfig", "DACConfig", "adc_params", "dac_levels", "quantize_input", "quantize_output"]
 
 
@@ -33,13 +35,13 @@ class DACConfig:
 
     def __post_init__(self) -> None:
         if self.bits is not None and not 2 <= self.bits <= 24:
-            raise ValueError(f"DAC bits must be in 2..24 or None, got {self.bits}")
+            raise ConfigError(f"DAC bits must be in 2..24 or None, got {self.bits}")
         if self.bit_serial and self.bits is None:
-            raise ValueError("bit_serial inputs need a finite number of DAC bits")
+            raise ConfigError("bit_serial inputs need a finite number of DAC bits")
         if self.scaling not in ("abs_max", "fixed"):
-            raise ValueError(f"DAC scaling must be 'abs_max' or 'fixed', got {self.scaling!r}")
+            raise ConfigError(f"DAC scaling must be 'abs_max' or 'fixed', got {self.scaling!r}")
         if self.input_range <= 0:
-            raise ValueError("input_range must be > 0")
+            raise ConfigError("input_range must be > 0")
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,9 @@ class ADCConfig:
 
     def __post_init__(self) -> None:
         if self.bits is not None and not 2 <= self.bits <= 24:
-            raise ValueError(f"ADC bits must be in 2..24 or None, got {self.bits}")
+            raise ConfigError(f"ADC bits must be in 2..24 or None, got {self.bits}")
         if self.full_scale <= 0:
-            raise ValueError("full_scale must be > 0")
+            raise ConfigError("full_scale must be > 0")
 
 
 def dac_levels(dac: DACConfig) -> int:

@@ -19,10 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgeq.errors import ConfigError
+
 from .adc import adc_params, dac_levels
 from .devices import STUCK_AT_GMAX, STUCK_AT_GMIN, STUCK_NONE, DeviceModel
 from .ir_drop import effective_conductance
-from .kernels import dac_encode_nb, mix_key, tile_accumulate_nb
+from .kernels import dac_encode_nb, dac_encode_np, mix_key, tile_accumulate_nb
+from .periphery import affine_fit, column_ranges, drift_readout, input_range
 from .presets import CrossbarConfig
 
 __all__ = ["ArrayState", "ProgrammedArray", "program", "tile_ranges"]
@@ -54,9 +57,9 @@ class ProgrammedArray:
     def __init__(self, weights: np.ndarray, config: CrossbarConfig, rng: np.random.Generator) -> None:
         w = np.asarray(weights, dtype=np.float64)
         if w.ndim != 2 or 0 in w.shape:
-            raise ValueError(f"weights must be a non-empty 2-D (in_features, out_features) array, got {w.shape}")
+            raise ConfigError(f"weights must be a non-empty 2-D (in_features, out_features) array, got {w.shape}")
         if not np.all(np.isfinite(w)):
-            raise ValueError("weights contain NaN or inf")
+            raise ConfigError("weights contain NaN or inf")
         self.config = config
         self.device = DeviceModel(config.device)
         self.in_features, self.out_features = w.shape
@@ -77,6 +80,13 @@ class ProgrammedArray:
         self._state_seed = int(rng.integers(0, 2**63))
         self._states: dict[float, ArrayState] = {}
         self._compensation_reference: np.ndarray | None = None  # t = 0 read-out, pinned when the array ages
+        dac = config.dac
+        self._input_range = np.full(len(self.row_tiles), dac.input_range if dac.scaling == "fixed" else 0.0)
+        lsb, bound = adc_params(config.adc)
+        self._lsb = np.full((len(self.row_tiles), self.out_features), lsb)
+        self._bound = np.full((len(self.row_tiles), self.out_features), bound)
+        self._affine: tuple[np.ndarray, np.ndarray] | None = None
+        self._target = w.astype(np.float32) if config.calibration.affine else None
 
     # ------------------------------------------------------------------------------------------------- programming
 
@@ -110,8 +120,8 @@ class ProgrammedArray:
         return how many devices broke. Later reads, at any time, see them; drift compensation keeps its reference
         from programming time."""
         if stuck_at_gmin < 0 or stuck_at_gmax < 0 or stuck_at_gmin + stuck_at_gmax > 1:
-            raise ValueError("stuck-at rates must be >= 0 and sum to at most 1")
-        if self._compensation_reference is None and self.config.drift_compensation:
+            raise ConfigError("stuck-at rates must be >= 0 and sum to at most 1")
+        if self._compensation_reference is None and self.config.drift_compensation != "none":
             self._compensation_reference = self.state_at(0.0).weights.copy()
         broken = 0
         for k, codes in enumerate(self._faults):
@@ -173,19 +183,48 @@ class ProgrammedArray:
             s1 = s1[:, col_tile]
         return ((s0 + s1) * unit).astype(np.float32), 0.0
 
-    def _drift_compensation(self, wn_t: np.ndarray, t_seconds: float) -> np.ndarray:
-        """Return per (row tile, column) factors that undo the tiles' average drift (1 when off or at t = 0)."""
+    def _drift_compensation(self, wn_t: np.ndarray, t_seconds: float, variance=None) -> np.ndarray:
+        """Return per (row tile, column) factors that undo the tiles' drift (1 when off or at t = 0), from the
+        read-out of `config.drift_compensation` (periphery.py) at programming and at t."""
         factors = np.ones((len(self.row_tiles), self.out_features))
-        if not self.config.drift_compensation or t_seconds <= 0.0:
+        mode = self.config.drift_compensation
+        if mode == "none" or t_seconds <= 0.0:
             return factors
         # The reference is read once, right after programming: faults that appear later are not calibrated away.
-        wn_0 = self.state_at(0.0).weights if self._compensation_reference is None else self._compensation_reference
+        st0 = self.state_at(0.0)
+        wn_0 = st0.weights if self._compensation_reference is None else self._compensation_reference
+        var_0 = st0.variance if st0.variance is not None else st0.uniform_variance
+        var_t = variance if variance is not None else var_0
         for r, (a, b) in enumerate(self.row_tiles):
-            for lo, hi in self.col_tiles:
-                ref = np.abs(wn_0[a:b, lo:hi].sum(axis=0, dtype=np.float64)).sum()
-                now = np.abs(wn_t[a:b, lo:hi].sum(axis=0)).sum()
-                factors[r, lo:hi] = ref / now if now > 0 else 1.0
+            for c, (lo, hi) in enumerate(self.col_tiles):
+                blocks = [(wn_0, var_0, 0.0), (wn_t, var_t, t_seconds)]
+                ref, now = (drift_readout(
+                    w[a:b, lo:hi], mode, v[a:b, lo:hi] if isinstance(v, np.ndarray) else v, self.config.adc,
+                    np.random.default_rng([self._state_seed, r, c, int(round(t * 1e3))])) for w, v, t in blocks)
+                factors[r, lo:hi] = np.where(np.asarray(now) > 0, ref / np.where(np.asarray(now) > 0, now, 1.0), 1.0)
         return factors
+
+    def calibrate(self, x: np.ndarray, rng: np.random.Generator) -> None:
+        """Calibrate the periphery from inputs x (rows, in_features) right after programming, per
+        `config.calibration`: DAC input range per row tile, ADC full scale per column, per-column affine output."""
+        cal = self.config.calibration
+        x = np.asarray(x, dtype=np.float32).reshape(-1, self.in_features)
+        if len(x) > cal.samples:  # a deterministic subsample keeps calibration cost bounded
+            x = x[np.sort(rng.choice(len(x), cal.samples, replace=False))]
+        xs = np.tile(x, (1, self.config.tile.weight_slices)) if self.config.tile.weight_slices > 1 else x
+        st0 = self.state_at(0.0)
+        k = dac_levels(self.config.dac)
+        for r, (a, b) in enumerate(self.row_tiles):
+            if cal.input_ranges:
+                self._input_range[r] = input_range(xs[:, a:b], cal.percentile)
+            if cal.adc_ranges and self.config.adc.bits is not None:
+                xn, _, _ = dac_encode_np(xs[:, a:b], k, float(self._input_range[r]))
+                levels = 2 ** (self.config.adc.bits - 1) - 1
+                fs = cal.headroom * column_ranges(xn @ st0.weights[a:b], cal.percentile, floor=1e-6)
+                self._bound[r], self._lsb[r] = fs, fs / levels
+        if cal.affine:
+            self._affine = None
+            self._affine = affine_fit(self.matmul(x, 0.0, rng), x @ self._target)
 
     def state_at(self, t_seconds: float = 0.0) -> ArrayState:
         """Return (and cache) the array's effective normalized weights and read-noise variance at t seconds."""
@@ -194,7 +233,7 @@ class ProgrammedArray:
             g_devices = self.conductances_at(key)
             wn = self._normalized(self._with_ir_drop(g_devices))
             variance, uniform = self._read_variance(g_devices)
-            comp = self._drift_compensation(wn, key)
+            comp = self._drift_compensation(wn, key, variance if variance is not None else uniform)
             self._states[key] = ArrayState(
                 t_seconds=key,
                 weights=np.ascontiguousarray(wn, dtype=np.float32),
@@ -220,27 +259,27 @@ class ProgrammedArray:
         """
         x = np.asarray(x, dtype=np.float32)
         if x.shape[-1] != self.in_features:
-            raise ValueError(f"input has {x.shape[-1]} features, the array expects {self.in_features}")
+            raise ConfigError(f"input has {x.shape[-1]} features, the array expects {self.in_features}")
         lead = x.shape[:-1]
         x2 = x.reshape(-1, self.in_features)
         st = self.state_at(t_seconds)
         noisy = st.variance is not None or st.uniform_variance > 0.0
         if noisy and rng is None:
-            raise ValueError("this array has read noise: pass rng=np.random.Generator to matmul")
+            raise ConfigError("this array has read noise: pass rng=np.random.Generator to matmul")
         key = int(rng.integers(0, 2**63)) if noisy else 0
         out = np.empty((x2.shape[0], self.out_features), dtype=np.float32)
         chunk = max(1, self.config.batch_chunk)
         for c0 in range(0, x2.shape[0], chunk):
             c1 = min(c0 + chunk, x2.shape[0])
             self._matmul_chunk(x2[c0:c1], c0, st, key, out[c0:c1])
+        if self._affine is not None:
+            out = out * self._affine[0] + self._affine[1]
         return out.reshape(*lead, self.out_features)
 
     def _matmul_chunk(self, x: np.ndarray, row0: int, st: ArrayState, key: int, out: np.ndarray) -> None:
         """Write the simulated MVM of one batch chunk into out (rows row0.. of the call, which seed the noise)."""
-        dac, adc = self.config.dac, self.config.adc
+        dac = self.config.dac
         k = dac_levels(dac)
-        fixed = dac.input_range if dac.scaling == "fixed" else 0.0
-        lsb, bound = adc_params(adc)
         out[...] = 0.0
         n = x.shape[0]
         if self.config.tile.weight_slices > 1:  # every weight slice sees the same input
@@ -249,7 +288,9 @@ class ProgrammedArray:
         for r, (a, b) in enumerate(self.row_tiles):
             xn = np.empty((n, b - a), dtype=np.float32)
             xs, sumsq = np.empty(n, dtype=np.float32), np.empty(n)
-            dac_encode_nb(x[:, a:b], k, fixed, xn, xs, sumsq)
+            need_sumsq = st.variance is None and st.uniform_variance > 0.0 and not dac.bit_serial
+            # a contiguous copy of the row block: Numba's loops over a strided view run about 3x slower
+            dac_encode_nb(np.ascontiguousarray(x[:, a:b]), k, float(self._input_range[r]), xn, xs, sumsq, need_sumsq)
             w = st.weights[a:b]
             if dac.bit_serial:
                 codes = np.rint(xn * np.float32(k)).astype(np.int32)
@@ -267,7 +308,8 @@ class ProgrammedArray:
                     var_row, mode = st.uniform_variance * row_sq, 1
                 tile_key = mix_key(key, r, p)
                 tile_accumulate_nb(
-                    acc, var_full, var_row, mode, tile_key, row0, lsb, bound, xs * plane_w, st.col_scale[r], out
+                    acc, var_full, var_row, mode, tile_key, row0, self._lsb[r], self._bound[r], xs * plane_w,
+                    st.col_scale[r], out
                 )
 
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edgeq.errors import ConfigError
+
 __all__ = [
     "IDEAL_DEVICE",
     "PCM_DEVICE",
@@ -70,9 +72,9 @@ class ConductanceRange:
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.g_min_us < self.g_max_us):
-            raise ValueError(f"need 0 <= g_min_us < g_max_us, got {self.g_min_us}, {self.g_max_us}")
+            raise ConfigError(f"need 0 <= g_min_us < g_max_us, got {self.g_min_us}, {self.g_max_us}")
         if self.levels is not None and self.levels < 2:
-            raise ValueError(f"levels must be >= 2 or None, got {self.levels}")
+            raise ConfigError(f"levels must be >= 2 or None, got {self.levels}")
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,7 @@ class Faults:
 
     def __post_init__(self) -> None:
         if min(self.stuck_at_gmin, self.stuck_at_gmax) < 0 or self.stuck_at_gmin + self.stuck_at_gmax > 1:
-            raise ValueError("fault rates must be >= 0 and sum to <= 1")
+            raise ConfigError("fault rates must be >= 0 and sum to <= 1")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from edgeq.errors import ConfigError
+
 __all__ = ["IRDropConfig", "effective_conductance", "effective_conductance_sparse", "nodal_matrix"]
 
 
@@ -35,9 +37,9 @@ class IRDropConfig:
 
     def __post_init__(self) -> None:
         if self.word_line_ohm < 0 or self.bit_line_ohm < 0:
-            raise ValueError("wire resistances must be >= 0")
+            raise ConfigError("wire resistances must be >= 0")
         if (self.word_line_ohm > 0) != (self.bit_line_ohm > 0):
-            raise ValueError("set both word_line_ohm and bit_line_ohm (> 0) or neither")
+            raise ConfigError("set both word_line_ohm and bit_line_ohm (> 0) or neither")
 
     @property
     def active(self) -> bool:

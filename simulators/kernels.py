@@ -110,15 +110,16 @@ def tile_accumulate_np(
 ) -> None:
     """out += ADC(acc + sqrt(var) * z) * x_scale[:, None] * col_scale (NumPy twin of `tile_accumulate_nb`).
 
-    var_mode 0: no read noise; 1: variance var_row[b] for every column; 2: variance var_full[b, j].
+    var_mode 0: no read noise; 1: variance var_row[b] for every column; 2: variance var_full[b, j]. lsb and bound
+    are per-column float64 arrays (each column's ADC may have its own calibrated range); lsb 0 = no rounding.
     """
     v = acc.astype(np.float64)
     if var_mode:
         var = var_row[:, None] if var_mode == 1 else var_full.astype(np.float64)
         v = v + np.sqrt(np.maximum(var, 0.0)) * gaussian_np(key, row0, acc.shape[0], acc.shape[1])
     v = np.minimum(np.maximum(v, -bound), bound)
-    if lsb > 0.0:
-        v = np.rint(v / lsb) * lsb
+    rounded = np.rint(v / np.where(lsb > 0.0, lsb, 1.0)) * lsb
+    v = np.where(lsb > 0.0, rounded, v)
     v = v * x_scale.astype(np.float64)[:, None] * col_scale.astype(np.float64)[None, :]
     out += v.astype(np.float32)
 
@@ -150,8 +151,28 @@ def _gaussian(key, counter):
     return (n - 48.0 + u - 0.5) * _INV_STD
 
 
+# Numba's np.rint is a call per element, which keeps these loops from vectorizing; adding and subtracting 1.5 x
+# 2^mantissa rounds to nearest-even in the current (default) IEEE mode, bit-equal to rint for |v| < 2^22 (float32)
+# or 2^51 (float64). DAC codes stay below 2^22 for bits <= 23 and ADC codes below 2^23, so both are in range.
+_MAGIC32 = np.float32(12582912.0)
+_MAGIC64 = 6755399441055744.0
+
+
+_RINT32_LIMIT = 1 << 22
+
+
 @numba.njit(cache=True, inline="always")
-def _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq):
+def _rint32(v):
+    return (v + _MAGIC32) - _MAGIC32
+
+
+@numba.njit(cache=True, inline="always")
+def _rint64(v):
+    return (v + _MAGIC64) - _MAGIC64
+
+
+@numba.njit(cache=True, inline="always")
+def _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq, need_sumsq):
     cols = x.shape[1]
     kf = np.float32(k)
     if fixed_range > 0.0:
@@ -163,16 +184,31 @@ def _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq):
         if s == 0.0:
             s = np.float32(1.0)
     scale[b] = s
-    acc = 0.0
-    for i in range(cols):
-        v = np.float32(x[b, i]) / s
-        if fixed_range > 0.0:
-            v = min(max(v, np.float32(-1.0)), np.float32(1.0))
-        if k:
-            v = np.float32(np.rint(v * kf)) / kf
-        xn[b, i] = v
-        acc += np.float64(v) * np.float64(v)
-    sumsq[b] = acc
+    one = np.float32(1.0)
+    # one branch-free loop per case, so LLVM vectorizes each (the same operations in the same order as the twin)
+    if k >= _RINT32_LIMIT:  # 24-bit DACs: codes beyond the magic-number range, round with rint
+        for i in range(cols):
+            v = np.float32(x[b, i]) / s
+            if fixed_range > 0.0:
+                v = min(max(v, -one), one)
+            xn[b, i] = np.float32(np.rint(v * kf)) / kf
+    elif fixed_range > 0.0 and k:
+        for i in range(cols):
+            xn[b, i] = _rint32(min(max(np.float32(x[b, i]) / s, -one), one) * kf) / kf
+    elif fixed_range > 0.0:
+        for i in range(cols):
+            xn[b, i] = min(max(np.float32(x[b, i]) / s, -one), one)
+    elif k:
+        for i in range(cols):
+            xn[b, i] = _rint32((np.float32(x[b, i]) / s) * kf) / kf
+    else:
+        for i in range(cols):
+            xn[b, i] = np.float32(x[b, i]) / s
+    if need_sumsq:  # a serial float64 sum: only the uniform-read-noise path needs it
+        acc = 0.0
+        for i in range(cols):
+            acc += np.float64(xn[b, i]) * np.float64(xn[b, i])
+        sumsq[b] = acc
 
 
 @numba.njit(cache=True, inline="always")
@@ -186,9 +222,9 @@ def _tile_accumulate_row(acc, var_full, var_row, var_mode, ukey, row0, lsb, boun
             v += np.sqrt(max(var_row[b], 0.0)) * _gaussian(ukey, base + np.uint64(j))
         elif var_mode == 2:
             v += np.sqrt(max(np.float64(var_full[b, j]), 0.0)) * _gaussian(ukey, base + np.uint64(j))
-        v = min(max(v, -bound), bound)
-        if lsb > 0.0:
-            v = np.rint(v / lsb) * lsb
+        v = min(max(v, -bound[j]), bound[j])
+        if lsb[j] > 0.0:
+            v = _rint64(v / lsb[j]) * lsb[j]
         out[b, j] += np.float32(v * xs * np.float64(col_scale[j]))
 
 
@@ -199,15 +235,15 @@ _PARALLEL_MIN_ELEMENTS = 1 << 16
 
 
 @numba.njit(cache=True)
-def _dac_encode_serial(x, k, fixed_range, xn, scale, sumsq):
+def _dac_encode_serial(x, k, fixed_range, xn, scale, sumsq, need_sumsq):
     for b in range(x.shape[0]):
-        _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq)
+        _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq, need_sumsq)
 
 
 @numba.njit(cache=True, parallel=True)
-def _dac_encode_parallel(x, k, fixed_range, xn, scale, sumsq):
+def _dac_encode_parallel(x, k, fixed_range, xn, scale, sumsq, need_sumsq):
     for b in prange(x.shape[0]):
-        _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq)
+        _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq, need_sumsq)
 
 
 @numba.njit(cache=True)
@@ -222,10 +258,11 @@ def _tile_accumulate_parallel(acc, var_full, var_row, var_mode, key, row0, lsb, 
         _tile_accumulate_row(acc, var_full, var_row, var_mode, key, row0, lsb, bound, x_scale, col_scale, out, b)
 
 
-def dac_encode_nb(x, k, fixed_range, xn, scale, sumsq) -> None:
-    """Fill xn (float32), scale (float32 per row) and sumsq (float64 per row) from x; see `dac_encode_np`."""
+def dac_encode_nb(x, k, fixed_range, xn, scale, sumsq, need_sumsq: bool = True) -> None:
+    """Fill xn (float32), scale (float32 per row) and sumsq (float64 per row; left untouched when need_sumsq is
+    False) from x; see `dac_encode_np`."""
     kernel = _dac_encode_parallel if x.size >= _PARALLEL_MIN_ELEMENTS else _dac_encode_serial
-    kernel(x, k, fixed_range, xn, scale, sumsq)
+    kernel(x, k, fixed_range, xn, scale, sumsq, need_sumsq)
 
 
 def tile_accumulate_nb(acc, var_full, var_row, var_mode, key, row0, lsb, bound, x_scale, col_scale, out) -> None:

@@ -11,9 +11,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
+from edgeq.errors import ConfigError
+
 from .adc import ADCConfig, DACConfig
 from .devices import IDEAL_DEVICE, PCM_DEVICE, RRAM_DEVICE, DeviceConfig
 from .ir_drop import IRDropConfig
+from .periphery import DRIFT_COMPENSATIONS, PeripheryCalibration
 
 __all__ = ["PRESETS", "CrossbarConfig", "TileConfig", "get_preset", "list_presets"]
 
@@ -37,16 +40,22 @@ class TileConfig:
     tiles; the tiles' digitized outputs are shift-added. 1 = one device pair per weight (no slicing)."""
     slice_bits: int = 4
     """Bits per weight slice when weight_slices > 1 (each slice uses 2^slice_bits conductance levels)."""
+    group_mapping: Literal["block", "per_group"] = "block"
+    """Grouped/depthwise convolutions: "block" packs as many groups as fit block-diagonally into one tile (few
+    tiles, low utilisation, off-diagonal G_min cells add noise); "per_group" gives each group its own small tile
+    (no shared columns, one periphery per group). See `onnx_map.py`."""
 
     def __post_init__(self) -> None:
         if self.rows < 1 or self.cols < 1:
-            raise ValueError("tile rows and cols must be >= 1")
+            raise ConfigError("tile rows and cols must be >= 1")
         if self.mapping not in ("differential", "offset"):
-            raise ValueError(f"mapping must be 'differential' or 'offset', got {self.mapping!r}")
+            raise ConfigError(f"mapping must be 'differential' or 'offset', got {self.mapping!r}")
         if self.weight_slices < 1 or not 1 <= self.slice_bits <= 8 or self.weight_slices * self.slice_bits > 24:
-            raise ValueError("need weight_slices >= 1 and 1 <= slice_bits <= 8 (at most 24 bits in all)")
+            raise ConfigError("need weight_slices >= 1 and 1 <= slice_bits <= 8 (at most 24 bits in all)")
         if self.weight_scale not in ("column", "tile"):
-            raise ValueError(f"weight_scale must be 'column' or 'tile', got {self.weight_scale!r}")
+            raise ConfigError(f"weight_scale must be 'column' or 'tile', got {self.weight_scale!r}")
+        if self.group_mapping not in ("block", "per_group"):
+            raise ConfigError(f"group_mapping must be 'block' or 'per_group', got {self.group_mapping!r}")
 
 
 @dataclass(frozen=True)
@@ -59,11 +68,23 @@ class CrossbarConfig:
     adc: ADCConfig = field(default_factory=lambda: ADCConfig(bits=None, clip=False))
     tile: TileConfig = field(default_factory=TileConfig)
     ir_drop: IRDropConfig = field(default_factory=IRDropConfig)
-    drift_compensation: bool = False
-    """Global drift compensation (as in aihwkit): each tile reads an all-ones input right after programming and
-    at time t; the digital output is scaled by the ratio of the summed absolute column outputs."""
+    drift_compensation: str = "none"
+    """Drift compensation read-out (`periphery.py`): "none", "all_ones" (sum of |column sums| of an all-ones
+    read, edgeq's original), "mean_abs" (mean |W| of one-hot reads, noise-free), "mean_abs_noisy" (the same
+    through read noise and the ADC, as aihwkit's GlobalDriftCompensation), "per_column". Each tile is read right
+    after programming and at time t, and its output scaled by the ratio. True/False mean "all_ones"/"none"."""
+    calibration: PeripheryCalibration = field(default_factory=PeripheryCalibration)
+    """Periphery calibrated from calibration inputs after programming: DAC input ranges, per-column ADC ranges,
+    per-column affine correction (`periphery.py`, with citations)."""
     batch_chunk: int = 4096
     """Samples processed at once; bounds the temporary memory of an MVM at about 4 * chunk * (in + 3 out) bytes."""
+
+    def __post_init__(self) -> None:
+        mode = self.drift_compensation
+        if isinstance(mode, bool):  # the original on/off flag
+            object.__setattr__(self, "drift_compensation", "all_ones" if mode else "none")
+        elif mode not in DRIFT_COMPENSATIONS:
+            raise ConfigError(f"drift_compensation must be one of {', '.join(DRIFT_COMPENSATIONS)}, got {mode!r}")
 
     def with_ir_drop(self, wire_ohm: float) -> CrossbarConfig:
         """Return a copy with word- and bit-line segments of wire_ohm ohm (0 = ideal wires)."""
@@ -76,16 +97,23 @@ class CrossbarConfig:
 
 _ADC8 = ADCConfig(bits=8, full_scale=12.0)
 _DAC8 = DACConfig(bits=8)
+_CALIBRATED = PeripheryCalibration(input_ranges=True, adc_ranges=True, affine=True)
 
 PRESETS: dict[str, CrossbarConfig] = {
     "ideal": CrossbarConfig(name="ideal"),
     "ideal_adc8": CrossbarConfig(name="ideal_adc8", dac=_DAC8, adc=_ADC8),
     "rram": CrossbarConfig(name="rram", device=RRAM_DEVICE, dac=_DAC8, adc=_ADC8),
-    "pcm": CrossbarConfig(name="pcm", device=PCM_DEVICE, dac=_DAC8, adc=_ADC8, drift_compensation=True),
+    "pcm": CrossbarConfig(name="pcm", device=PCM_DEVICE, dac=_DAC8, adc=_ADC8, drift_compensation="all_ones"),
+    "rram_cal": CrossbarConfig(name="rram_cal", device=RRAM_DEVICE, dac=_DAC8, adc=_ADC8,
+                               drift_compensation="mean_abs", calibration=_CALIBRATED),
+    "pcm_cal": CrossbarConfig(name="pcm_cal", device=PCM_DEVICE, dac=_DAC8, adc=_ADC8,
+                              drift_compensation="mean_abs", calibration=_CALIBRATED),
 }
 """ideal: exact x @ W (no device effects, ideal converters). ideal_adc8: ideal devices, 8-bit DAC and ADC.
 rram: NeuRRAM-like RRAM (Wan et al. 2022) with 8-bit DAC/ADC. pcm: IBM's PCM model (Nandakumar et al. 2019) with
-8-bit DAC/ADC and global drift compensation, as aihwkit's PCM inference setup."""
+8-bit DAC/ADC and global drift compensation from an all-ones read. rram_cal / pcm_cal: the same devices and
+converters with the periphery calibrated as on chips (per-layer DAC input ranges, per-column ADC ranges,
+per-column affine correction, drift compensation from one-hot mean |W| reads; citations in `periphery.py`)."""
 
 
 def list_presets() -> list[str]:
@@ -98,4 +126,4 @@ def get_preset(name: str) -> CrossbarConfig:
     try:
         return PRESETS[name]
     except KeyError:
-        raise ValueError(f"unknown crossbar preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+        raise ConfigError(f"unknown crossbar preset {name!r}; choose one of {', '.join(PRESETS)}") from None

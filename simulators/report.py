@@ -7,7 +7,9 @@ import re
 
 import numpy as np
 
-from .onnx_sim import SimulationResult
+from edgeq.errors import ConfigError
+
+from .api import SimulationResult
 
 __all__ = ["format_duration", "parse_duration", "parse_durations", "plot_png", "table_rows"]
 
@@ -18,15 +20,18 @@ def parse_duration(text: str) -> float:
     """Return seconds for a duration like "0", "1s", "10m", "1h", "1d", "2w", "1y" (a bare number is seconds)."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d*)?(?:e[+-]?\d+)?)\s*([smhdwy]?)\s*", text.lower())
     if not match:
-        raise ValueError(f"cannot read drift time {text!r}; use a number with a unit s, m, h, d, w or y (e.g. 1h)")
-    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+        raise ConfigError(f"cannot read drift time {text!r}; use a number with a unit s, m, h, d, w or y (e.g. 1h)")
+    seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if not seconds <= 1e12:  # also catches overflow to inf; a drift model fitted over hours says nothing at 1e12 s
+        raise ConfigError(f"drift time {text!r} is beyond 1e12 s (about 30,000 years); use a shorter time")
+    return seconds
 
 
 def parse_durations(text: str) -> list[float]:
     """Return the seconds of a comma-separated list of durations, e.g. "1s,1h,1d,1y"."""
     times = [parse_duration(part) for part in text.split(",") if part.strip()]
     if not times:
-        raise ValueError("no drift times given; pass e.g. --drift 1s,1h,1d,1y")
+        raise ConfigError("no drift times given; pass e.g. --drift 1s,1h,1d,1y")
     return times
 
 

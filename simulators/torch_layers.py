@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from edgeq.errors import ConfigError
+
 from .crossbar import ProgrammedArray, program
 from .presets import CrossbarConfig, get_preset
 
@@ -119,7 +121,7 @@ class AnalogConv2d(nn.Conv2d, _AnalogMixin):
     def __init__(self, *args, config: CrossbarConfig | str = "ideal", seed: int = 0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if self.padding_mode != "zeros" or isinstance(self.padding, str):
-            raise ValueError("AnalogConv2d supports zero padding given as numbers only")
+            raise ConfigError("AnalogConv2d supports zero padding given as numbers only")
         self._init_analog(config, seed)
 
     @classmethod
@@ -145,7 +147,7 @@ class AnalogConv2d(nn.Conv2d, _AnalogMixin):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.groups != 1:
-            raise ValueError("AnalogConv2d supports groups=1 only")
+            raise ConfigError("AnalogConv2d supports groups=1 only")
         ideal = F.conv2d(x, self.weight, None, self.stride, self.padding, self.dilation, self.groups)
         cols = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)  # (N, C*kh*kw, L)
         n, k, length = cols.shape

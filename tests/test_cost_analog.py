@@ -62,7 +62,7 @@ def test_nonlinear_ramp_vs_linear_adc_plus_digital_activation():
 
 
 def test_cell_area_1t1r_vs_passive():
-    one, passive = tile_preset("sar8"), tile_preset("sar8", cell="passive")
+    one, passive = tile_preset("sar8", tech="16nm"), tile_preset("sar8", cell="passive", tech="16nm")
     assert tile_area_um2(one)["cells"] == pytest.approx(12 * tile_area_um2(passive)["cells"])
     f = 16e-3
     assert tile_area_um2(one)["cells"] == pytest.approx(128 * 128 * 2 * 48 * f * f)

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from edgeq.examples import example_path
 
 from edgeq.cli import main
@@ -23,7 +25,7 @@ def test_fig3_table(capsys):
 
 def test_model_compare_writes_json_and_plot(tmp_path, capsys):
     out, png = tmp_path / "cost.json", tmp_path / "cost.png"
-    rc = main(["cost", CNN, "--fmt", "int8", "--fmt", "fp8_e4m3", "--tech", "7nm", "--out", str(out),
+    rc = main(["cost", CNN, "--fmt", "int8", "--fmt", "fp8_e4m3", "--tech", "7nm", "-o", str(out),
                "--plot", str(png)])
     assert rc == 0
     text = capsys.readouterr().out
@@ -34,7 +36,7 @@ def test_model_compare_writes_json_and_plot(tmp_path, capsys):
 
 
 def test_analog_json(capsys):
-    assert main(["cost", CNN, "--target", "analog", "--hw", "nl-ramp5", "--tech", "16nm", "--json"]) == 0
+    assert main(["cost", CNN, "--target", "analog", "--preset", "nl-ramp5", "--tech", "16nm", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["target"] == "analog" and data["totals"]["tops_per_w"] > 0
     assert any(layer["tiles"] > 0 for layer in data["layers"])
@@ -56,5 +58,34 @@ def test_tile_summary_and_overrides(capsys):
     assert main(["cost", "--tile", "sar8", "--adc-bits", "6", "--rows", "256", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert (data["tile"]["adc_bits"], data["tile"]["rows"]) == (6, 256)
-    assert main(["cost", CNN, "--target", "analog", "--hw", "sar8", "--adc-bits", "6", "--json"]) == 0
+    assert main(["cost", CNN, "--target", "analog", "--preset", "sar8", "--adc-bits", "6", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["hw"]["adc_bits"] == 6
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--tile", "sar8", "--adc-bits", "0"], "adc_bits must be 1..16"),
+    (["{mlp}", "--plan", "{plan}"], "no 'default' format"),
+    (["{mlp}", "--tech", "3nm"], "7-180 nm"),
+])
+def test_bad_values_are_one_line_exit_2(args, message, tmp_path, capsys):
+    from edgeq.cli import main
+    from edgeq.examples import example_path
+
+    plan = tmp_path / "plan.json"
+    plan.write_text('{"layers": {"fc1": "int8"}}')
+    args = [a.format(mlp=example_path("digits_mlp.onnx"), plan=plan) for a in args]
+    assert main(["cost", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_default_node_is_the_one_of_every_report(capsys):
+    """One technology node default everywhere (the quantize report's 7 nm), stated in the output."""
+    from edgeq.cli import cost_cmd, main
+    from edgeq.hw_models import DEFAULT_TECH, network_cost
+    from edgeq.examples import example_path
+
+    assert cost_cmd.DEFAULT_TECH == DEFAULT_TECH == "7nm"
+    assert network_cost(example_path("digits_mlp.onnx")).tech_nm == 7.0
+    assert main(["cost", str(example_path("digits_mlp.onnx"))]) == 0
+    assert "at 7 nm" in capsys.readouterr().out

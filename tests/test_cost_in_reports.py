@@ -24,7 +24,7 @@ def test_quantize_report_prices_int8_and_fp8(tmp_path):
 
 @pytest.mark.slow
 def test_simulate_results_price_the_analog_tiles(tmp_path):
-    args = ["simulate", str(EXAMPLES / "digits_mlp.onnx"), "--hw", "rram", "--eval", str(EXAMPLES / "digits_eval.npz")]
-    assert main(args + ["--drift", "1s", "--repeats", "1", "--out", str(tmp_path)]) == 0
+    args = ["simulate", str(EXAMPLES / "digits_mlp.onnx"), "--preset", "rram", "--eval", str(EXAMPLES / "digits_eval.npz")]
+    assert main(args + ["--drift", "1s", "--repeats", "1", "--out-dir", str(tmp_path)]) == 0
     cost = json.loads((tmp_path / "results.json").read_text())["cost"]
     assert cost["target"] == "analog" and cost["energy_uj"] > 0 and cost["tops_per_w"] > 0

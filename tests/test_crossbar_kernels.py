@@ -11,7 +11,7 @@ from edgeq.simulators.kernels import (
 )
 
 
-@pytest.mark.parametrize("k,fixed", [(0, 0.0), (127, 0.0), (7, 0.0), (127, 0.5)])
+@pytest.mark.parametrize("k,fixed", [(0, 0.0), (127, 0.0), (7, 0.0), (127, 0.5), (2**23 - 1, 0.0), (2**21 - 1, 0.5)])
 @pytest.mark.parametrize("rows", [37, 1500])  # the serial and the parallel build
 def test_dac_encode_twins_agree(k, fixed, rows):
     x = np.random.default_rng(0).standard_normal((rows, 50)).astype(np.float32)
@@ -36,8 +36,11 @@ def test_tile_accumulate_twins_agree(mode, lsb, bound, rows, cols):
     out_nb = rng.standard_normal((rows, cols)).astype(np.float32)
     out_np = out_nb.copy()
     key = np.uint64(0xDEADBEEFCAFEF00D)
-    tile_accumulate_nb(acc, var_full, var_row, mode, key, 1000, lsb, bound, xs, cs, out_nb)
-    tile_accumulate_np(acc, var_full, var_row, mode, key, 1000, lsb, bound, xs, cs, out_np)
+    # per-column ADC ranges: the given one on even columns, a calibrated (narrower) one on odd columns
+    lsb_c, bound_c = np.full(cols, float(lsb)), np.full(cols, float(bound))
+    lsb_c[1::2], bound_c[1::2] = lsb_c[1::2] / 3, bound_c[1::2] / 3
+    tile_accumulate_nb(acc, var_full, var_row, mode, key, 1000, lsb_c, bound_c, xs, cs, out_nb)
+    tile_accumulate_np(acc, var_full, var_row, mode, key, 1000, lsb_c, bound_c, xs, cs, out_np)
     assert np.array_equal(out_nb, out_np)
 
 

@@ -1,4 +1,4 @@
-"""simulate_onnx and `edgeq simulate`: the digits models on tiles, degradation with noise and drift, CLI rules."""
+"""simulate and `edgeq simulate`: the digits models on tiles, degradation with noise and drift, CLI rules."""
 
 import dataclasses
 import json
@@ -7,7 +7,7 @@ import numpy as np
 import onnx
 import pytest
 from edgeq.simulators import get_preset
-from edgeq.simulators.onnx_sim import simulate_onnx
+from edgeq.simulators import simulate
 from edgeq.simulators.report import format_duration, parse_durations
 from onnx import TensorProto, helper, numpy_helper
 
@@ -35,7 +35,7 @@ def _scaled_rram(scale: float):
 @pytest.mark.parametrize("kind", ["mlp", "cnn"])
 def test_digits_keep_accuracy_on_ideal_preset(kind, examples_dir, digits):
     feeds, labels = digits
-    res = simulate_onnx(examples_dir / f"digits_{kind}.onnx", get_preset("ideal"), feeds, labels, [0.0, 3.15e7])
+    res = simulate(examples_dir / f"digits_{kind}.onnx", get_preset("ideal"), feeds, labels, [0.0, 3.15e7])
     assert res.accuracy.min() >= 0.97
     assert res.accuracy.min() == res.fp32_accuracy and res.sqnr_db.min() > 100  # float-exact up to rounding
     assert [n.op_type for n in res.nodes] == (["Gemm"] * 3 if kind == "mlp" else ["Conv"] * 3 + ["Gemm"] * 2)
@@ -45,7 +45,7 @@ def test_mlp_degrades_monotonically_with_noise(examples_dir, digits):
     feeds, labels = digits
     sqnr, acc = [], []
     for scale in (0.0, 1.0, 3.0, 6.0):
-        res = simulate_onnx(examples_dir / "digits_mlp.onnx", _scaled_rram(scale), feeds, labels, [1.0], repeats=3)
+        res = simulate(examples_dir / "digits_mlp.onnx", _scaled_rram(scale), feeds, labels, [1.0], repeats=3)
         sqnr.append(res.sqnr_db.mean())
         acc.append(res.accuracy.mean())
     assert all(a > b for a, b in zip(sqnr, sqnr[1:])), sqnr
@@ -56,7 +56,7 @@ def test_mlp_degrades_monotonically_with_noise(examples_dir, digits):
 def test_mlp_degrades_monotonically_with_drift(preset, examples_dir, digits):
     feeds, labels = digits
     times = [1.0, 86400.0, 3.15e7]  # 1 s and 1 h differ by less than the chip-to-chip spread for PCM
-    res = simulate_onnx(examples_dir / "digits_mlp.onnx", get_preset(preset), feeds, labels, times, repeats=6, seed=3)
+    res = simulate(examples_dir / "digits_mlp.onnx", get_preset(preset), feeds, labels, times, repeats=6, seed=3)
     sqnr = res.sqnr_db.mean(axis=0)
     assert all(a > b for a, b in zip(sqnr, sqnr[1:])), sqnr
     assert res.accuracy.mean(axis=0)[-1] <= res.accuracy.mean(axis=0)[0]
@@ -74,7 +74,7 @@ def test_matmul_and_float_ops_run_alongside(tmp_path):
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     x = np.random.default_rng(1).standard_normal((5, 3, 6)).astype(np.float32)
-    res = simulate_onnx(model, get_preset("ideal"), {"x": x})
+    res = simulate(model, get_preset("ideal"), {"x": x})
     assert res.sqnr_db.min() > 100 and res.nodes[0].op_type == "MatMul"
 
 
@@ -90,15 +90,15 @@ def test_cli_writes_table_json_png_and_is_deterministic(examples_dir, tmp_path, 
     args = [
         "simulate",
         str(examples_dir / "digits_mlp.onnx"),
-        "--hw",
+        "--preset",
         "rram",
         "--eval",
         str(examples_dir / "digits_eval.npz"),
     ]
     args += ["--drift", "1s,1d", "--repeats", "2", "--seed", "4"]
-    assert main(args + ["--out", str(tmp_path / "a")]) == 0
+    assert main(args + ["--out-dir", str(tmp_path / "a")]) == 0
     assert "SQNR" in capsys.readouterr().out
-    assert main(args + ["--out", str(tmp_path / "b")]) == 0
+    assert main(args + ["--out-dir", str(tmp_path / "b")]) == 0
     for name in ("results.json", "accuracy_vs_time.png"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     data = json.loads((tmp_path / "a" / "results.json").read_text())
@@ -126,7 +126,7 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(change, message, ex
         model = tmp_path / change["model"]
     data = examples_dir / ("digits_calib.npz" if change.get("eval") == "calib" else "digits_eval.npz")
     out = tmp_path / "out"
-    args = ["simulate", str(model), "--hw", change.get("hw", "ideal"), "--eval", str(data), "--out", str(out)]
+    args = ["simulate", str(model), "--preset", change.get("hw", "ideal"), "--eval", str(data), "--out-dir", str(out)]
     args += ["--drift", change.get("drift", "1s"), "--repeats", change.get("repeats", "1")]
     code = main(args)
     err = capsys.readouterr().err
@@ -140,7 +140,7 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(change, message, ex
 def test_cli_rejects_data_without_the_model_input(examples_dir, tmp_path, capsys):
     np.savez(tmp_path / "wrong.npz", pixels=np.zeros((3, 1, 8, 8), np.float32))
     code = main(
-        ["simulate", str(examples_dir / "digits_mlp.onnx"), "--hw", "ideal", "--eval", str(tmp_path / "wrong.npz")]
+        ["simulate", str(examples_dir / "digits_mlp.onnx"), "--preset", "ideal", "--eval", str(tmp_path / "wrong.npz")]
     )
     assert code == 2 and "no array for model input" in capsys.readouterr().err
 
@@ -151,7 +151,7 @@ def test_model_is_not_modified(examples_dir, tmp_path):
         [
             "simulate",
             str(examples_dir / "digits_mlp.onnx"),
-            "--hw",
+            "--preset",
             "pcm",
             "--eval",
             str(examples_dir / "digits_eval.npz"),
@@ -159,7 +159,7 @@ def test_model_is_not_modified(examples_dir, tmp_path):
             "1s",
             "--repeats",
             "1",
-            "--out",
+            "--out-dir",
             str(tmp_path / "o"),
         ]
     )
@@ -167,11 +167,65 @@ def test_model_is_not_modified(examples_dir, tmp_path):
     assert onnx.load(str(examples_dir / "digits_mlp.onnx")).graph.node[1].op_type == "Gemm"
 
 
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--wire-ohm", "nan"], "--wire-ohm must be a finite number"),
+        (["--labels", "wrongkey"], "--labels 'wrongkey'"),
+        (["--drift", "1e300y"], "beyond 1e12 s"),
+        (["--out-dir", "{file}"], "is an existing file"),
+        (["-o", "{file}"], "exists; pass --force"),
+        (["--tech", "3nm"], "--tech"),
+        (["--eval", "{nan_eval}"], "NaN/inf"),
+        ([], "pass --preset"),
+    ],
+)
+def test_cli_bad_values_are_one_line_exit_2(extra, message, examples_dir, tmp_path, capsys):
+    """Each bad value of the issue's list fails before any work with one line and exit 2."""
+    (tmp_path / "file").write_text("earlier")
+    with np.load(examples_dir / "digits_eval.npz") as d:
+        image = d["image"].copy()
+    image.reshape(len(image), -1)[3, 5] = np.nan
+    np.savez(tmp_path / "nan.npz", image=image)
+    extra = [e.format(file=tmp_path / "file", nan_eval=tmp_path / "nan.npz") for e in extra]
+    preset = [] if message == "pass --preset" else ["--preset", "ideal"]
+    args = ["simulate", str(examples_dir / "digits_mlp.onnx"), *preset, "--eval", str(examples_dir / "digits_eval.npz")]
+    code = main(args + ["--drift", "1s", "--repeats", "1", "--out-dir", str(tmp_path / "o"), *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert (tmp_path / "file").read_text() == "earlier"
+
+
+def test_cli_never_overwrites_an_earlier_run_without_force(examples_dir, tmp_path, capsys, monkeypatch):
+    args = ["simulate", str(examples_dir / "digits_mlp.onnx"), "--preset", "ideal", "--eval",
+            str(examples_dir / "digits_eval.npz"), "--drift", "1s", "--repeats", "1", "-q"]
+    out = tmp_path / "run"
+    assert main(args + ["--out-dir", str(out)]) == 0
+    (out / "results.json").write_text("mine")
+    assert main(args + ["--out-dir", str(out)]) == 2 and "--force" in capsys.readouterr().err
+    assert (out / "results.json").read_text() == "mine"
+    assert main(args + ["--out-dir", str(out), "--force"]) == 0 and (out / "results.json").read_text() != "mine"
+    monkeypatch.chdir(tmp_path)  # the default folder takes the next free suffix instead of overwriting
+    assert main(args) == 0 and main(args) == 0
+    assert sorted(p.name for p in (tmp_path / "runs" / "simulate").iterdir()) == ["digits_mlp-ideal", "digits_mlp-ideal-2"]
+
+
+def test_cli_json_prints_the_file_and_deprecated_flags_warn(examples_dir, tmp_path, capsys):
+    args = ["simulate", str(examples_dir / "digits_mlp.onnx"), "--hw", "ideal", "--eval",
+            str(examples_dir / "digits_eval.npz"), "--drift", "1s", "--repeats", "1", "--json"]
+    assert main(args + ["-o", str(tmp_path / "r.json")]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == json.loads((tmp_path / "r.json").read_text())
+    assert "--hw is deprecated" in captured.err
+    printed = json.loads(captured.out)
+    assert printed["cost"]["tech"] == "7nm" and "7nm" in printed["cost"]["line"]
+
+
 def test_cli_input_of_wrong_shape_is_a_clear_error(examples_dir, tmp_path, capsys):
     np.savez(tmp_path / "wrong.npz", image=np.zeros((3, 1, 7, 7), np.float32), labels=np.zeros(3, np.int64))
     out = tmp_path / "o"
-    args = ["simulate", str(examples_dir / "digits_mlp.onnx"), "--hw", "rram", "--eval", str(tmp_path / "wrong.npz")]
-    code = main(args + ["--repeats", "1", "--out", str(out)])
+    args = ["simulate", str(examples_dir / "digits_mlp.onnx"), "--preset", "rram", "--eval", str(tmp_path / "wrong.npz")]
+    code = main(args + ["--repeats", "1", "--out-dir", str(out)])
     err = capsys.readouterr().err
     assert code == 2 and "does not run on these inputs" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
@@ -193,3 +247,23 @@ def test_simulator_names_the_node_when_tiles_get_a_wrong_width():
     sim.program(np.random.default_rng(0))
     with pytest.raises(ValueError, match="node mm .*features"):
         sim.run({"x": np.ones((2, 5), np.float32)}, 0.0, None)
+
+
+def test_simulate_onnx_is_the_deprecated_name_of_simulate(examples_dir, digits):
+    from edgeq.simulators.onnx_sim import simulate_onnx
+
+    feeds, labels = digits
+    a = simulate_onnx(examples_dir / "digits_mlp.onnx", get_preset("rram"), feeds, labels, [1.0], repeats=1, seed=2)
+    b = simulate(examples_dir / "digits_mlp.onnx", "rram", feeds, labels, [1.0], repeats=1, seed=2)
+    assert np.array_equal(a.sqnr_db, b.sqnr_db) and np.array_equal(a.accuracy, b.accuracy)
+
+
+def test_simulators_package_does_not_import_the_cost_model():
+    """Layering: simulators and hw_models are peers; the CLI composes them."""
+    import subprocess
+    import sys
+
+    code = ("import sys, edgeq.simulators, edgeq.simulators.api, edgeq.simulators.job; "
+            "print(any(m.startswith('edgeq.hw_models') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -27,7 +27,7 @@ def _one_error_line(capsys) -> str:
 def test_train_writes_reproducible_results_and_eval_reads_them(tmp_path, capsys):
     outs = [tmp_path / "a", tmp_path / "b"]
     for out in outs:
-        assert main(["phyff", "train", *TINY, "--out", str(out)]) == 0
+        assert main(["phyff", "train", *TINY, "--out-dir", str(out)]) == 0
     for name in ("results.json", "curves.png", "weights.pt"):
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
     results = json.loads((outs[0] / "results.json").read_text())
@@ -45,13 +45,13 @@ def test_train_writes_reproducible_results_and_eval_reads_them(tmp_path, capsys)
 
 
 def test_unknown_data_name_is_one_line_and_exit_2(tmp_path, capsys):
-    assert main(["phyff", "train", "--data", "mnist", "--out", str(tmp_path / "r")]) == 2
+    assert main(["phyff", "train", "--data", "mnist", "--out-dir", str(tmp_path / "r")]) == 2
     assert "unknown data set 'mnist'" in _one_error_line(capsys)
     assert not (tmp_path / "r" / "results.json").exists()
 
 
 def test_unknown_physical_layer_is_one_line_and_exit_2(tmp_path, capsys):
-    assert main(["phyff", "train", *TINY, "--physical", "laser", "--out", str(tmp_path / "r")]) == 2
+    assert main(["phyff", "train", *TINY, "--physical", "laser", "--out-dir", str(tmp_path / "r")]) == 2
     assert "unknown physical layer 'laser'" in _one_error_line(capsys)
 
 
@@ -61,7 +61,7 @@ def test_unknown_physical_layer_is_one_line_and_exit_2(tmp_path, capsys):
 ])
 def test_bad_physical_output_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, bad, message):
     monkeypatch.setattr(hardware, "make_physical", lambda spec, i, o, seed: CallableLayer(bad, i, o))
-    assert main(["phyff", "train", *TINY, "--out", str(tmp_path / "r")]) == 2
+    assert main(["phyff", "train", *TINY, "--out-dir", str(tmp_path / "r")]) == 2
     assert message in _one_error_line(capsys)
     assert not (tmp_path / "r" / "results.json").exists()  # nothing partial
 
@@ -70,7 +70,7 @@ def test_eval_of_a_missing_or_mismatched_run_is_one_line_and_exit_2(tmp_path, ca
     assert main(["phyff", "eval", str(tmp_path)]) == 2
     assert "results.json" in _one_error_line(capsys)
     out = tmp_path / "run"
-    assert main(["phyff", "train", *TINY, "--no-drift", "--methods", "ff", "--out", str(out)]) == 0
+    assert main(["phyff", "train", *TINY, "--no-drift", "--methods", "ff", "--out-dir", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
     results["config"]["net"]["hidden"] = 32  # weights no longer fit the architecture
     (out / "results.json").write_text(json.dumps(results))
@@ -96,3 +96,26 @@ def test_datasets_and_their_errors():
     for bad in ("synthetic:10:20:4", "synthetic:a:b:c", "digits:3"):
         with pytest.raises(UserError):
             load_dataset(bad)
+
+
+def test_train_keeps_an_earlier_run_unless_forced(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["phyff", "train", *TINY, "--no-drift", "--methods", "ff", "--out-dir", str(out), "-q"]
+    assert main(args) == 0
+    (out / "results.json").write_text("mine")
+    assert main(args) == 2 and "--force" in _one_error_line(capsys)
+    assert (out / "results.json").read_text() == "mine"
+    assert main(args + ["--force"]) == 0 and json.loads((out / "results.json").read_text())["methods"]
+
+
+def test_drift_phase_has_fair_online_backprop_baselines(tmp_path):
+    """bp_online / hwa_online fine-tune on the same online batches FF gets; frozen bp / hwa stay as they were."""
+    out = tmp_path / "run"
+    assert main(["phyff", "train", *TINY, "--out-dir", str(out), "-q"]) == 0
+    drift = json.loads((out / "results.json").read_text())["drift"]
+    assert set(drift["accuracy"]) == {"ff", "bp", "hwa", "bp_online", "hwa_online"}
+    assert all(len(acc) == len(drift["times_s"]) for acc in drift["accuracy"].values())
+    # before any online batch the fine-tuned copies are the trained models
+    assert drift["accuracy"]["bp_online"][0] == drift["accuracy"]["bp"][0]
+    assert drift["accuracy"]["hwa_online"][0] == drift["accuracy"]["hwa"][0]
+    assert drift["accuracy"]["bp_online"] != drift["accuracy"]["bp"]  # the online steps changed something

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from click.testing import CliRunner
 
 from edgeq.cli import cli, main
@@ -32,3 +34,27 @@ def test_ramp_adc_bad_function_is_a_user_error(capsys) -> None:
     assert main(["ramp-adc", "-f", "gelu"]) == 2
     err = capsys.readouterr().err
     assert "unknown ramp function" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--x-range", "-1e308", "1e308"], "--x-range"),
+    (["--x-range", "1", "1"], "--x-range"),
+    (["--x-range", "nan", "1"], "--x-range"),
+])
+def test_bad_x_range_is_one_line_exit_2(args, message, capsys):
+    from edgeq.cli import main
+
+    assert main(["ramp-adc", "-f", "tanh", "-b", "3", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_output_file_matches_printed_json(tmp_path, capsys):
+    import json
+
+    from edgeq.cli import main
+
+    out = tmp_path / "r.json"
+    assert main(["ramp-adc", "-f", "tanh", "-b", "3", "--json", "-o", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(out.read_text())
+    assert main(["ramp-adc", "-f", "tanh", "-b", "3", "-o", str(out)]) == 2

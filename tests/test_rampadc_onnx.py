@@ -90,15 +90,15 @@ def test_unsupported_onnx_rnn_attributes_raise() -> None:
 
 def test_simulate_onnx_runs_lstm_nodes_on_analog_tiles() -> None:
     from edgeq.simulators.analog_activation import ActivationSpec
-    from edgeq.simulators.onnx_sim import simulate_onnx
+    from edgeq.simulators import simulate
     from edgeq.simulators.presets import get_preset
     from edgeq.simulators.ramp_adc import RampADCConfig
 
     model, _, _, x = _model("LSTM", 6, 3, 5, 4, 1, {}, 0)
-    ideal = simulate_onnx(model, get_preset("ideal"), {"X": x})
+    ideal = simulate(model, get_preset("ideal"), {"X": x})
     assert ideal.sqnr_db[0, 0] > 100 and any(n.op_type == "LSTM" for n in ideal.nodes)
-    ramp = simulate_onnx(model, get_preset("ideal"), {"X": x}, rnn_activation=ActivationSpec("ramp", RampADCConfig(bits=4)))
-    rram = simulate_onnx(model, get_preset("rram"), {"X": x}, repeats=2, seed=1)
+    ramp = simulate(model, get_preset("ideal"), {"X": x}, rnn_activation=ActivationSpec("ramp", RampADCConfig(bits=4)))
+    rram = simulate(model, get_preset("rram"), {"X": x}, repeats=2, seed=1)
     assert 10 < ramp.sqnr_db[0, 0] < 100 and 5 < rram.sqnr_db.mean() < 100
 
 
@@ -113,11 +113,11 @@ def test_simulate_cli_puts_lstm_gates_on_ramp_adcs(tmp_path) -> None:
     sqnr = {}
     for gates in ("exact", "ramp:3", "ramp:8:ideal"):
         out = tmp_path / gates.replace(":", "_")
-        args = [str(tmp_path / "lstm.onnx"), "--hw", "ideal", "--eval", str(tmp_path / "data.npz"), "--drift", "1s"]
-        assert main(["simulate", *args, "--repeats", "1", "--rnn-activation", gates, "--out", str(out)]) == 0
+        args = [str(tmp_path / "lstm.onnx"), "--preset", "ideal", "--eval", str(tmp_path / "data.npz"), "--drift", "1s"]
+        assert main(["simulate", *args, "--repeats", "1", "--rnn-activation", gates, "--out-dir", str(out)]) == 0
         sqnr[gates] = float(json.loads((out / "results.json").read_text())["sqnr_db"][0][0])
     # coarser ramp ADCs lose more: exact gates reproduce the float model, 8-bit ramps beat 3-bit ramps
     assert sqnr["exact"] > 100 and sqnr["ramp:3"] < sqnr["ramp:8:ideal"] < 100
-    bad = ["simulate", str(tmp_path / "lstm.onnx"), "--hw", "ideal", "--eval", str(tmp_path / "data.npz")]
+    bad = ["simulate", str(tmp_path / "lstm.onnx"), "--preset", "ideal", "--eval", str(tmp_path / "data.npz")]
     assert main([*bad, "--rnn-activation", "ramp"]) == 2
     assert main([*bad, "--rnn-activation", "ramp:5:nope"]) == 2

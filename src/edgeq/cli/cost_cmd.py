@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from ..errors import UserError
-from ..io import atomic_write_text
+from ..io import atomic_write_text, dumps_json
+
+DEFAULT_TECH = "7nm"  # edgeq.hw_models.scaling.DEFAULT_TECH, repeated so `edgeq --help` does not import the cost model
 
 EXAMPLES = """\b
 Examples:
@@ -17,9 +17,10 @@ Examples:
   edgeq cost --fig3                                 our MAC gate counts beside van Baalen et al. Fig. 3
   edgeq cost --tile nl-ramp5 --tech 16nm            one analog tile: read energy, TOPS/W, TOPS, area
   edgeq cost model.onnx --fmt int8 --fmt fp8_e4m3   compare formats on a digital accelerator
-  edgeq cost model.onnx --fmt int8 --target analog --hw nl-ramp5 --tech 16nm
+  edgeq cost model.onnx --fmt int8 --target analog --preset nl-ramp5 --tech 16nm
   edgeq cost model.onnx --plan report.json --json   a per-layer precision plan (or an `edgeq quantize` report)
   edgeq cost model_qdq.onnx --fmt auto              the formats a quantized (QDQ) model carries
+  edgeq cost ocr.onnx --eval sample.npz -o cost.json   size a model with dynamic shapes from sample inputs
 """
 
 
@@ -29,10 +30,14 @@ Examples:
               help="Format of weights and activations (repeat to compare); 'auto' reads a QDQ model's own formats.")
 @click.option("--plan", "plan_path", type=click.Path(dir_okay=False), help="Precision plan or quantize report JSON.")
 @click.option("--acc", default=None, help="Accumulator: int32, kulisch, fp16, bf16, fp32 (default int32 / fp32).")
-@click.option("--tech", default="45nm", show_default=True, help="CMOS node, 7nm-180nm.")
+@click.option("--tech", default=DEFAULT_TECH, show_default=True, help="CMOS node, 7nm-180nm.")
 @click.option("--target", type=click.Choice(["digital", "analog"]), default="digital", show_default=True)
-@click.option("--hw", default=None, help="Preset: digital edge-npu|mcu|datacenter; analog sar8|sar5|ramp5|nl-ramp5|isaac-like.")
+@click.option("--preset", "hw", default=None,
+              help="Hardware preset: digital edge-npu|mcu|datacenter; analog sar8|sar5|ramp5|nl-ramp5|isaac-like.")
+@click.option("--hw", "hw_alias", default=None, hidden=True, help="Deprecated alias of --preset.")
 @click.option("--batch", default=1, show_default=True, help="Batch size for dynamic batch dimensions.")
+@click.option("--eval", "eval_path", type=click.Path(dir_okay=False),
+              help=".npz with sample model inputs; sizes models whose shapes ONNX shape inference leaves unknown.")
 @click.option("--mac", "mac_fmts", multiple=True, help="Cost a MAC with this weight format (repeat for a table).")
 @click.option("--act", "act_fmt", default=None, help="Activation format for --mac (default: same as --mac).")
 @click.option("--tile", "tile_name", default=None, help="Cost one analog tile preset (sar8, nl-ramp5, ...).")
@@ -43,13 +48,28 @@ Examples:
 @click.option("--adc-kind", type=click.Choice(["sar", "ramp", "memristor_ramp"]), default=None,
               help="Analog ADC kind (overrides the preset).")
 @click.option("--fig3", is_flag=True, help="Print our reproduction of van Baalen et al. Fig. 3.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-@click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON result to this file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON result (also written with -o).")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), help="Write the JSON result to this file.")
+@click.option("--out", "out_alias", type=click.Path(dir_okay=False), hidden=True, help="Deprecated alias of -o.")
+@click.option("--force", is_flag=True, help="Overwrite an existing -o file.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (and --json).")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a per-layer energy PNG.")
-def command(model, fmts, plan_path, acc, tech, target, hw, batch, mac_fmts, act_fmt, tile_name, rows, cols,
-            adc_bits, dac_bits, adc_kind, fig3, as_json, out, plot) -> int:
+def command(model, fmts, plan_path, acc, tech, target, hw, hw_alias, batch, eval_path, mac_fmts, act_fmt, tile_name,
+            rows, cols, adc_bits, dac_bits, adc_kind, fig3, as_json, out, out_alias, force, quiet, plot) -> int:
     """Energy, area, latency and TOPS/W of a MAC, an analog tile or an ONNX model, with the sources of every number."""
+    from pathlib import Path
+
     from edgeq.hw_models import mac_cost, network_cost, report, tile_preset
+
+    if hw_alias is not None:
+        click.echo("edgeq: warning: --hw is deprecated; use --preset", err=True)
+        hw = hw or hw_alias
+    if out_alias is not None:
+        click.echo("edgeq: warning: --out is deprecated; use -o/--output", err=True)
+        out = out or out_alias
+    if out and Path(out).exists() and not force:
+        raise UserError(f"{out} exists; pass --force to overwrite it or choose another -o/--output")
+    quiet = quiet and not as_json
 
     overrides = {k: v for k, v in dict(rows=rows, cols=cols, adc_bits=adc_bits, dac_bits=dac_bits,
                                        adc_kind=adc_kind).items() if v is not None}
@@ -65,14 +85,14 @@ def command(model, fmts, plan_path, acc, tech, target, hw, batch, mac_fmts, act_
                          ("peak TOPS", f"{summary['peak_tops']:.4g}"), ("area um^2", f"{summary['area_um2']:.4g}")]
             title = (f"tile {tile.name}: {tile.rows}x{tile.cols}, {tile.adc_bits}-bit {tile.adc_kind} ADC, "
                      f"{tile.dac_bits}-bit DAC, {tile.tech}, {tile.clock_hz / 1e9:g} GHz")
-            _emit(summary, as_json, out, lambda: _table(title, ("read energy pJ / metric", "value"), rows_out))
+            _emit(summary, as_json, out, quiet, lambda: _table(title, ("read energy pJ / metric", "value"), rows_out))
             return 0
         hw = tile
 
     if fig3:
         rows = report.fig3_rows()
         payload = [dict(zip(("mac", "ours_gates", "paper_gates", "error"), r)) for r in rows]
-        _emit(payload, as_json, out, lambda: _table("van Baalen et al. Fig. 3: gates per MAC",
+        _emit(payload, as_json, out, quiet, lambda: _table("van Baalen et al. Fig. 3: gates per MAC",
                                                      ("MAC", "edgeq", "paper", "error"), rows))
         return 0
     if len(mac_fmts) > 1:
@@ -82,7 +102,7 @@ def command(model, fmts, plan_path, acc, tech, target, hw, batch, mac_fmts, act_
             raise UserError(str(err)) from None
         rows = [(f"{c.weight_fmt} x {c.act_fmt}", c.acc_fmt, f"{c.gates:.0f}", f"{c.energy_pj:.4g}",
                  f"{c.area_um2:.4g}") for c in macs]
-        _emit([c.to_dict() for c in macs], as_json, out,
+        _emit([c.to_dict() for c in macs], as_json, out, quiet,
               lambda: (_table(f"MACs at {macs[0].tech_nm:g} nm", ("MAC", "accumulator", "gates", "energy pJ",
                                                                  "area um^2"), rows),
                        _footer([macs[0].scaling.describe(), macs[0].derivation])))
@@ -94,16 +114,17 @@ def command(model, fmts, plan_path, acc, tech, target, hw, batch, mac_fmts, act_
             raise UserError(str(err)) from None
         title = (f"MAC {cost.weight_fmt} x {cost.act_fmt} -> {cost.acc_fmt} at {cost.tech_nm:g} nm: "
                  f"{cost.gates:.0f} gates, {cost.energy_pj:.4g} pJ, {cost.area_um2:.4g} um^2")
-        _emit(cost.to_dict(), as_json, out, lambda: (_table(title, ("block", "gates"), report.mac_rows(cost)),
+        _emit(cost.to_dict(), as_json, out, quiet, lambda: (_table(title, ("block", "gates"), report.mac_rows(cost)),
                                                      _footer([cost.scaling.describe(), cost.derivation])))
         return 0
     if not model:
         raise UserError("give a MODEL.onnx, or --mac FMT for one MAC, or --fig3")
     plans = [plan_path] if plan_path else list(fmts or ("int8",))
+    feeds = _sample_inputs(eval_path) if eval_path else None
     costs = {}
     for plan in plans:
         label = plan if not plan_path else "plan"
-        costs[label] = network_cost(model, plan, target=target, tech=tech, hw=hw, acc=acc, batch=batch)
+        costs[label] = network_cost(model, plan, target=target, tech=tech, hw=hw, acc=acc, batch=batch, feeds=feeds)
     if plot:
         report.plot_layers(costs, plot)
     payload = {k: c.to_dict() for k, c in costs.items()} if len(costs) > 1 else next(iter(costs.values())).to_dict()
@@ -123,17 +144,24 @@ def command(model, fmts, plan_path, acc, tech, target, hw, batch, mac_fmts, act_
                      f"{c.area_um2 / 1e6:.4g}") for k, c in costs.items()])
         _footer(list(first.notes))
 
-    _emit(payload, as_json, out, show)
+    _emit(payload, as_json, out, quiet, show)
     return 0
 
 
-def _emit(payload, as_json: bool, out: str | None, show) -> None:
-    text = json.dumps(payload, indent=2)
+def _sample_inputs(path: str) -> dict:
+    """Return the first sample of every array in an .npz (the cost is per inference)."""
+    from edgeq.io import load_arrays
+
+    return {name: value[:1] if getattr(value, "ndim", 0) else value for name, value in load_arrays(path).items()}
+
+
+def _emit(payload, as_json: bool, out: str | None, quiet: bool, show) -> None:
+    text = dumps_json(payload)
     if out:
-        atomic_write_text(out, text + "\n")
+        atomic_write_text(out, text)
     if as_json:
-        click.echo(text)
-    else:
+        click.echo(text, nl=False)
+    elif not quiet:
         show()
 
 

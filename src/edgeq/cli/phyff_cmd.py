@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
+from ..io import dumps_json
+
 EXAMPLES = """\b
 Examples:
-  edgeq phyff train --data digits --physical crossbar:rram --layers 3 --epochs 10 --out runs/ff
+  edgeq phyff train --data digits --physical crossbar:rram --layers 3 --epochs 10 --out-dir runs/ff
   edgeq phyff train --data vowels --physical wave --goodness sumsq --no-drift
   edgeq phyff eval runs/ff --time 7200 --faults 0.05
 """
@@ -32,7 +33,13 @@ def command() -> None:
 @click.option("--hidden", default=256, show_default=True, type=int, help="width of each digital layer")
 @click.option("--epochs", default=10, show_default=True, type=int)
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--out", "out_dir", default="runs/phyff", show_default=True, type=click.Path(path_type=Path))
+@click.option("--out-dir", default="runs/phyff", show_default=True, type=click.Path(path_type=Path),
+              help="folder for results.json, timing.json, curves.png, weights.pt (an earlier run is kept unless "
+                   "--force)")
+@click.option("--out", "out_alias", default=None, hidden=True, type=click.Path(path_type=Path),
+              help="deprecated alias of --out-dir")
+@click.option("--force", is_flag=True, help="overwrite an earlier run in --out-dir")
+@click.option("-q", "--quiet", is_flag=True, help="no progress bar and no table")
 @click.option("--goodness", default="cosine", show_default=True, type=click.Choice(["cosine", "sumsq", "meansq"]))
 @click.option("--threshold", default=2.0, show_default=True, type=float, help="goodness threshold (sumsq/meansq)")
 @click.option("--negatives", default="random", show_default=True, type=click.Choice(["random", "hardest"]))
@@ -59,6 +66,9 @@ def train(**opts) -> None:
     from ..phyff.runner import thread_limit, train_to_dir
     from ..phyff.train import TrainConfig
 
+    if opts["out_alias"] is not None:
+        click.echo("edgeq: warning: --out is deprecated; use --out-dir", err=True)
+        opts["out_dir"] = opts["out_alias"]
     drift = None if opts["no_drift"] else DriftConfig(deploy_s=opts["deploy_s"], fault_rate=opts["fault_rate"],
                                                       online_steps=opts["online_steps"])
     cfg = ExperimentConfig(
@@ -72,13 +82,15 @@ def train(**opts) -> None:
         drift=drift,
     )
     # disable=None: no bar when stderr is not a terminal, so logs and errors stay one line each
-    bar = tqdm(total=total_ticks(cfg), desc="phyff", unit="step", leave=False, disable=None)
+    bar = tqdm(total=total_ticks(cfg), desc="phyff", unit="step", leave=False, disable=True if opts["quiet"] else None)
     with bar, thread_limit(opts["threads"]):
         def progress(label: str, n: int) -> None:
             bar.set_postfix_str(label)
             bar.update(n)
 
-        results = train_to_dir(cfg, opts["out_dir"], progress)
+        results = train_to_dir(cfg, opts["out_dir"], progress, force=opts["force"])
+    if opts["quiet"]:
+        return
     click.echo(f"{'method':<30} {'test acc':>8} {'phys. passes':>13} {'digital MACs':>13} {'train s':>8}")
     for method, res in results["methods"].items():
         click.echo(f"{res['label']:<30} {100 * res['test_accuracy']:>7.2f}% {res['physical_passes']:>13,} "
@@ -103,7 +115,7 @@ def evaluate(run_dir: Path, at_time: float, faults: float, as_json: bool, thread
     with thread_limit(threads):
         result = eval_dir(run_dir, at_time, faults)
     if as_json:
-        click.echo(json.dumps(result))
+        click.echo(dumps_json(result), nl=False)
         return
     for method, acc in result["accuracy"].items():
         click.echo(f"{method:<9} {100 * acc:6.2f}%  (t = {at_time:g} s, faults {faults:g})")

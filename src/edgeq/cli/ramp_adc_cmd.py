@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import json
+import math
+from pathlib import Path
 
 import click
 
 from ..errors import UserError
+from ..io import dumps_json, write_json
 
 EXAMPLES = """\b
 Examples:
   edgeq ramp-adc --function tanh --bits 5
   edgeq ramp-adc -f sigmoid -b 3 -b 5 -b 8 --preset chip --chips 50
-  edgeq ramp-adc -f exp --x-range -8 0 --json
+  edgeq ramp-adc -f exp --x-range -8 0 --json -o ramp.json
 """
 
 
@@ -24,19 +26,31 @@ Examples:
 @click.option("--x-range", type=float, nargs=2, default=None, help="Input span lo hi (for unbounded functions).")
 @click.option("--chips", default=20, show_default=True, help="Programmed chip instances to draw when noisy.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON result (also written with -o).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON result here.")
+@click.option("--force", is_flag=True, help="Overwrite an existing -o file.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (and --json).")
 def command(function: str, bits_list: tuple[int, ...], preset: str, x_range, chips: int, seed: int,
-            as_json: bool) -> int:
+            as_json: bool, output: Path | None, force: bool, quiet: bool) -> int:
     """Program a ramp NL-ADC for f (ramp steps = f^-1 of level midpoints) and compare it with a linear ADC + LUT."""
     from edgeq.simulators.ramp_adc import RampADC, get_preset
     from edgeq.simulators.ramp_report import ramp_summary
 
     if chips < 1:
         raise UserError("--chips must be >= 1")
+    if x_range is not None:
+        lo, hi = x_range
+        if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(hi - lo)) or hi <= lo:
+            raise UserError(f"--x-range {lo:g} {hi:g}: give finite lo < hi whose span is finite (e.g. -8 0)")
+    if output is not None and output.exists() and not force:
+        raise UserError(f"{output} exists; pass --force to overwrite it or choose another -o/--output")
     rows = [ramp_summary(RampADC(get_preset(preset, bits=b, function=function, x_range=x_range)), chips, seed)
             for b in (bits_list or (3, 4, 5, 8))]
+    if output is not None:
+        write_json(output, rows)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(dumps_json(rows), nl=False)
+    if as_json or quiet:
         return 0
     from rich.console import Console
     from rich.table import Table

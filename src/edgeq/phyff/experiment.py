@@ -3,7 +3,9 @@
 All three methods use the same data, the same blocks and the very same physical layers. The backprop models are
 trained on the layers' differentiable twins and deployed on the hardware; FF trains on the hardware itself. In
 the deployment phase the hardware clock runs (drift) and new faults appear; FF keeps training online on a
-stream of labelled samples, the backprop models stay frozen.
+stream of labelled samples. For a fair comparison the backprop models come twice: frozen, and "bp_online" /
+"hwa_online", which fine-tune their digital model on the twin with the very same online batches and are then
+reprogrammed (their digital weights updated), as a deployed backprop system with the same labels would do.
 """
 
 from __future__ import annotations
@@ -175,6 +177,8 @@ def run_drift(drift: DriftConfig, cfg: ExperimentConfig, hardware: list, nets: d
     faulted = False
     online_passes0 = trainers["ff"].cost.physical_passes if "ff" in trainers else 0
     online_wall = 0.0
+    tuned = _online_backprop(drift, cfg, hardware, nets, trainers, data)
+    curves.update({m: [] for m in tuned})
     for i, t in enumerate(times):
         if i > 0:
             for layer in hardware:
@@ -183,19 +187,38 @@ def run_drift(drift: DriftConfig, cfg: ExperimentConfig, hardware: list, nets: d
                 for k, layer in enumerate(hardware):
                     layer.add_faults(drift.fault_rate, seed=cfg.seed * 1000 + 500 + k)
                 faulted = True
-            if "ff" in trainers and drift.online_steps > 0:
-                t0 = time.perf_counter()
+            if drift.online_steps > 0:
                 idx = rng.integers(0, len(data.y_train), size=(drift.online_steps, cfg.train.batch_size))
-                for batch in torch.from_numpy(idx):
+                t0 = time.perf_counter()
+                for batch in torch.from_numpy(idx) if "ff" in trainers else ():
                     trainers["ff"].step(data.x_train[batch], data.y_train[batch])
                 online_wall += time.perf_counter() - t0
-        for m, net in nets.items():
+                for _, trainer in tuned.values():  # the same batches: fine-tune the twin, then reprogram
+                    for batch in torch.from_numpy(idx):
+                        trainer.step(data.x_train[batch], data.y_train[batch])
+        for m, net in [*nets.items(), *((m, net) for m, (net, _) in tuned.items())]:
             curves[m].append(_eval(net, data))
         tick("drift", 1)
     ff_passes = (trainers["ff"].cost.physical_passes - online_passes0) if "ff" in trainers else 0
     return {"times_s": times, "accuracy": curves, "fault_rate": drift.fault_rate,
             "fault_at_s": drift.fault_at * drift.deploy_s if drift.fault_rate > 0 else None,
             "ff_online_physical_passes": ff_passes, "ff_online_wall_s": round(online_wall, 4)}
+
+
+def _online_backprop(drift: DriftConfig, cfg: ExperimentConfig, hardware: list, nets: dict, trainers: dict,
+                     data: Dataset) -> dict:
+    """Return {"bp_online"|"hwa_online": (net, trainer)}: copies of the trained backprop models on the same
+    hardware, whose trainers continue (Adam state included) on the online batches."""
+    tuned = {}
+    for m in ("bp", "hwa"):
+        if m not in nets or drift.online_steps == 0:
+            continue
+        net = BPNet(hardware, data.n_features, data.n_classes, cfg.net, seed=cfg.seed)
+        net.load_state_dict(nets[m].state_dict())
+        trainer = BPTrainer(net, cfg.train, seed=cfg.seed + 1, noisy=m == "hwa")
+        trainer.opt.load_state_dict(trainers[m].opt.state_dict())
+        tuned[f"{m}_online"] = (net, trainer)
+    return tuned
 
 
 def total_ticks(cfg: ExperimentConfig) -> int:

@@ -11,7 +11,7 @@ from typing import Iterator
 import torch
 
 from ..errors import UserError
-from ..io import atomic_write_bytes, atomic_write_text
+from ..io import atomic_write_bytes, write_json
 from .experiment import ExperimentConfig, Progress, config_from_dict, evaluate_saved, run_experiment
 from .plots import curves_png
 
@@ -43,12 +43,16 @@ def thread_limit(threads: int) -> Iterator[None]:
         numba.set_num_threads(before[1])
 
 
-def train_to_dir(cfg: ExperimentConfig, out_dir: Path, progress: Progress | None = None) -> dict:
+def train_to_dir(cfg: ExperimentConfig, out_dir: Path, progress: Progress | None = None, force: bool = False) -> dict:
     """Run the experiment and write results.json, curves.png, weights.pt (the same bytes for the same seed) and
-    timing.json (wall times) into out_dir; return the results, timing included."""
+    timing.json (wall times) into out_dir; return the results, timing included. An earlier run in out_dir is kept
+    (UserError) unless force."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"--out {out_dir} is a file; pass a folder")
+        raise UserError(f"--out-dir {out_dir} is a file; pass a folder")
+    if (out_dir / RESULTS).exists() and not force:
+        raise UserError(f"{out_dir} already holds a run ({RESULTS}); pass --force to overwrite it or choose another "
+                        "--out-dir")
     out_dir.mkdir(parents=True, exist_ok=True)
     results, weights = run_experiment(cfg, progress)
     buf = io.BytesIO()
@@ -56,8 +60,8 @@ def train_to_dir(cfg: ExperimentConfig, out_dir: Path, progress: Progress | None
     atomic_write_bytes(out_dir / WEIGHTS, buf.getvalue())
     stable = {k: v for k, v in results.items() if k != "timing"}
     atomic_write_bytes(out_dir / FIGURE, curves_png(stable))
-    atomic_write_text(out_dir / TIMING, json.dumps(results["timing"], indent=1) + "\n")
-    atomic_write_text(out_dir / RESULTS, json.dumps(stable, indent=1) + "\n")
+    write_json(out_dir / TIMING, results["timing"], indent=1)
+    write_json(out_dir / RESULTS, stable, indent=1)
     return results
 
 
@@ -65,7 +69,7 @@ def eval_dir(run_dir: Path, at_time_s: float, fault_rate: float) -> dict:
     """Return the test accuracy of every saved model on the run's hardware at a hardware time and fault rate."""
     run_dir = Path(run_dir)
     if not (run_dir / RESULTS).is_file() or not (run_dir / WEIGHTS).is_file():
-        raise UserError(f"{run_dir} holds no {RESULTS} and {WEIGHTS}; pass the --out folder of `edgeq phyff train`")
+        raise UserError(f"{run_dir} holds no {RESULTS} and {WEIGHTS}; pass the --out-dir folder of `edgeq phyff train`")
     try:
         results = json.loads((run_dir / RESULTS).read_text())
         weights = torch.load(run_dir / WEIGHTS, weights_only=True)
