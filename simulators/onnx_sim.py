@@ -25,7 +25,7 @@ from .onnx_rnn import ONNX_HANDLERS as RNN_HANDLERS
 from .onnx_rnn import rnn_config
 from .presets import CrossbarConfig
 
-__all__ = ["OnnxCrossbarModel", "fp32_outputs", "im2col", "col2im", "simulate_onnx"]
+__all__ = ["OnnxCrossbarModel", "fp32_outputs", "im2col", "col2im"]
 
 
 def _conv_geometry(a: dict, spatial: tuple[int, ...], kernel: tuple[int, ...]) -> tuple[list, list, list]:
@@ -279,10 +279,3 @@ def fp32_outputs(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[n
         return sess.run(None, feeds)
     except Exception as err:  # onnxruntime's own exception types; the first line says what is wrong
         raise UserError(f"the FP32 model does not run on these inputs: {' '.join(str(err).split())[:300]}") from None
-
-
-def simulate_onnx(*args, **kwargs):
-    """Deprecated name of `edgeq.simulators.simulate` (kept until the gate runner and the sweep call that)."""
-    from .api import simulate
-
-    return simulate(*args, **kwargs)

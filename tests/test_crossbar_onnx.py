@@ -249,15 +249,6 @@ def test_simulator_names_the_node_when_tiles_get_a_wrong_width():
         sim.run({"x": np.ones((2, 5), np.float32)}, 0.0, None)
 
 
-def test_simulate_onnx_is_the_deprecated_name_of_simulate(examples_dir, digits):
-    from edgeq.simulators.onnx_sim import simulate_onnx
-
-    feeds, labels = digits
-    a = simulate_onnx(examples_dir / "digits_mlp.onnx", get_preset("rram"), feeds, labels, [1.0], repeats=1, seed=2)
-    b = simulate(examples_dir / "digits_mlp.onnx", "rram", feeds, labels, [1.0], repeats=1, seed=2)
-    assert np.array_equal(a.sqnr_db, b.sqnr_db) and np.array_equal(a.accuracy, b.accuracy)
-
-
 def test_simulators_package_does_not_import_the_cost_model():
     """Layering: simulators and hw_models are peers; the CLI composes them."""
     import subprocess

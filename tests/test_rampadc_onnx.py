@@ -88,7 +88,7 @@ def test_unsupported_onnx_rnn_attributes_raise() -> None:
         run_rnn_node(node, arrays)
 
 
-def test_simulate_onnx_runs_lstm_nodes_on_analog_tiles() -> None:
+def test_simulate_runs_lstm_nodes_on_analog_tiles() -> None:
     from edgeq.simulators.analog_activation import ActivationSpec
     from edgeq.simulators import simulate
     from edgeq.simulators.presets import get_preset

@@ -1,4 +1,4 @@
-"""The hardware evaluators against direct calls of edgeq.quantize, simulate_onnx and network_cost."""
+"""The hardware evaluators against direct calls of edgeq.quantize, edgeq.simulators.simulate and network_cost."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ Examples:
   edgeq formats --json               the same as JSON
   edgeq cost model.onnx --fmt int8 --tech 7nm   energy, area, latency, TOPS/W with cited sources
   edgeq quantize m.onnx --fmt int8 --calib c.npz --eval e.npz   PTQ with a measured, runtime-checked report
-  edgeq simulate examples/digits_mlp.onnx --hw pcm --eval examples/digits_eval.npz   accuracy on analog crossbars vs drift time
+  edgeq simulate examples/digits_mlp.onnx --preset pcm --eval examples/digits_eval.npz   accuracy on analog crossbars vs drift time
   edgeq phyff train --data digits --physical crossbar:rram --layers 3   forward-forward on hardware vs backprop
   edgeq ramp-adc -f tanh -b 5 --preset chip   ramp NL-ADC design: error vs f, over chips, vs linear ADC + LUT
   edgeq sweep run SPEC --workers 2   accuracy-vs-cost Pareto sweep (resumable; --storage to scale out)

@@ -1,4 +1,4 @@
-"""`simulate`: analog in-memory-computing simulation of an ONNX model (`edgeq.simulators.simulate_onnx`), gated on
+"""`simulate`: analog in-memory-computing simulation of an ONNX model (`edgeq.simulators.simulate`), gated on
 accuracy and output SQNR against FP32. Each Monte-Carlo repeat (a freshly programmed chip) is one sample, so the
 baseline's spread is the device noise and a regression must exceed k standard errors of it."""
 
@@ -8,7 +8,7 @@ import onnx
 
 from ...errors import UserError
 from ...simulators import get_preset
-from ...simulators.onnx_sim import simulate_onnx
+from ...simulators import simulate
 from ..config import CaseSpec
 from ...data import load_data
 from ._inputs import require
@@ -42,7 +42,7 @@ def run_simulate(case: CaseSpec, seed: int) -> dict[str, list[float]]:
     drift_s = _drift_seconds(case)
     model = onnx.load(str(model_path))
     feeds, labels = load_data(eval_path, model, "eval")
-    result = simulate_onnx(model, config, feeds, labels, drift_times=[drift_s], repeats=repeats, seed=seed)
+    result = simulate(model, config, feeds, labels, drift_times=[drift_s], repeats=repeats, seed=seed)
     return metrics_from_simulation(result.accuracy, result.sqnr_db)
 
 

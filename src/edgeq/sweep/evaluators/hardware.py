@@ -2,7 +2,7 @@
 
 Config keys (parameters in the spec's space, or fixed in evaluator_options):
 - digital ("quantize"): `weights`, `acts` (formats; acts defaults to weights), `layer.<node>` (a weight format
-  for one layer, or "default"), `granularity` ("channel", "tensor", "block:N"), `tech` ("45nm", "16nm", ...),
+  for one layer, or "default"), `granularity` ("channel", "tensor", "block:N"), `tech` ("7nm" by default, "16nm", "45nm", ...),
   `digital_hw` (edge-npu, mcu, datacenter).
 - analog ("analog"): `device` (simulator preset: ideal, ideal_adc8, rram, pcm), `adc_bits`, `dac_bits`, `tile`
   (rows = cols), `noise` (scale of programming and read noise), `drift_s` (read time after programming),
@@ -22,6 +22,7 @@ import dataclasses
 from typing import Any
 
 from ...errors import ConfigError, UserError
+from ...hw_models import DEFAULT_TECH
 
 COST_METRICS = ("energy_pj", "latency_ns", "area_mm2", "tops_per_w", "macs")
 ACCURACY_METRICS = ("accuracy", "accuracy_float", "accuracy_drop_pp", "sqnr_db")
@@ -83,7 +84,7 @@ class DigitalEvaluator:
                 "layers": {name: {"weight": fmt, "act": acts} for name, fmt in overrides.items()}}
         from ... import hw_models as hw
 
-        cost = hw.network_cost(model, plan, target="digital", tech=_option(config, self.options, "tech", "16nm"),
+        cost = hw.network_cost(model, plan, target="digital", tech=_option(config, self.options, "tech", DEFAULT_TECH),
                                hw=_option(config, self.options, "digital_hw", "edge-npu"))
         return {**metrics, **_cost_metrics(cost)}
 
@@ -123,7 +124,7 @@ class AnalogEvaluator:
         from ... import hw_models as hw
 
         model = self.task.model_path(config)
-        tech = _option(config, self.options, "tech", "16nm")
+        tech = _option(config, self.options, "tech", DEFAULT_TECH)
         try:
             tile = hw.tile_preset(_option(config, self.options, "preset", "sar8"), **self._tile_overrides(config))
         except (ValueError, TypeError) as err:
@@ -135,12 +136,12 @@ class AnalogEvaluator:
         return {**metrics, **_cost_metrics(cost)}
 
     def _accuracy(self, model: str, config: dict[str, Any]) -> dict[str, float]:
-        from ...simulators.onnx_sim import simulate_onnx
+        from ...simulators import simulate
         from ...simulators.presets import get_preset
 
         sim = _crossbar_config(get_preset, config, self.options)
         drift_s = float(_option(config, self.options, "drift_s", 0.0))
-        result = simulate_onnx(model, sim, self.feeds, labels=self.labels, drift_times=[drift_s],
+        result = simulate(model, sim, self.feeds, labels=self.labels, drift_times=[drift_s],
                                repeats=int(_option(config, self.options, "repeats", 1)),
                                seed=int(_option(config, self.options, "seed", 0)))
         if result.accuracy is None:
