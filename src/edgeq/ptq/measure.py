@@ -16,7 +16,7 @@ from ..metrics import sqnr_db, top1_accuracy, top1_agreement
 from .sensitivity import layer_sensitivity
 from ..errors import UserError
 from .report import QuantReport
-from .runtime import check_fidelity, latency_ms, likely_cause, run_batched, session
+from .runtime import check_fidelity, fast_path_note, latency_ms, likely_cause, run_batched, runtime_ops, session
 from .reference import StagedSimulator, plan_inputs
 
 LATENCY_BATCH = 64
@@ -51,6 +51,10 @@ def measure(
     feed = next(batches(eval_data, min(batch, LATENCY_BATCH)))
     lat_fp32 = latency_ms(fp32_sess, feed)
     lat_q = latency_ms(session(model_q), feed)
+    ran = runtime_ops(model_q)
+    slow = fast_path_note(ran, lat_fp32, lat_q)
+    if slow:
+        notes.append(slow)
     if any(t["exported_as"] != "QDQ" for t in tensors.values()):
         notes.append('"pattern" and "codes+decode": formats without native Q/DQ in ONNX are written as an exact '
                      "fake-quant pattern of standard ops, so every runtime computes the simulated numerics (in float, "
@@ -69,14 +73,26 @@ def measure(
         per_layer=per_layer, tensors=tensors,
         formats={name: t["format"] for name, t in tensors.items()},
         exported_as={name: t["exported_as"] for name, t in tensors.items()},
-        float_ops=dict(sorted(points.float_ops.items())),
+        float_ops=written_float_ops(model_q, points),
         size_bytes_fp32=float_model.ByteSize(), size_bytes_quant=model_q.ByteSize(),
-        latency_ms_fp32=lat_fp32, latency_ms_quant=lat_q,
+        latency_ms_fp32=lat_fp32, latency_ms_quant=lat_q, runtime_ops=ran,
         config=config.to_dict(),
         mixed_precision=None if mixed is None else mixed.to_dict(),
         cost=_digital_cost(model_q, notes),
         notes=notes, timing=timing,
     )
+
+
+def written_float_ops(model_q: onnx.ModelProto, points: QuantPoints) -> dict[str, int]:
+    """Return op type -> count of the ops the written graph computes in float (guards show as Max/Min, as written)."""
+    from ..graph.points import LAYOUT_OPS
+
+    quantized = {n.name for n in points.nodes}
+    counts: dict[str, int] = {}
+    for node in model_q.graph.node:
+        if node.name not in quantized and node.op_type not in LAYOUT_OPS:
+            counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def _digital_cost(model_q, notes: list[str]) -> dict | None:

@@ -56,6 +56,7 @@ class QuantReport:
     size_bytes_quant: int
     latency_ms_fp32: float
     latency_ms_quant: float
+    runtime_ops: dict[str, int] = field(default_factory=dict)
     config: dict = field(default_factory=dict)
     mixed_precision: dict | None = None
     cost: dict | None = None
@@ -93,6 +94,8 @@ class QuantReport:
         summary.add_row("calibration", f"{self.calib_method}, {self.n_calib} samples; eval {self.n_eval} samples")
         float_ops = ", ".join(f"{k} x{v}" for k, v in sorted(self.float_ops.items())) or "none"
         summary.add_row("ops left in float", float_ops)
+        if self.runtime_ops:
+            summary.add_row("ORT default runs", ", ".join(f"{k} x{v}" for k, v in self.runtime_ops.items()))
         if self.cost:
             summary.add_row("hardware cost (edgeq cost)", self.cost["line"].removeprefix("cost "))
         console.print(summary)

@@ -87,6 +87,37 @@ def check_fidelity(
     return results, outputs
 
 
+INTEGER_KERNELS = {"QLinearConv", "QLinearMatMul", "MatMulInteger", "ConvInteger", "QGemm", "QLinearAdd",
+                   "QLinearConcat", "QLinearMul", "QLinearGlobalAveragePool", "QLinearAveragePool", "QLinearSigmoid",
+                   "QLinearLeakyRelu", "QLinearSoftmax", "QAttention", "DynamicQuantizeMatMul", "MatMulNBits",
+                   "MatMulIntegerToFloat", "DynamicQuantizeLSTM", "QLinearWhere", "QLinearReduceMean"}
+COMPUTE_OPS = {"Conv", "ConvTranspose", "Gemm", "MatMul", "FusedConv", "FusedGemm", "FusedMatMul"}
+
+
+def runtime_ops(model: onnx.ModelProto | bytes) -> dict[str, int]:
+    """Return op type -> count in the graph onnxruntime's default CPU session actually runs (after its fusions)."""
+    import tempfile
+    from collections import Counter
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "optimized.onnx"
+        ort_session(model, "ort_default", what="the quantized model", optimized_path=path)
+        optimized = onnx.load(str(path), load_external_data=False)
+    return dict(sorted(Counter(n.op_type for n in optimized.graph.node).items()))
+
+
+def fast_path_note(ops: dict[str, int], lat_fp32: float, lat_q: float) -> str | None:
+    """Return a note when ORT runs compute ops of the quantized model in float (no integer kernel), else None."""
+    n_int = sum(v for k, v in ops.items() if k in INTEGER_KERNELS)
+    n_float = sum(v for k, v in ops.items() if k in COMPUTE_OPS)
+    if n_float == 0 and lat_q <= lat_fp32:
+        return None
+    return (f"onnxruntime (default CPU session) runs {n_int} ops as integer kernels and {n_float} Conv/Gemm/MatMul "
+            f"in float between Q/DQ pairs (no fused integer kernel for those patterns); latency {lat_q:.3f} ms vs "
+            f"{lat_fp32:.3f} ms in FP32 ({lat_q / max(lat_fp32, 1e-9):.2f}x)")
+
+
 def likely_cause(model_q: onnx.ModelProto, mode: str) -> str:
     """Return the most likely reason a mode differs from the reference, from the graph's Q/DQ types."""
     types = {t.data_type for t in model_q.graph.initializer}
