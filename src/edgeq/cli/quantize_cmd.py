@@ -35,8 +35,11 @@ Examples:
 @click.option("--exclude", multiple=True, help="Node name or op type to keep in float (repeatable).")
 @click.option("--max-drop", type=float, default=None, help="Mixed precision: largest accuracy drop in pp.")
 @click.option("--min-sqnr", type=float, default=None, help="Mixed precision: smallest logit SQNR in dB.")
-@click.option("--full-range-int8", is_flag=True, help="Use all 8 weight bits with 8-bit activations (exact only "
-              "on CPUs with VNNI; the default keeps weights in [-64, 63] so every x86 int8 kernel is exact).")
+@click.option("--target", default="ort-cpu", show_default=True, type=click.Choice(["ort-cpu", "tensorrt", "qnn", "generic"]),
+              help="Runtime preset: ort-cpu (uint8 x int8, full-range weights where this CPU has VNNI/AMX), tensorrt "
+              "(symmetric int8/FP8 E4M3, float bias), qnn (uint8/uint16 x int8), generic (portable 7-bit weights).")
+@click.option("--full-range-int8", is_flag=True, help="Use all 8 weight bits with 8-bit activations even where "
+              "the target would keep a 7-bit range (exact only on CPUs with VNNI/AMX).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds random calibration data; same seed, same bytes.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output model (default MODEL.<fmt>.onnx beside the input).")
@@ -49,7 +52,7 @@ Examples:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of tables.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_path, calib_method, exclude, max_drop,
-            min_sqnr, full_range_int8, seed, output, report_path, plot_path, force, strict, as_json, quiet) -> int:
+            min_sqnr, target, full_range_int8, seed, output, report_path, plot_path, force, strict, as_json, quiet) -> int:
     """Quantize an ONNX model (PTQ) and report accuracy, SQNR, runtime fidelity, size and latency."""
     from ..ptq import QuantConfig, quantize
 
@@ -61,7 +64,7 @@ def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_pa
         warnings.simplefilter("always", UserWarning)
         config = QuantConfig.from_options(
             fmt, weights=weights, acts=acts, granularity=granularity, calib_method=calib_method, exclude=exclude,
-            seed=seed, max_drop=max_drop, min_sqnr=min_sqnr, kernel_safe_int8=not full_range_int8,
+            seed=seed, max_drop=max_drop, min_sqnr=min_sqnr, kernel_safe_int8=False if full_range_int8 else None, target=target,
         )
         result = quantize(model, config, calib=calib, calib_random=calib_random, eval=eval_path, progress=not quiet)
     for w in caught:

@@ -52,7 +52,7 @@ def measure(
     lat_fp32 = latency_ms(fp32_sess, feed)
     lat_q = latency_ms(session(model_q), feed)
     ran = runtime_ops(model_q)
-    slow = fast_path_note(ran, lat_fp32, lat_q)
+    slow = fast_path_note(ran)
     if slow:
         notes.append(slow)
     if any(t["exported_as"] != "QDQ" for t in tensors.values()):

@@ -31,6 +31,8 @@ from .mixed import choose_overrides
 from .planner import build_plan
 from .report import QuantReport
 from .reference import StagedSimulator
+from .targets import apply_fixed_activations, target_notes
+from ..graph.target_checks import check_target
 
 RANDOM_CALIB_SAMPLES = 64
 
@@ -109,10 +111,12 @@ def quantize(
     if config.max_drop is not None or config.min_sqnr is not None:
         mixed = choose_overrides(sim, points, ranges, weights_f, config, eval_data, labels, batch, progress)
         overrides.update(mixed.overrides)
-    plan = build_plan(points, ranges, weights_f, config, overrides)
+    plan = apply_fixed_activations(build_plan(points, ranges, weights_f, config, overrides), float_model, config.target)
     model_q, stored = export_quantized(float_model, plan)
     _strip_value_info(model_q)
     onnx.checker.check_model(model_q)
+    target_check = check_target(model_q, config.target)
+    notes.extend(target_notes(config))
     t_exported = time.perf_counter()
 
     report = measure(
@@ -121,6 +125,7 @@ def quantize(
         n_calib=next(iter(calib_data.values())).shape[0],
         timing={"calibrate_s": t_calibrated - t_start, "export_s": t_exported - t_calibrated},
     )
+    report.target_check = target_check.to_dict()
     report.timing["total_s"] = time.perf_counter() - t_start
     return QuantResult(model_q, {e.tensor: e for e in plan}, report)
 

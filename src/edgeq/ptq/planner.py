@@ -9,6 +9,7 @@ import numpy as np
 
 from ..formats import BlockFormat, IntFormat, PerBlock, PerChannel, choose_scale, get_format, scale_for_range
 from .config import QuantConfig
+from .targets import int32_bias
 from ..graph.plan import BIAS_INT32, TensorQuant
 from ..graph.points import QuantNode, QuantPoints
 
@@ -100,7 +101,7 @@ def build_plan(points: QuantPoints, ranges, weights: Mapping[str, np.ndarray], c
             continue
         entry = weight_entry(node, weights[node.weight], weight_format(node, cfg), cfg)
         plan[node.weight] = entry
-        if node.bias and node.acts:
+        if node.bias and node.acts and int32_bias(config.target):
             b = bias_entry(node, weights[node.bias], plan[node.acts[0]], entry)
             if b is not None:
                 plan[node.bias] = b

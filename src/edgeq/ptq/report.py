@@ -57,6 +57,7 @@ class QuantReport:
     latency_ms_fp32: float
     latency_ms_quant: float
     runtime_ops: dict[str, int] = field(default_factory=dict)
+    target_check: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
     mixed_precision: dict | None = None
     cost: dict | None = None
@@ -96,6 +97,10 @@ class QuantReport:
         summary.add_row("ops left in float", float_ops)
         if self.runtime_ops:
             summary.add_row("ORT default runs", ", ".join(f"{k} x{v}" for k, v in self.runtime_ops.items()))
+        if self.target_check:
+            tc = self.target_check
+            summary.add_row(f"target {tc['target']} rules", f"{len(tc['rules'])} checked: " + (
+                "ok" if tc["ok"] else f"{len(tc['violations'])} violated: {tc['violations'][0]}"))
         if self.cost:
             summary.add_row("hardware cost (edgeq cost)", self.cost["line"].removeprefix("cost "))
         console.print(summary)
