@@ -35,7 +35,7 @@ Examples:
 @click.option("--exclude", multiple=True, help="Node name or op type to keep in float (repeatable).")
 @click.option("--max-drop", type=float, default=None, help="Mixed precision: largest accuracy drop in pp.")
 @click.option("--min-sqnr", type=float, default=None, help="Mixed precision: smallest logit SQNR in dB.")
-@click.option("--target", default="ort-cpu", show_default=True, type=click.Choice(["ort-cpu", "tensorrt", "qnn", "generic"]),
+@click.option("--target", default="ort-cpu", show_default=True,
               help="Runtime preset: ort-cpu (uint8 x int8, full-range weights where this CPU has VNNI/AMX), tensorrt "
               "(symmetric int8/FP8 E4M3, float bias), qnn (uint8/uint16 x int8), generic (portable 7-bit weights).")
 @click.option("--full-range-int8", is_flag=True, help="Use all 8 weight bits with 8-bit activations even where "

@@ -19,6 +19,16 @@ CONFIG_VERSION = 1
 
 
 @dataclass(frozen=True)
+class FloatActivations:
+    """`--acts float`: activations stay in float; only weights are quantized (weight-only, e.g. MatMulNBits)."""
+
+    name: str = "float"
+
+
+FLOAT_ACTS = FloatActivations()
+
+
+@dataclass(frozen=True)
 class CalibMethod:
     """How an activation range is chosen from its streamed statistics.
 
@@ -78,7 +88,8 @@ class QuantConfig:
         if self.kernel_safe_int8 is None:
             set_(self, "kernel_safe_int8", kernel_safe_default(self.target))
         set_(self, "weights", parse_format(self.weights))
-        set_(self, "acts", parse_format(self.acts))
+        is_float = str(getattr(self.acts, "name", self.acts)).strip().lower() == "float"
+        set_(self, "acts", FLOAT_ACTS if is_float else parse_format(self.acts))
         set_(self, "granularity", parse_granularity(self.granularity))
         set_(self, "calib_method", parse_calib_method(self.calib_method))
         set_(self, "exclude", tuple(self.exclude))
@@ -122,6 +133,11 @@ class QuantConfig:
             calib_method=calib_method, exclude=tuple(exclude), overrides=dict(overrides or {}), seed=int(seed),
             max_drop=max_drop, min_sqnr=min_sqnr, kernel_safe_int8=kernel_safe_int8, target=target,
         )
+
+    @property
+    def weight_only(self) -> bool:
+        """True when activations stay in float (`--acts float`)."""
+        return self.acts == FLOAT_ACTS
 
     def to_dict(self) -> dict:
         """Return the config as a JSON-ready dict with its schema version (inverse of `from_dict`)."""
@@ -197,6 +213,6 @@ def parse_calib_method(value: str | CalibMethod) -> CalibMethod:
 
 
 __all__ = [
-    "CALIB_METHODS", "CONFIG_VERSION", "CalibMethod", "Granularity", "PerBlock", "PerChannel", "PerTensor",
+    "CALIB_METHODS", "CONFIG_VERSION", "FLOAT_ACTS", "CalibMethod", "FloatActivations", "Granularity", "PerBlock", "PerChannel", "PerTensor",
     "QuantConfig", "as_config", "parse_calib_method", "parse_granularity", "preset_formats",
 ]

@@ -88,6 +88,10 @@ def quantize(
             raise ConfigError("keyword options refine a preset name; put them in the QuantConfig or dict instead")
         config = QuantConfig.from_options(config, **options)
     config = as_config(config)
+    if config.weight_only or (calib is None and not calib_random):
+        from .datafree import quantize_data_free  # dynamic int8 or weight-only: no calibration pass
+
+        return quantize_data_free(model_or_path, config, calib=calib, eval=eval, t_start=t_start)
     model = load_model(model_or_path)
     float_model, _ = prepare(model)
     notes: list[str] = []
@@ -139,11 +143,6 @@ def _calibration_data(calib, calib_random: bool, model, config: QuantConfig, not
     if calib is not None:
         data, _ = load_data(calib, model, "calibration")
         return data
-    if not calib_random:
-        raise UserError(
-            "no calibration data: pass --calib DATA.npz (one array per model input), "
-            "or --calib-random to calibrate on random normal inputs (ranges will not match real data)"
-        )
     msg = f"calibrating on {RANDOM_CALIB_SAMPLES} random normal samples: ranges will not match real data"
     warnings.warn(msg, stacklevel=3)
     notes.append(msg)

@@ -91,6 +91,8 @@ def fixed_activation(target: str, producer: str, fmt_name: str) -> tuple[float, 
 def target_notes(config) -> list[str]:
     """Return the report's notes about what the target chose (weight range, kernels, portability)."""
     notes = []
+    if config.weight_only:
+        return notes
     w, a = get_format(config.weights), get_format(config.acts)
     int8_8 = isinstance(w, IntFormat) and w.bits == 8 and isinstance(a, IntFormat) and a.bits == 8
     if config.target == "ort-cpu" and int8_8:
