@@ -7,6 +7,7 @@ import pytest
 from onnx import helper
 
 import edgeq
+import edgeq.graph.load
 from edgeq.formats import get_format
 from edgeq.ptq.dynamic import dynamic_fake_quant
 from edgeq.ptq.weight_only import matmul_nbits, nbits_scales
@@ -90,3 +91,27 @@ def test_weight_only_fp8_writes_dequantize_linear_weights():
     assert {t["exported_as"] for t in res.report.tensors.values()} == {"codes+DequantizeLinear"}
     assert not [n for n in res.model.graph.node if n.op_type == "QuantizeLinear"]
     onnx.checker.check_model(res.model)
+
+
+def test_save_follows_the_umask_and_writes_external_data_when_asked(tmp_path):
+    import os
+
+    from edgeq.graph.save import save_model
+
+    model = onnx.load("examples/digits_mlp.onnx")
+    old = os.umask(0o027)
+    try:
+        single = save_model(model, tmp_path / "m.onnx")
+        split = save_model(model, tmp_path / "big.onnx", external=True)
+    finally:
+        os.umask(old)
+    assert single == [tmp_path / "m.onnx"] and split == [tmp_path / "big.onnx", tmp_path / "big.onnx.data"]
+    for p in (*single, *split):
+        assert (p.stat().st_mode & 0o777) == 0o640, p
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.onnx", "big.onnx.data", "m.onnx"]  # no temp left
+    assert (tmp_path / "big.onnx").stat().st_size < 5000 < (tmp_path / "big.onnx.data").stat().st_size
+    back = edgeq.graph.load.load_model(tmp_path / "big.onnx")
+    x = np.random.default_rng(0).standard_normal((2, 64)).astype(np.float32)
+    run = lambda m: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(  # noqa
+        None, {m.graph.input[0].name: x.reshape([2] + [d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim[1:]])})[0]
+    np.testing.assert_array_equal(run(back), run(onnx.load("examples/digits_mlp.onnx")))

@@ -18,6 +18,7 @@ from ..data import batch_size_for, batches, load_data, random_data
 from ..graph.load import external_base, load_model
 from ..graph.points import find_points
 from ..graph.prepare import prepare
+from ..graph.save import tensor_bytes
 from ..formats import IntFormat
 from ..metrics import sqnr_db, top1_accuracy, top1_agreement
 from .config import QuantConfig
@@ -128,7 +129,7 @@ def _weight_only(model_or_path, config: QuantConfig, calib, notes: list[str]):
 
     model = load_model(model_or_path, external_data=False)
     base = external_base(model_or_path)
-    size = model_bytes(model)
+    size = tensor_bytes(model)
     float_model = load_model(model_or_path) if size <= MEASURE_LIMIT else None
     h_diags = None
     if calib is not None:
@@ -148,16 +149,6 @@ def _weight_only(model_or_path, config: QuantConfig, calib, notes: list[str]):
         notes.append(f"the model holds {size / 2**30:.1f} GiB of weights: the report skips the FP32-vs-quantized "
                      "run (it would load the weights a second time); per-weight SQNR is measured")
     return model_q, entries, stored, hows, float_model
-
-
-def model_bytes(model: onnx.ModelProto) -> int:
-    """Return the bytes of the model's initializers, counting external data by its recorded length."""
-    total = 0
-    for t in model.graph.initializer:
-        info = {e.key: e.value for e in t.external_data}
-        total += int(info["length"]) if "length" in info else len(t.raw_data) or (
-            int(np.prod(t.dims)) * np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize)
-    return total
 
 
 def _unmeasured_report(model_q, config, entries, stored, how, notes, t_start) -> QuantReport:

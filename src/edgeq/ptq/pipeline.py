@@ -26,7 +26,8 @@ from ..graph.plan import TensorQuant
 from ..graph.points import QuantPoints, find_points
 from ..graph.prepare import prepare
 from ..graph.qdq import export_quantized
-from ..io import atomic_write_bytes, atomic_write_text
+from ..graph.save import save_model
+from ..io import atomic_write_text
 from .mixed import choose_overrides
 from .planner import build_plan
 from .report import QuantReport
@@ -52,8 +53,8 @@ class QuantResult:
     report: QuantReport
 
     def save(self, path: str | os.PathLike, report_path: str | os.PathLike | None = None) -> None:
-        """Write the model (and optionally the JSON report) atomically: a temp file in the same folder, renamed."""
-        atomic_write_bytes(path, self.model.SerializeToString())
+        """Write the model (PATH.data beside it when over 2 GB) and optionally the JSON report, atomically."""
+        save_model(self.model, path)
         if report_path is not None:
             atomic_write_text(report_path, self.report.to_json())
 
