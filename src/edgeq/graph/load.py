@@ -26,8 +26,9 @@ def load_model(model_or_path: onnx.ModelProto | str | os.PathLike, *, external_d
         model.CopyFrom(model_or_path)
     else:
         model = _read(Path(model_or_path), external_data)
-    try:
-        onnx.checker.check_model(model)
+    deferred = not external_data and not isinstance(model_or_path, onnx.ModelProto)
+    try:  # with the weights left in their files the checker reads the model by path, to find them
+        onnx.checker.check_model(os.fspath(model_or_path) if deferred else model)
     except onnx.checker.ValidationError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else "invalid graph"
         raise UserError(f"the model fails onnx.checker ({first}); fix or re-export it") from None
