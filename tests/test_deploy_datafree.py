@@ -10,7 +10,7 @@ import edgeq
 import edgeq.graph.load
 from edgeq.formats import get_format
 from edgeq.ptq.dynamic import dynamic_fake_quant
-from edgeq.ptq.weight_only import matmul_nbits, nbits_scales
+from edgeq.ptq.weight_only import matmul_nbits, nbits_scales, nbits_values
 
 EVAL = "examples/digits_eval.npz"
 
@@ -50,7 +50,8 @@ def test_dynamic_fake_quant_matches_onnx_dynamic_quantize_linear():
 def test_matmul_nbits_packing_is_what_onnxruntime_computes(bits, k):
     rng = np.random.default_rng(bits + k)
     w = rng.standard_normal((k, 24)).astype(np.float32)
-    node, inits, entry, values, stored = matmul_nbits("w", "x", "y", w, get_format(f"int{bits}"), 32)
+    node, inits, entry, stored = matmul_nbits("w", "x", "y", w, get_format(f"int{bits}"), 32)
+    values = nbits_values(w, entry.scale, get_format(f"int{bits}"), 32)
     g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", 1, [3, k])],
                           [helper.make_tensor_value_info("y", 1, [3, 24])], inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])

@@ -147,7 +147,7 @@ def _weight_only(model_or_path, config: QuantConfig, calib, notes: list[str]):
                  "for a static model)"))
     if float_model is None:
         notes.append(f"the model holds {size / 2**30:.1f} GiB of weights: the report skips the FP32-vs-quantized "
-                     "run (it would load the weights a second time); per-weight SQNR is measured")
+                     "run (it would load the weights a second time)")
     return model_q, entries, stored, hows, float_model
 
 
