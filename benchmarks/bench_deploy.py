@@ -114,12 +114,13 @@ def _split(data: dict) -> dict:
     return {k: v for k, v in data.items() if k != "labels"}
 
 
-def latency_row(name: str, model: Path, calib: dict, eval_: dict, targets, work: Path, calib_arg, eval_arg) -> dict:
-    """Return FP32 / quantize_static / edgeq latencies (and edgeq's SQNR) for one model."""
+def latency_row(name: str, model: Path, calib: dict, eval_: dict, targets, work: Path, calib_arg, eval_arg,
+                batch: int = 1) -> dict:
+    """Return FP32 / quantize_static / edgeq latencies on `batch` samples (and SQNR vs FP32) for one model."""
     from edgeq.metrics import sqnr_db
 
-    feed = {k: v[:1] for k, v in eval_.items()}
-    row = {"model": name}
+    feed = {k: v[:batch] for k, v in eval_.items()}
+    row = {"model": name, "batch": batch}
     qs = work / f"{name}.qs.onnx"
     try:
         static_ort(model, calib, qs)
@@ -143,12 +144,17 @@ def latency_row(name: str, model: Path, calib: dict, eval_: dict, targets, work:
     return row
 
 
+ONLY: set[str] = set()  # --models
+
+
 def corpus_models(root: Path):
     """Yield (name, model path, calib .npz, eval .npz) for each corpus model with stacked calibration data."""
     manifest = root / "manifest.json"
     if not manifest.exists():
         return
     for name in sorted(json.loads(manifest.read_text())):
+        if ONLY and name not in ONLY:
+            continue
         d = root / "data" / name / "n16_seed0"
         if (root / "models" / f"{name}.onnx").exists() and (d / "calib.npz").exists() and (d / "eval.npz").exists():
             yield name, root / "models" / f"{name}.onnx", d / "calib.npz", d / "eval.npz"
@@ -162,7 +168,7 @@ def bench_latency(work: Path, corpus: Path | None) -> list[dict]:
     np.savez(work / "signed_calib.npz", **calib)
     np.savez(work / "signed_eval.npz", **ev)
     rows = [latency_row("digits_cnn_signed", REPO / "examples/digits_cnn.onnx", calib, ev, TARGETS, work,
-                        work / "signed_calib.npz", work / "signed_eval.npz")]
+                        work / "signed_calib.npz", work / "signed_eval.npz", batch=64)]
     for name, model, c, e in corpus_models(corpus) if corpus else []:
         print(f"corpus {name} ...", file=sys.stderr, flush=True)
         rows.append(latency_row(name, model, _split(dict(np.load(c))), _split(dict(np.load(e))), ("ort-cpu",), work,
@@ -293,17 +299,18 @@ def render_markdown(res: dict) -> str:
     cpu = res.get("cpu", {})
     lines = [f"Measured by `python benchmarks/bench_deploy.py{' --big' if 'big' in res else ''}` "
              f"({cpu.get('machine', '?')}, {cpu.get('threads', '?')} threads, int8 kernels exact: "
-             f"{cpu.get('int8_exact')} via {cpu.get('feature') or 'none'}); ORT default CPU session, one sample "
-             "per run, median ms. edgeq/static is the ratio of edgeq ort-cpu to quantize_static.", "",
-             "| model | FP32 ms | quantize_static ms | edgeq ort-cpu ms | edgeq/static | tensorrt | qnn | generic "
-             "| edgeq SQNR dB | static SQNR dB |", "|---|---|---|---|---|---|---|---|---|---|"]
+             f"{cpu.get('int8_exact')} via {cpu.get('feature') or 'none'}); ORT default CPU session, median ms of "
+             "one run on `batch` samples. edgeq/static is the ratio of edgeq ort-cpu to quantize_static; edgeq "
+             "rows that failed show the exit status (corpus failures belong to the real-model issue).", "",
+             "| model | batch | FP32 ms | quantize_static ms | edgeq ort-cpu ms | edgeq/static | tensorrt | qnn | generic "
+             "| edgeq SQNR dB | static SQNR dB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in res.get("latency", []):
         run = r.get("edgeq_ort-cpu", {})
         rel = f"{r['ort-cpu_ms'] / r['static_ms']:.2f}" if "ort-cpu_ms" in r and "static_ms" in r else "-"
         edgeq = _ms(r, "ort-cpu_ms") if "ort-cpu_ms" in r else _err(run)
         sq = f"{run['sqnr_db']:.1f}" if isinstance(run.get("sqnr_db"), (int, float)) else "-"
         ssq = f"{r['static_sqnr_db']:.1f}" if "static_sqnr_db" in r else r.get("static_error", "-")[:40]
-        lines.append(f"| {r['model']} | {_ms(r, 'fp32_ms')} | {_ms(r, 'static_ms')} | {edgeq} | {rel} | "
+        lines.append(f"| {r['model']} | {r.get('batch', 1)} | {_ms(r, 'fp32_ms')} | {_ms(r, 'static_ms')} | {edgeq} | {rel} | "
                      f"{_ms(r, 'tensorrt_ms')} | {_ms(r, 'qnn_ms')} | {_ms(r, 'generic_ms')} | {sq} | {ssq} |")
     lines += ["", "No calibration data (`edgeq quantize model.onnx --fmt int8`, dynamic) against onnxruntime's "
               "`quantize_dynamic` (per-channel int8):", "",
@@ -311,7 +318,7 @@ def render_markdown(res: dict) -> str:
               "|---|---|---|---|---|---|"]
     for r in res.get("dynamic", []):
         esq = f"{r['edgeq_sqnr_db']:.1f}" if "edgeq_sqnr_db" in r else _err(r.get("edgeq"))
-        lines.append(f"| {r['model']} | {_ms(r, 'fp32_ms')} | {_ms(r, 'quantize_dynamic_ms')} | {_ms(r, 'edgeq_ms')} | "
+        lines.append(f"| {r['model']} | {r.get('batch', 1)} | {_ms(r, 'fp32_ms')} | {_ms(r, 'quantize_dynamic_ms')} | {_ms(r, 'edgeq_ms')} | "
                      f"{r['quantize_dynamic_sqnr_db']:.1f} | {esq} |")
     big = res.get("big")
     if big:
@@ -340,8 +347,10 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=Path(os.environ.get("EDGEQ_REALMODELS",
                                                                               "~/.cache/edgeq/realmodels")).expanduser())
     parser.add_argument("--no-corpus", action="store_true", help="only the digits models")
+    parser.add_argument("--models", default="", help="comma-separated corpus models to run (default: every one)")
     parser.add_argument("--render", action="store_true", help="only re-render docs/quantize.md from the results")
     args = parser.parse_args()
+    ONLY.update(m for m in args.models.split(",") if m)
     warnings.simplefilter("ignore")
     logging.disable(logging.WARNING)
     if args.render:

@@ -45,3 +45,45 @@ def test_fp8_guards_relus_and_the_report_names_the_guard_ops(signed_digits):
     assert "Relu" not in ops and ops.count("Max") == 4
     assert res.report.float_ops.get("Max") == 4 and "Relu" not in res.report.float_ops
     assert res.report.fidelity["ort_default"]["ok"], res.report.fidelity
+
+
+def _act_cnn(act: str):
+    """Conv -> act -> depthwise Conv -> act -> 1x1 Conv -> act -> GlobalAveragePool -> Gemm (MobileNet-style)."""
+    from onnx import helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    nodes, inits, x, c = [], [], "x", 3
+    for i, (co, g, k) in enumerate([(8, 1, 3), (8, 8, 3), (16, 1, 1)]):
+        w = rng.standard_normal((co, c // g, k, k)) / np.sqrt(c // g * k * k)
+        inits += [numpy_helper.from_array(w.astype(np.float32), f"w{i}"),
+                  numpy_helper.from_array((0.1 * rng.standard_normal(co)).astype(np.float32), f"b{i}")]
+        nodes.append(helper.make_node("Conv", [x, f"w{i}", f"b{i}"], [f"c{i}"], name=f"conv{i}", group=g,
+                                      pads=[k // 2] * 4))
+        if act == "SiLU":
+            nodes += [helper.make_node("Sigmoid", [f"c{i}"], [f"s{i}"], name=f"sig{i}"),
+                      helper.make_node("Mul", [f"c{i}", f"s{i}"], [f"a{i}"], name=f"mul{i}")]
+        else:
+            nodes.append(helper.make_node(act, [f"c{i}"], [f"a{i}"], name=f"act{i}"))
+        x, c = f"a{i}", co
+    inits.append(numpy_helper.from_array((0.3 * rng.standard_normal((4, c))).astype(np.float32), "wf"))
+    nodes += [helper.make_node("GlobalAveragePool", [x], ["gap"], name="gap"),
+              helper.make_node("Flatten", ["gap"], ["f"], name="flat"),
+              helper.make_node("Gemm", ["f", "wf"], ["y"], name="fc", transB=1)]
+    graph = helper.make_graph(nodes, "act", [helper.make_tensor_value_info("x", 1, ["N", 3, 16, 16])],
+                              [helper.make_tensor_value_info("y", 1, ["N", 4])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model, {"x": rng.standard_normal((32, 3, 16, 16)).astype(np.float32)}
+
+
+@pytest.mark.parametrize("act", ["HardSwish", "SiLU"])
+def test_convs_before_hardswish_and_silu_run_as_integer_kernels(act):
+    model, data = _act_cnn(act)
+    res = edgeq.quantize(model, "int8", calib=data, progress=False)
+    ran = res.report.runtime_ops
+    assert ran.get("QLinearConv") == 3 and "Conv" not in ran, ran
+    if act == "SiLU":
+        assert ran.get("QLinearSigmoid") == 3, ran  # Sigmoid * x runs in integers too
+    assert res.report.fidelity_ok, res.report.fidelity
+    trt = edgeq.quantize(model, {"fmt": "int8", "target": "tensorrt"}, calib=data, progress=False)
+    assert not [t for t in trt.tensors if t.startswith("c") and trt.tensors[t].role == "activation"]

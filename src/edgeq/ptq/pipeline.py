@@ -32,7 +32,8 @@ from .mixed import choose_overrides
 from .planner import build_plan
 from .report import QuantReport
 from .reference import StagedSimulator
-from .targets import apply_fixed_activations, target_notes
+from .targets import apply_fixed_activations, output_points_help, target_notes
+from ..graph.placement import add_output_points
 from ..graph.target_checks import check_target
 
 RANDOM_CALIB_SAMPLES = 64
@@ -101,6 +102,8 @@ def quantize(
     if config.max_drop is not None and labels is None:
         raise UserError("--max-drop needs labels: pass --eval data with a 'labels' array (or use --min-sqnr)")
     points = find_points(float_model, config.exclude)
+    if output_points_help(config):
+        add_output_points(float_model, points)  # graph/placement.py: lets ORT fuse Conv before HardSwish/SiLU
     _check_names(float_model, points, config)
     if not points.nodes:
         raise UserError("the model has no Conv, ConvTranspose, Gemm or MatMul with float inputs to quantize")

@@ -88,6 +88,11 @@ def fixed_activation(target: str, producer: str, fmt_name: str) -> tuple[float, 
     return None
 
 
+def output_points_help(config) -> bool:
+    """Return whether weighted-op outputs before float ops get Q/DQ (integer CPU kernels; TensorRT fuses itself)."""
+    return config.target != "tensorrt" and isinstance(get_format(config.acts), IntFormat)
+
+
 def target_notes(config) -> list[str]:
     """Return the report's notes about what the target chose (weight range, kernels, portability)."""
     notes = []
@@ -125,5 +130,5 @@ def apply_fixed_activations(plan: list, model, target: str) -> list:
     return out
 
 
-__all__ = ["DEFAULT_TARGET", "TARGETS", "apply_fixed_activations", "check_formats", "fixed_activation",
+__all__ = ["DEFAULT_TARGET", "TARGETS", "apply_fixed_activations", "output_points_help", "check_formats", "fixed_activation",
            "int32_bias", "kernel_safe_default", "parse_target", "target_formats", "target_notes"]
