@@ -92,6 +92,10 @@ INTEGER_KERNELS = {"QLinearConv", "QLinearMatMul", "MatMulInteger", "ConvInteger
                    "QLinearLeakyRelu", "QLinearSoftmax", "QAttention", "DynamicQuantizeMatMul", "MatMulNBits",
                    "MatMulIntegerToFloat", "DynamicQuantizeLSTM", "QLinearWhere", "QLinearReduceMean"}
 COMPUTE_OPS = {"Conv", "ConvTranspose", "Gemm", "MatMul", "FusedConv", "FusedGemm", "FusedMatMul"}
+# elementwise/activation ops a quantized CPU graph leaves in float when they sit between Q/DQ pairs
+FLOAT_ISLAND_OPS = {"HardSigmoid", "HardSwish", "Sigmoid", "Tanh", "Mul", "Add", "Div", "Sub", "Pow", "Sqrt", "Log",
+                    "Exp", "Erf", "Gelu", "QuickGelu", "Softmax", "LayerNormalization", "Clip", "Resize",
+                    "GlobalAveragePool", "AveragePool", "ReduceMean", "Concat"}
 
 
 def runtime_ops(model: onnx.ModelProto | bytes) -> dict[str, int]:
@@ -108,17 +112,26 @@ def runtime_ops(model: onnx.ModelProto | bytes) -> dict[str, int]:
 
 
 def fast_path_note(ops: dict[str, int]) -> str | None:
-    """Return a note when ORT runs compute ops of the quantized model in float (no integer kernel), else None.
+    """Return a note on what ORT runs in float in the quantized model (no integer kernel), else None.
 
     Decided from the graph ORT runs, not from timings, so the same inputs give the same report.
     """
     n_int = sum(v for k, v in ops.items() if k in INTEGER_KERNELS)
     n_float = sum(v for k, v in ops.items() if k in COMPUTE_OPS)
-    if n_float == 0:
+    n_qdq = ops.get("QuantizeLinear", 0) + ops.get("DequantizeLinear", 0)
+    islands = {k: v for k, v in ops.items() if k in FLOAT_ISLAND_OPS}
+    notes = []
+    if n_float:
+        notes.append(f"{n_float} Conv/Gemm/MatMul in float between Q/DQ pairs (no fused integer kernel for those "
+                     "patterns: each costs a dequantize plus the float op)")
+    if islands and n_qdq > 2:
+        notes.append(f"{n_qdq} QuantizeLinear/DequantizeLinear around float ops with no integer kernel ("
+                     + ", ".join(f"{k} x{v}" for k, v in islands.items()) + "): each island costs a dequantize "
+                     "and a quantize of its tensor")
+    if not notes:
         return None
-    return (f"onnxruntime (default CPU session) runs {n_int} ops as integer kernels and {n_float} Conv/Gemm/MatMul "
-            "in float between Q/DQ pairs: it has no fused integer kernel for those patterns, so they cost a "
-            "dequantize plus the float op (compare the latencies above)")
+    return (f"onnxruntime (default CPU session) runs {n_int} ops as integer kernels; " + "; ".join(notes)
+            + " (compare the latencies above)")
 
 
 def likely_cause(model_q: onnx.ModelProto, mode: str) -> str:
