@@ -116,3 +116,21 @@ def test_save_follows_the_umask_and_writes_external_data_when_asked(tmp_path):
     run = lambda m: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(  # noqa
         None, {m.graph.input[0].name: x.reshape([2] + [d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim[1:]])})[0]
     np.testing.assert_array_equal(run(back), run(onnx.load("examples/digits_mlp.onnx")))
+
+
+def test_weight_only_reads_external_data_lazily_and_writes_a_self_contained_model(tmp_path, monkeypatch):
+    import edgeq.graph.save as save
+
+    src = tmp_path / "src"
+    src.mkdir()
+    onnx.save_model(onnx.load("examples/digits_mlp.onnx"), str(src / "mlp.onnx"), save_as_external_data=True,
+                    location="mlp.onnx.data", size_threshold=0)
+    res = edgeq.quantize(src / "mlp.onnx", {"weights": "int4", "acts": "float"}, eval=EVAL, progress=False)
+    assert res.report.fidelity_ok
+    monkeypatch.setattr(save, "EXTERNAL_LIMIT", 1000)  # as if the model were over 2 GB
+    res.save(tmp_path / "out.onnx")
+    assert (tmp_path / "out.onnx.data").exists()
+    (src / "mlp.onnx.data").unlink()  # the output must not read the input's data file
+    sess = ort.InferenceSession(str(tmp_path / "out.onnx"), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    assert sess.run(None, {name: np.load(EVAL)[name][:4]})[0].shape[0] == 4

@@ -12,6 +12,9 @@ from ..errors import UserError
 
 EXAMPLES = """\b
 Examples:
+  edgeq quantize model.onnx --fmt int8                      (no data: dynamic int8)
+  edgeq quantize model.onnx --fmt int8 --calib calib.npz --target tensorrt
+  edgeq quantize llm.onnx --weights int4 --acts float -o llm.int4.onnx   (MatMulNBits)
   edgeq quantize model.onnx --fmt int8 --calib calib.npz --eval eval.npz
   edgeq quantize model.onnx --fmt fp8_e4m3 --calib calib.npz --calib-method mse
   edgeq quantize model.onnx --weights int4 --acts uint8 --granularity block:32 --calib calib.npz
