@@ -51,6 +51,11 @@ def test_presets_choose_each_runtimes_formats(digits):
         QuantConfig.from_options("int8", acts="uint8", target="tensorrt")
     with pytest.raises(ConfigError, match="unknown target"):
         QuantConfig.from_options("int8", target="tpu")
+    for target in ("ort-cpu", "tensorrt", "qnn", "generic"):  # the report embeds the config: it must round-trip
+        config = QuantConfig.from_options("int8", target=target)
+        assert config.to_dict()["target"] == target and QuantConfig.from_dict(config.to_dict()) == config
+    weight_only = QuantConfig.from_options("int8", weights="int4", acts="float")
+    assert weight_only.weight_only and QuantConfig.from_dict(weight_only.to_dict()) == weight_only
 
 
 def test_ort_cpu_uses_full_range_weights_only_where_the_cpu_is_exact(digits):
