@@ -137,10 +137,15 @@ def latency_row(name: str, model: Path, calib: dict, eval_: dict, targets, work:
     paths = {"fp32": model, **({"static": qs} if qs else {}),
              **{t: work / f"{name}.{t}.onnx" for t in targets if row[f"edgeq_{t}"]["rc"] in (0, 1)}}
     for label, path in paths.items():  # measured one after another in this process, same feed
-        row[f"{label}_ms"] = latency_ms(path, feed)
-    if qs:
+        try:
+            row[f"{label}_ms"] = latency_ms(path, feed)
+        except Exception as err:  # e.g. quantize_static writes a graph ORT refuses: a result, not a crash
+            row[f"{label}_error"] = str(err).splitlines()[0][:200]
+    if qs and "static_ms" in row:
         ref = outputs(model, eval_)
         row["static_sqnr_db"] = sqnr_db(ref, outputs(qs, eval_))
+    elif qs:
+        row["static_error"] = "onnxruntime cannot load quantize_static's model: " + row["static_error"][:120]
     return row
 
 

@@ -134,3 +134,21 @@ def test_weight_only_reads_external_data_lazily_and_writes_a_self_contained_mode
     sess = ort.InferenceSession(str(tmp_path / "out.onnx"), providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
     assert sess.run(None, {name: np.load(EVAL)[name][:4]})[0].shape[0] == 4
+
+
+def test_int4_embedding_table_becomes_gather_block_quantized():
+    rng = np.random.default_rng(0)
+    table = onnx.numpy_helper.from_array(rng.standard_normal((50, 64)).astype(np.float32), "table")
+    w = onnx.numpy_helper.from_array((rng.standard_normal((64, 8)) / 8).astype(np.float32), "w")
+    g = helper.make_graph([helper.make_node("Gather", ["table", "ids"], ["e"], name="embed"),
+                           helper.make_node("MatMul", ["e", "w"], ["y"], name="proj")], "emb",
+                          [helper.make_tensor_value_info("ids", onnx.TensorProto.INT64, ["N", 5])],
+                          [helper.make_tensor_value_info("y", 1, ["N", 5, 8])], [table, w])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    ids = {"ids": rng.integers(0, 50, (16, 5)).astype(np.int64)}
+    res = edgeq.quantize(model, {"weights": "int4", "acts": "float"}, eval=ids, progress=False)
+    assert sorted(n.op_type for n in res.model.graph.node) == ["GatherBlockQuantized", "MatMulNBits"]
+    assert res.report.exported_as["table"] == "GatherBlockQuantized block 32"
+    assert res.report.fidelity["ort_default"]["sqnr_db"] > 100.0, res.report.fidelity  # ORT computes edgeq's values
+    assert res.report.size_bytes_quant < res.report.size_bytes_fp32 / 5

@@ -1,4 +1,5 @@
-"""Weight-only quantization (`--acts float`): MatMul weights as com.microsoft MatMulNBits, others as DequantizeLinear.
+"""Weight-only quantization (`--acts float`): MatMul weights as com.microsoft MatMulNBits, int4 embedding tables as
+GatherBlockQuantized, others as DequantizeLinear.
 
 MatMulNBits (onnxruntime's kernel for LLM weights) stores B [K, N] column by column in blocks of `block_size`
 along K: `B` uint8 [N, K / block, block * bits / 8] (two 4-bit codes per byte, the first in the low nibble) and one
@@ -153,6 +154,30 @@ def matmul_nbits(name: str, a: str, out: str, w: np.ndarray, fmt: IntFormat, blo
     return node, inits, entry, packed.nbytes + scale.nbytes
 
 
+def gather_block_quantized(node: onnx.NodeProto, w: np.ndarray, fmt: IntFormat, block: int):
+    """Return (GatherBlockQuantized node, initializers, TensorQuant, stored bytes) for a Gather of a 2-D table.
+
+    The table [V, d] is stored as int4 codes with one scale per row and block of `block` along d, the largest-
+    magnitude value of each block on code -8 (as for MatMulNBits); com.microsoft GatherBlockQuantized gathers rows
+    and dequantizes only those, so the float table is never rebuilt at run time.
+    """
+    scale = signed_extreme_scale(w.T, fmt, block).T  # [V, d / block]
+    s = np.repeat(scale, block, axis=1)[:, : w.shape[1]]
+    codes = np.clip(np.rint(w / s), fmt.qmin, fmt.qmax).astype(np.int8).reshape(-1)
+    if codes.size % 2:
+        codes = np.append(codes, np.int8(0))
+    packed = ((codes[0::2] & 0x0F) | ((codes[1::2] & 0x0F) << 4)).astype(np.uint8)  # first code in the low nibble
+    name = node.input[0]
+    data = helper.make_tensor(f"{name}_q4", onnx.TensorProto.INT4, w.shape, packed.tobytes(), raw=True)
+    scales = numpy_helper.from_array(np.ascontiguousarray(scale), f"{name}_scales")
+    axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+    new = helper.make_node("GatherBlockQuantized", [data.name, node.input[1], scales.name], list(node.output),
+                           name=f"{node.name or name}_GatherBlockQuantized", domain=MS_DOMAIN, gather_axis=axis,
+                           quantize_axis=1, block_size=block)
+    entry = TensorQuant(name, fmt.name, scale, axis=1, block_size=block, role="weight")
+    return new, [data, scales], entry, packed.nbytes + scale.nbytes
+
+
 def export_weight_only(model: onnx.ModelProto, config: QuantConfig, base: Path | None = None,
                        h_diags: dict[str, np.ndarray] | None = None):
     """Quantize the model's weights in place; return (model, entries, stored bytes, tensor -> how it is written).
@@ -203,6 +228,22 @@ def export_weight_only(model: onnx.ModelProto, config: QuantConfig, base: Path |
         dropped.add(qn.weight)
         graph.initializer.extend(tensors)
         hows[qn.weight] = f"MatMulNBits block {block}"
+    if nbits and config.weights.bits == 4:  # embedding tables: GatherBlockQuantized (onnxruntime has it for int4)
+        uses: dict[str, int] = {}
+        for n in graph.node:
+            for i in n.input:
+                uses[i] = uses.get(i, 0) + 1
+        for k, node in enumerate(graph.node):
+            name = node.input[0] if node.op_type == "Gather" and node.input else ""
+            if name in inits and name not in dropped and uses[name] == 1 and len(inits[name].dims) == 2 and (
+                    inits[name].data_type == onnx.TensorProto.FLOAT) and name not in config.exclude:
+                w = tensor_array(inits[name], base).astype(np.float32)
+                new, tensors, entry, stored[name] = gather_block_quantized(node, w, config.weights, block)
+                replaced[k] = new
+                dropped.add(name)
+                graph.initializer.extend(tensors)
+                entries.append(entry)
+                hows[name] = f"GatherBlockQuantized block {block}"
     if replaced:
         nodes = [replaced.get(k, n) for k, n in enumerate(graph.node)]
         del graph.node[:]
@@ -255,5 +296,5 @@ def activation_h_diag(model: onnx.ModelProto, base: Path | None, names: list[str
 
 
 __all__ = ["BLOCK_SIZES", "CLIP_GRID", "activation_h_diag", "block_size", "export_weight_only", "matmul_nbits",
-           "nbits_eligible", "nbits_scales", "nbits_values", "pack_nbits", "signed_extreme_scale", "tensor_array",
+           "gather_block_quantized", "nbits_eligible", "nbits_scales", "nbits_values", "pack_nbits", "signed_extreme_scale", "tensor_array",
            "uses_nbits"]
