@@ -323,7 +323,7 @@ def render_markdown(res: dict) -> str:
               "|---|---|---|---|---|---|"]
     for r in res.get("dynamic", []):
         esq = f"{r['edgeq_sqnr_db']:.1f}" if "edgeq_sqnr_db" in r else _err(r.get("edgeq"))
-        lines.append(f"| {r['model']} | {r.get('batch', 1)} | {_ms(r, 'fp32_ms')} | {_ms(r, 'quantize_dynamic_ms')} | {_ms(r, 'edgeq_ms')} | "
+        lines.append(f"| {r['model']} | {_ms(r, 'fp32_ms')} | {_ms(r, 'quantize_dynamic_ms')} | {_ms(r, 'edgeq_ms')} | "
                      f"{r['quantize_dynamic_sqnr_db']:.1f} | {esq} |")
     big = res.get("big")
     if big:

@@ -41,7 +41,7 @@ def add_output_points(model: onnx.ModelProto, points: QuantPoints) -> int:
         users = readers.get(out, [])
         if out in quantized or out in outputs or not users:
             continue
-        if any(u.op_type in PASS_OPS for u in users):
+        if _reaches_quantized(out, readers, quantized):
             continue  # a Relu/pool/reshape on the way to a quantized tensor: ORT already fuses it
         points.nodes.append(QuantNode(f"{node.name}:output", "Output", [out]))
         quantized.add(out)
@@ -54,6 +54,24 @@ def add_output_points(model: onnx.ModelProto, points: QuantPoints) -> int:
                 quantized.add(out)
                 added += 1
     return added
+
+
+def _reaches_quantized(tensor: str, readers, quantized: set[str]) -> bool:
+    """Return True when `tensor` flows through single-input pass-through ops (Relu, pools, reshapes) into a
+    quantized tensor; a chain that ends at a float op (Unsqueeze -> Pow in an STFT front-end) does not count."""
+    seen = set()
+    todo = [tensor]
+    while todo:
+        t = todo.pop()
+        if t in seen:
+            continue
+        seen.add(t)
+        for user in readers.get(t, []):
+            if user.op_type in PASS_OPS and user.input[0] == t:
+                if user.output[0] in quantized:
+                    return True
+                todo.append(user.output[0])
+    return False
 
 
 __all__ = ["add_output_points"]
