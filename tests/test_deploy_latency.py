@@ -87,3 +87,26 @@ def test_convs_before_hardswish_and_silu_run_as_integer_kernels(act):
     assert res.report.fidelity_ok, res.report.fidelity
     trt = edgeq.quantize(model, {"fmt": "int8", "target": "tensorrt"}, calib=data, progress=False)
     assert not [t for t in trt.tensors if t.startswith("c") and trt.tensors[t].role == "activation"]
+
+
+def test_a_residual_add_feeding_a_concat_runs_as_qlinearadd():
+    from onnx import helper, numpy_helper
+
+    rng = np.random.default_rng(1)
+    w = lambda *s: numpy_helper.from_array((rng.standard_normal(s) / np.sqrt(np.prod(s[1:]))).astype(np.float32),  # noqa: E731
+                                           f"w{len(s)}_{s[0]}_{s[1]}")
+    w0, w1, w2 = w(8, 3, 3, 3), w(8, 8, 3, 3), w(4, 16, 1, 1)
+    nodes = [helper.make_node("Conv", ["x", w0.name], ["c0"], name="conv0", pads=[1] * 4),
+             helper.make_node("Relu", ["c0"], ["r0"], name="relu0"),
+             helper.make_node("Conv", ["r0", w1.name], ["c1"], name="conv1", pads=[1] * 4),
+             helper.make_node("Add", ["r0", "c1"], ["res"], name="residual"),
+             helper.make_node("Concat", ["res", "r0"], ["cat"], name="concat", axis=1),
+             helper.make_node("Conv", ["cat", w2.name], ["y"], name="conv2")]
+    graph = helper.make_graph(nodes, "res", [helper.make_tensor_value_info("x", 1, ["N", 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", 1, ["N", 4, 8, 8])], [w0, w1, w2])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    res = edgeq.quantize(model, "int8", calib={"x": rng.standard_normal((16, 3, 8, 8)).astype(np.float32)},
+                         progress=False)
+    assert res.report.runtime_ops.get("QLinearAdd") == 1 and "Add" not in res.report.runtime_ops, res.report.runtime_ops
+    assert res.report.fidelity_ok

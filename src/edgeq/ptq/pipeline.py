@@ -33,7 +33,7 @@ from .planner import build_plan
 from .report import QuantReport
 from .reference import StagedSimulator
 from .targets import apply_fixed_activations, output_points_help, target_notes
-from ..graph.placement import add_output_points
+from ..graph.placement import add_join_points, add_output_points
 from ..graph.target_checks import check_target
 
 RANDOM_CALIB_SAMPLES = 64
@@ -104,6 +104,7 @@ def quantize(
     points = find_points(float_model, config.exclude)
     if output_points_help(config):
         add_output_points(float_model, points)  # graph/placement.py: lets ORT fuse Conv before HardSwish/SiLU
+        add_join_points(float_model, points)
     _check_names(float_model, points, config)
     if not points.nodes:
         raise UserError("the model has no Conv, ConvTranspose, Gemm or MatMul with float inputs to quantize")
