@@ -89,7 +89,8 @@ def test_convs_before_hardswish_and_silu_run_as_integer_kernels(act):
     assert not [t for t in trt.tensors if t.startswith("c") and trt.tensors[t].role == "activation"]
 
 
-def test_a_residual_add_feeding_a_concat_runs_as_qlinearadd():
+def test_a_residual_add_of_silu_outputs_feeding_a_concat_runs_as_qlinearadd():
+    """YOLOv8's C2f block: Add(SiLU(conv0), SiLU(conv1)) -> Concat -> Conv; the Add reads no weighted op."""
     from onnx import helper, numpy_helper
 
     rng = np.random.default_rng(1)
@@ -97,9 +98,12 @@ def test_a_residual_add_feeding_a_concat_runs_as_qlinearadd():
                                            f"w{len(s)}_{s[0]}_{s[1]}")
     w0, w1, w2 = w(8, 3, 3, 3), w(8, 8, 3, 3), w(4, 16, 1, 1)
     nodes = [helper.make_node("Conv", ["x", w0.name], ["c0"], name="conv0", pads=[1] * 4),
-             helper.make_node("Relu", ["c0"], ["r0"], name="relu0"),
+             helper.make_node("Sigmoid", ["c0"], ["s0"], name="sig0"),
+             helper.make_node("Mul", ["c0", "s0"], ["r0"], name="silu0"),
              helper.make_node("Conv", ["r0", w1.name], ["c1"], name="conv1", pads=[1] * 4),
-             helper.make_node("Add", ["r0", "c1"], ["res"], name="residual"),
+             helper.make_node("Sigmoid", ["c1"], ["s1"], name="sig1"),
+             helper.make_node("Mul", ["c1", "s1"], ["r1"], name="silu1"),
+             helper.make_node("Add", ["r0", "r1"], ["res"], name="residual"),
              helper.make_node("Concat", ["res", "r0"], ["cat"], name="concat", axis=1),
              helper.make_node("Conv", ["cat", w2.name], ["y"], name="conv2")]
     graph = helper.make_graph(nodes, "res", [helper.make_tensor_value_info("x", 1, ["N", 3, 8, 8])],
