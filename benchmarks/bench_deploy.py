@@ -293,6 +293,10 @@ def _ms(row: dict, key: str) -> str:
     return f"{row[key]:.3f}" if key in row else "-"
 
 
+def _db(value) -> str:
+    return value if isinstance(value, str) else f"{value:.1f}"  # the JSON file stores inf as "inf"
+
+
 def _err(run: dict | None) -> str:
     if not run:
         return "-"
@@ -302,7 +306,7 @@ def _err(run: dict | None) -> str:
 def render_markdown(res: dict) -> str:
     """Return the docs' tables (Markdown) for a results dict."""
     cpu = res.get("cpu", {})
-    lines = [f"Measured by `python benchmarks/bench_deploy.py{' --big' if 'big' in res else ''}` "
+    lines = [f"Measured by `python benchmarks/bench_deploy.py`{' (weight-only tables: `--big`)' if 'big' in res else ''} "
              f"({cpu.get('machine', '?')}, {cpu.get('threads', '?')} threads, int8 kernels exact: "
              f"{cpu.get('int8_exact')} via {cpu.get('feature') or 'none'}); ORT default CPU session, median ms of "
              "one run on `batch` samples. edgeq/static is the ratio of edgeq ort-cpu to quantize_static; edgeq "
@@ -313,18 +317,19 @@ def render_markdown(res: dict) -> str:
         run = r.get("edgeq_ort-cpu", {})
         rel = f"{r['ort-cpu_ms'] / r['static_ms']:.2f}" if "ort-cpu_ms" in r and "static_ms" in r else "-"
         edgeq = _ms(r, "ort-cpu_ms") if "ort-cpu_ms" in r else _err(run)
-        sq = f"{run['sqnr_db']:.1f}" if isinstance(run.get("sqnr_db"), (int, float)) else "-"
-        ssq = f"{r['static_sqnr_db']:.1f}" if "static_sqnr_db" in r else r.get("static_error", "-")[:40]
+        sq = _db(run["sqnr_db"]) if "sqnr_db" in run else "-"
+        ssq = _db(r["static_sqnr_db"]) if "static_sqnr_db" in r else r.get("static_error", "-")[:40]
         lines.append(f"| {r['model']} | {r.get('batch', 1)} | {_ms(r, 'fp32_ms')} | {_ms(r, 'static_ms')} | {edgeq} | {rel} | "
                      f"{_ms(r, 'tensorrt_ms')} | {_ms(r, 'qnn_ms')} | {_ms(r, 'generic_ms')} | {sq} | {ssq} |")
     lines += ["", "No calibration data (`edgeq quantize model.onnx --fmt int8`, dynamic) against onnxruntime's "
-              "`quantize_dynamic` (per-channel int8):", "",
+              "`quantize_dynamic` (per-channel int8); one sample per run; SQNR of the first output vs FP32 on 64 "
+              "eval samples (inf: the model computes exactly the FP32 values, i.e. nothing was quantized):", "",
               "| model | FP32 ms | quantize_dynamic ms | edgeq ms | quantize_dynamic SQNR dB | edgeq SQNR dB |",
               "|---|---|---|---|---|---|"]
     for r in res.get("dynamic", []):
-        esq = f"{r['edgeq_sqnr_db']:.1f}" if "edgeq_sqnr_db" in r else _err(r.get("edgeq"))
+        esq = _db(r["edgeq_sqnr_db"]) if "edgeq_sqnr_db" in r else _err(r.get("edgeq"))
         lines.append(f"| {r['model']} | {_ms(r, 'fp32_ms')} | {_ms(r, 'quantize_dynamic_ms')} | {_ms(r, 'edgeq_ms')} | "
-                     f"{r['quantize_dynamic_sqnr_db']:.1f} | {esq} |")
+                     f"{_db(r['quantize_dynamic_sqnr_db'])} | {esq} |")
     big = res.get("big")
     if big:
         gb = big["model_bytes"] / 1e9
