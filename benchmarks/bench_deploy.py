@@ -28,7 +28,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import onnx
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))

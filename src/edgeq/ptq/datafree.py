@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import onnx
 
 from ..data import batch_size_for, batches, load_data, random_data
 from ..graph.load import external_base, load_model
@@ -26,7 +25,7 @@ from .dynamic import WRITTEN_SUFFIXES, dynamic_nodes, export_dynamic, reference_
 from .measure import written_float_ops
 from .reference import StagedSimulator, run_all
 from .report import QuantReport
-from .runtime import check_fidelity, fast_path_note, latency_ms, likely_cause, run_batched, runtime_ops, session
+from .runtime import check_fidelity, latency_ms, likely_cause, run_batched, runtime_ops, session
 
 RANDOM_EVAL_SAMPLES = 16
 MEASURE_LIMIT = 2**31  # bytes of weights above which the report does not load the FP32 model a second time
@@ -94,9 +93,7 @@ def quantize_data_free(model_or_path, config: QuantConfig, *, calib=None, eval=N
     ran = runtime_ops(model_q)
     if how == "dynamic" and eval is not None:
         notes.append(_calibration_gain(float_model, config, data, sqnr_db(fp32, quant), quantize))
-    slow = fast_path_note(ran)
-    if slow:
-        notes.append(slow)
+    # no fast_path_note here: float Conv (dynamic) and float activations (weight-only) are by design, said above
     tensors = weight_rows(entries, sim.params, fq, stored, how)
     acc = (lambda out: top1_accuracy(out, labels)) if labels is not None else (lambda out: None)  # noqa: E731
     report = QuantReport(
