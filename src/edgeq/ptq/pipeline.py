@@ -77,9 +77,10 @@ def quantize(
         config: a QuantConfig; or a preset/format name ("int8" = int8 weights + uint8 activations, "int4" = W4A8,
             "fp8_e4m3", "fp8_e5m2", "fp8_e3m4", "fp8_e2m5", "fp6_e3m2", "fp4", "mxfp4", ...), optionally refined by
             `options` (the keyword arguments of `QuantConfig.from_options`: weights, acts, granularity,
-            calib_method, exclude, overrides, seed, max_drop, min_sqnr, kernel_safe_int8); or a dict
+            calib_method, exclude, overrides, seed, max_drop, min_sqnr, kernel_safe_int8, target); or a dict
             (`QuantConfig.from_dict`, e.g. from a gate or sweep file).
-        calib: calibration data: .npz path, folder of .npy, or dict input name -> array [N, ...].
+        calib: calibration data: .npz path, folder of .npy, or dict input name -> array [N, ...]. None (and not
+            `calib_random`): dynamic int8 for 8-bit integer formats, weight-only otherwise (`ptq/datafree.py`).
         eval: evaluation data like `calib`, optionally with "labels"; defaults to the calibration data.
         calib_random: allow calibrating on random normal data when `calib` is None (warns).
         progress: show progress bars.
