@@ -12,6 +12,9 @@ from ..io import check_distinct_paths, check_new_output, write_files
 
 EXAMPLES = """\b
 Examples:
+  edgeq quantize model.onnx --fmt int8                      (no data: dynamic int8)
+  edgeq quantize model.onnx --fmt int8 --calib calib.npz --target tensorrt
+  edgeq quantize llm.onnx --weights int4 --acts float -o llm.int4.onnx   (MatMulNBits)
   edgeq quantize model.onnx --fmt int8 --calib calib.npz --eval eval.npz
   edgeq quantize model.onnx --fmt fp8_e4m3 --calib calib.npz --calib-method mse
   edgeq quantize model.onnx --weights int4 --acts uint8 --granularity block:32 --calib calib.npz
@@ -42,8 +45,11 @@ Examples:
 @click.option("--exclude", multiple=True, help="Node name or op type to keep in float (repeatable).")
 @click.option("--max-drop", type=float, default=None, help="Mixed precision: largest accuracy drop in pp.")
 @click.option("--min-sqnr", type=float, default=None, help="Mixed precision: smallest logit SQNR in dB.")
-@click.option("--full-range-int8", is_flag=True, help="Use all 8 weight bits with 8-bit activations (exact only "
-              "on CPUs with VNNI; the default keeps weights in [-64, 63] so every x86 int8 kernel is exact).")
+@click.option("--target", default="ort-cpu", show_default=True,
+              help="Runtime preset: ort-cpu (uint8 x int8, full-range weights where this CPU has VNNI/AMX), tensorrt "
+              "(symmetric int8/FP8 E4M3, float bias), qnn (uint8/uint16 x int8), generic (portable 7-bit weights).")
+@click.option("--full-range-int8", is_flag=True, help="Use all 8 weight bits with 8-bit activations even where "
+              "the target would keep a 7-bit range (exact only on CPUs with VNNI/AMX).")
 @click.option("--no-guard", is_flag=True, help="Quantize every op, even those that amplify their own quantization "
               "noise (by default they stay float, named in the report).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds random calibration data; same seed, same bytes.")
@@ -61,8 +67,8 @@ Examples:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of tables.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_path, image_size, image_layout,
-            image_mean, image_std, bgr, calib_method, exclude, max_drop, min_sqnr, full_range_int8, no_guard, seed, output,
-            report_path, plot_path, force, strict, sensitivity, as_json, quiet) -> int:
+            image_mean, image_std, bgr, calib_method, exclude, max_drop, min_sqnr, target, full_range_int8, no_guard,
+            seed, output, report_path, plot_path, force, strict, sensitivity, as_json, quiet) -> int:
     """Quantize an ONNX model (PTQ) and report accuracy, SQNR, runtime fidelity, size and latency."""
     from ..ptq import QuantConfig, quantize
 
@@ -74,15 +80,21 @@ def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_pa
         warnings.simplefilter("always", UserWarning)
         config = QuantConfig.from_options(
             fmt, weights=weights, acts=acts, granularity=granularity, calib_method=calib_method, exclude=exclude,
-            seed=seed, max_drop=max_drop, min_sqnr=min_sqnr, kernel_safe_int8=not full_range_int8,
-            amplifier_guard=not no_guard,
+            seed=seed, max_drop=max_drop, min_sqnr=min_sqnr, kernel_safe_int8=False if full_range_int8 else None,
+            target=target, amplifier_guard=not no_guard,
         )
         image = _image_preprocess(image_size, image_layout, image_mean, image_std, bgr)
         result = quantize(model, config, calib=calib, calib_random=calib_random, eval=eval_path, image=image,
                           sensitivity=sensitivity, strict=strict, progress=not quiet)
     for w in caught:
         click.echo(f"edgeq: warning: {w.message}", err=True)
-    files = [(output, result.model.SerializeToString())]
+    from ..graph.save import EXTERNAL_LIMIT, save_model, tensor_bytes
+
+    files = []
+    if tensor_bytes(result.model) > EXTERNAL_LIMIT:  # over one protobuf's 2 GB: OUT.onnx + OUT.onnx.data
+        save_model(result.model, output, external=True)
+    else:
+        files.append((output, result.model.SerializeToString()))
     if report_path is not None:
         files.append((report_path, result.report.to_json()))
     if plot_path is not None:
@@ -90,7 +102,8 @@ def command(model, fmt, weights, acts, granularity, calib, calib_random, eval_pa
 
         files.append((plot_path, plot_png(result.report)))
     # One group: a failure (or a run racing us to the same path without --force) leaves none of them new.
-    write_files(files, exclusive=not force)
+    if files:
+        write_files(files, exclusive=not force)
     if as_json:
         click.echo(result.report.to_json(), nl=False)
     else:

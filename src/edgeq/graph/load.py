@@ -14,15 +14,21 @@ from .util import opset_version
 MIN_OPSET = 13  # per-axis QuantizeLinear/DequantizeLinear
 
 
-def load_model(model_or_path: onnx.ModelProto | str | os.PathLike) -> onnx.ModelProto:
-    """Return a checked copy of the model (never the caller's object), upgraded to opset >= 13."""
+def load_model(model_or_path: onnx.ModelProto | str | os.PathLike, *, external_data: bool = True) -> onnx.ModelProto:
+    """Return a checked copy of the model (never the caller's object), upgraded to opset >= 13.
+
+    `external_data=False` checks the external data files but leaves the weights in them (the tensors keep their
+    location, offset and length), so a model bigger than memory can be read one tensor at a time
+    (`edgeq.ptq.weight_only.tensor_array`, with `external_base(path)`).
+    """
     if isinstance(model_or_path, onnx.ModelProto):
         model = onnx.ModelProto()
         model.CopyFrom(model_or_path)
     else:
-        model = _read(Path(model_or_path))
-    try:
-        onnx.checker.check_model(model)
+        model = _read(Path(model_or_path), external_data)
+    deferred = not external_data and not isinstance(model_or_path, onnx.ModelProto)
+    try:  # with the weights left in their files the checker reads the model by path, to find them
+        onnx.checker.check_model(os.fspath(model_or_path) if deferred else model)
     except onnx.checker.ValidationError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else "invalid graph"
         raise UserError(f"the model fails onnx.checker ({first}); fix or re-export it") from None
@@ -31,7 +37,12 @@ def load_model(model_or_path: onnx.ModelProto | str | os.PathLike) -> onnx.Model
     return model
 
 
-def _read(path: Path) -> onnx.ModelProto:
+def external_base(model_or_path) -> Path | None:
+    """Return the folder external data locations are relative to (None for an in-memory model)."""
+    return None if isinstance(model_or_path, onnx.ModelProto) else Path(model_or_path).resolve().parent
+
+
+def _read(path: Path, external_data: bool = True) -> onnx.ModelProto:
     if not path.exists():
         raise UserError(f"model file {path} does not exist; pass the path of an .onnx file")
     if path.is_dir():
@@ -42,11 +53,11 @@ def _read(path: Path) -> onnx.ModelProto:
         raise UserError(f"{path} is not an ONNX model (cannot parse it); pass an .onnx file") from None
     if not model.graph.node and not model.graph.output:
         raise UserError(f"{path} is not an ONNX model (empty graph); pass an .onnx file")
-    _load_external(model, path.resolve().parent)
+    _load_external(model, path.resolve().parent, external_data)
     return model
 
 
-def _load_external(model: onnx.ModelProto, base: Path) -> None:
+def _load_external(model: onnx.ModelProto, base: Path, load: bool = True) -> None:
     """Load external tensor data, refusing locations outside the model's folder (a model must not read /etc)."""
     for tensor in external_data_helper._get_all_tensors(model):
         if not external_data_helper.uses_external_data(tensor):
@@ -61,6 +72,8 @@ def _load_external(model: onnx.ModelProto, base: Path) -> None:
             )
         if not target.is_file():
             raise UserError(f"external data file {location} of tensor {tensor.name} is missing next to the model")
+    if not load:
+        return
     try:
         external_data_helper.load_external_data_for_model(model, str(base))
     except (OSError, ValueError) as err:

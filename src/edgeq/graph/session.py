@@ -42,15 +42,22 @@ def session_options(mode: str = "ort_default") -> ort.SessionOptions:
 
 
 def ort_session(
-    model: onnx.ModelProto | bytes | str | os.PathLike, mode: str = "ort_default", *, what: str = "the model"
+    model: onnx.ModelProto | bytes | str | os.PathLike, mode: str = "ort_default", *, what: str = "the model",
+    optimized_path: str | os.PathLike | None = None,
 ) -> ort.InferenceSession:
-    """Return a CPU InferenceSession for `model` in `mode`; a model ORT refuses is a UserError naming `what`."""
+    """Return a CPU InferenceSession for `model` in `mode`; a model ORT refuses is a UserError naming `what`.
+
+    `optimized_path`: also write the graph as ORT optimized it there (to see which kernels it fused).
+    """
     if isinstance(model, onnx.ModelProto):
         model = model.SerializeToString()
     elif not isinstance(model, bytes):
         model = os.fspath(model)
+    opts = session_options(mode)
+    if optimized_path is not None:
+        opts.optimized_model_filepath = os.fspath(optimized_path)
     try:
-        return ort.InferenceSession(model, session_options(mode), providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
     except Exception as err:  # ORT raises its own exception types (Fail, InvalidGraph, NotImplemented)
         raise UserError(
             f"onnxruntime cannot load {what} ({str(err).strip().splitlines()[0][:300] if str(err).strip() else err!r}); "

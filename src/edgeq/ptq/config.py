@@ -13,8 +13,19 @@ from dataclasses import dataclass, field, fields
 from ..errors import ConfigError
 from ..formats import BlockFormat, Format, parse_format, parse_granularity
 from ..formats.granularity import Granularity, PerBlock, PerChannel, PerTensor
+from .targets import DEFAULT_TARGET, check_formats, kernel_safe_default, parse_target, target_formats
 
 CONFIG_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FloatActivations:
+    """`--acts float`: activations stay in float; only weights are quantized (weight-only, e.g. MatMulNBits)."""
+
+    name: str = "float"
+
+
+FLOAT_ACTS = FloatActivations()
 
 
 @dataclass(frozen=True)
@@ -51,10 +62,12 @@ class QuantConfig:
         overrides: node name -> weight format name (or "float"), per-layer precision (mixed precision uses it).
         kernel_safe_int8: with 8-bit integer weights and activations, keep weights in [-64, 63] so the u8 x s8
             kernels of x86 CPUs without VNNI (16-bit saturating pair sums) compute the exact result; costs about
-            one bit of weight precision (measured in benchmarks/bench_quantize.py).
+            one bit of weight precision (measured in benchmarks/bench_quantize.py). None: the target decides
+            (ort-cpu: only where this CPU lacks VNNI/AMX; generic: always; tensorrt, qnn: never).
         amplifier_guard: keep in float an op when quantizing it alone costs the output far more than its own
             quantizers inject (the graph amplifies their noise: a first conv over features with a large DC offset,
             a filterbank before a Log); stems always, every op when the model is small; the report says which.
+        target: the runtime the model is for: "ort-cpu", "tensorrt", "qnn" or "generic" (`edgeq.ptq.targets`).
         seed: seeds every random choice (random calibration data, subsampling).
         max_drop: mixed precision: largest accuracy drop (percentage points) to accept.
         min_sqnr: mixed precision: smallest output SQNR (dB) to accept.
@@ -66,16 +79,21 @@ class QuantConfig:
     calib_method: CalibMethod = CalibMethod()
     exclude: tuple[str, ...] = ()
     overrides: Mapping[str, str] = field(default_factory=dict)
-    kernel_safe_int8: bool = True
+    kernel_safe_int8: bool | None = None
     amplifier_guard: bool = True
     seed: int = 0
     max_drop: float | None = None
     min_sqnr: float | None = None
+    target: str = DEFAULT_TARGET
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise once, here
+        set_(self, "target", parse_target(self.target))
+        if self.kernel_safe_int8 is None:
+            set_(self, "kernel_safe_int8", kernel_safe_default(self.target))
         set_(self, "weights", parse_format(self.weights))
-        set_(self, "acts", parse_format(self.acts))
+        is_float = str(getattr(self.acts, "name", self.acts)).strip().lower() == "float"
+        set_(self, "acts", FLOAT_ACTS if is_float else parse_format(self.acts))
         set_(self, "granularity", parse_granularity(self.granularity))
         set_(self, "calib_method", parse_calib_method(self.calib_method))
         set_(self, "exclude", tuple(self.exclude))
@@ -88,6 +106,9 @@ class QuantConfig:
                 f"activations in block format {self.acts.name} are not supported (their block scales are computed "
                 "at run time); pass --acts int8 or an fp8 format with the MX weights"
             )
+        check_formats(self.target, self.weights, self.acts)
+        for name in self.overrides.values():
+            check_formats(self.target, parse_format(name) if name != "float" else self.weights, self.acts)
         if self.max_drop is not None and not self.max_drop >= 0:
             raise ConfigError(f"max_drop must be >= 0 percentage points, got {self.max_drop}")
 
@@ -105,16 +126,24 @@ class QuantConfig:
         seed: int = 0,
         max_drop: float | None = None,
         min_sqnr: float | None = None,
-        kernel_safe_int8: bool = True,
+        kernel_safe_int8: bool | None = None,
         amplifier_guard: bool = True,
+        target: str = DEFAULT_TARGET,
     ) -> QuantConfig:
         """Return the config for a preset `fmt` with optional explicit weight/activation formats (CLI names)."""
-        w_default, a_default = preset_formats(fmt)
+        target = parse_target(target)
+        w_default, a_default = target_formats(target, fmt) or preset_formats(fmt)
         return cls(
             weights=weights or w_default, acts=acts or a_default, granularity=granularity,
             calib_method=calib_method, exclude=tuple(exclude), overrides=dict(overrides or {}), seed=int(seed),
             max_drop=max_drop, min_sqnr=min_sqnr, kernel_safe_int8=kernel_safe_int8, amplifier_guard=amplifier_guard,
+            target=target,
         )
+
+    @property
+    def weight_only(self) -> bool:
+        """True when activations stay in float (`--acts float`)."""
+        return self.acts == FLOAT_ACTS
 
     def to_dict(self) -> dict:
         """Return the config as a JSON-ready dict with its schema version (inverse of `from_dict`)."""
@@ -123,7 +152,7 @@ class QuantConfig:
             "granularity": self.granularity.describe(), "calib_method": self.calib_method.describe(),
             "exclude": list(self.exclude), "overrides": dict(self.overrides),
             "kernel_safe_int8": self.kernel_safe_int8, "amplifier_guard": self.amplifier_guard, "seed": self.seed,
-            "max_drop": self.max_drop, "min_sqnr": self.min_sqnr,
+            "max_drop": self.max_drop, "min_sqnr": self.min_sqnr, "target": self.target,
         }
 
     @classmethod
@@ -190,6 +219,6 @@ def parse_calib_method(value: str | CalibMethod) -> CalibMethod:
 
 
 __all__ = [
-    "CALIB_METHODS", "CONFIG_VERSION", "CalibMethod", "Granularity", "PerBlock", "PerChannel", "PerTensor",
+    "CALIB_METHODS", "CONFIG_VERSION", "FLOAT_ACTS", "CalibMethod", "FloatActivations", "Granularity", "PerBlock", "PerChannel", "PerTensor",
     "QuantConfig", "as_config", "parse_calib_method", "parse_granularity", "preset_formats",
 ]

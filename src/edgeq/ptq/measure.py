@@ -28,7 +28,7 @@ from ..progress import progress_bar
 from .config import QuantConfig
 from .reference import ObservedModel, ReferenceModel
 from .report import QuantReport
-from .runtime import MODES, ModeFidelity, fidelity_of, likely_cause
+from .runtime import MODES, ModeFidelity, fast_path_note, fidelity_of, likely_cause, runtime_ops
 from .sensitivity import SENSITIVITY_SAMPLES, op_alone
 
 # The three-way check and the per-tensor table run on the first feeds up to this many samples or feeds (each costs
@@ -128,6 +128,10 @@ def measure(m: MeasureInputs, *, config: QuantConfig, feeds: FeedSet, mixed, not
         subset = feeds.head(SENSITIVITY_SAMPLES)
         per_layer = op_alone(m.reference, [n for n in m.points.nodes if n.weight], subset, progress)
     tensors = _tensor_table(m, accumulated, local)
+    ran = runtime_ops(m.model_q)
+    slow = fast_path_note(ran)
+    if slow:
+        notes.append(slow)
     if any(t["exported_as"] != "QDQ" for t in tensors.values()):
         notes.append('"pattern" and "codes+decode": formats without native Q/DQ in ONNX are written as an exact '
                      "fake-quant pattern of standard ops, so every runtime computes the simulated numerics (in float, "
@@ -153,9 +157,9 @@ def measure(m: MeasureInputs, *, config: QuantConfig, feeds: FeedSet, mixed, not
         per_layer=per_layer, blame=_blame(tensors), tensors=tensors,
         formats={name: t["format"] for name, t in tensors.items()},
         exported_as={name: t["exported_as"] for name, t in tensors.items()},
-        float_ops=dict(sorted(m.points.float_ops.items())), fallbacks=list(fallbacks),
+        float_ops=written_float_ops(m.model_q, m.points), fallbacks=list(fallbacks),
         size_bytes_fp32=m.float_model.ByteSize(), size_bytes_quant=m.model_q.ByteSize(),
-        latency_ms_fp32=lat_fp32, latency_ms_quant=lat_q,
+        latency_ms_fp32=lat_fp32, latency_ms_quant=lat_q, runtime_ops=ran,
         config=config.to_dict(),
         mixed_precision=None if mixed is None else mixed.to_dict(),
         cost=_digital_cost(m.model_q, notes),
@@ -236,6 +240,18 @@ def _latency_ms(sess, feed, times: list[float]) -> float:
         sess.run(None, dict(feed))
         times.append(time.perf_counter() - t)
     return float(np.median(times) * 1e3)
+
+
+def written_float_ops(model_q: onnx.ModelProto, points: QuantPoints) -> dict[str, int]:
+    """Return op type -> count of the ops the written graph computes in float (guards show as Max/Min, as written)."""
+    from ..graph.points import LAYOUT_OPS
+
+    quantized = {n.name for n in points.nodes}
+    counts: dict[str, int] = {}
+    for node in model_q.graph.node:
+        if node.name not in quantized and node.op_type not in LAYOUT_OPS:
+            counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def _digital_cost(model_q, notes: list[str]) -> dict | None:

@@ -23,8 +23,9 @@ from ..graph.plan import TensorQuant
 from ..graph.points import QuantPoints, find_points, stem_nodes
 from ..graph.prepare import prepare
 from ..graph.qdq import export_quantized
+from ..graph.save import save_model
 from ..graph.types import resolve_types
-from ..io import atomic_write_bytes, atomic_write_text
+from ..io import atomic_write_text
 from ..metrics import sqnr_db
 from .calibration import calibrate
 from .config import QuantConfig, as_config
@@ -34,6 +35,9 @@ from .planner import FLOAT, activation_entry, build_plan, exclusive_inputs, ladd
 from .reference import NodeVariants, ObservedModel, ReferenceModel
 from .sensitivity import amplifying_ops
 from .report import QuantReport
+from .targets import apply_fixed_activations, output_points_help, target_notes
+from ..graph.placement import add_join_points, add_output_points
+from ..graph.target_checks import check_target
 
 RANDOM_CALIB_SAMPLES = 64
 FEED_BATCH = 32  # samples per run when the data has a sample axis: activations of one feed bound the memory
@@ -54,8 +58,8 @@ class QuantResult:
     report: QuantReport
 
     def save(self, path: str | os.PathLike, report_path: str | os.PathLike | None = None) -> None:
-        """Write the model (and optionally the JSON report) atomically: a temp file in the same folder, renamed."""
-        atomic_write_bytes(path, self.model.SerializeToString())
+        """Write the model (PATH.data beside it when over 2 GB) and optionally the JSON report, atomically."""
+        save_model(self.model, path)
         if report_path is not None:
             atomic_write_text(report_path, self.report.to_json())
 
@@ -80,10 +84,12 @@ def quantize(
         config: a QuantConfig; or a preset/format name ("int8" = int8 weights + uint8 activations, "int4" = W4A8,
             "fp8_e4m3", "fp8_e5m2", "fp8_e3m4", "fp8_e2m5", "fp6_e3m2", "fp4", "mxfp4", ...), optionally refined by
             `options` (the keyword arguments of `QuantConfig.from_options`: weights, acts, granularity,
-            calib_method, exclude, overrides, seed, max_drop, min_sqnr, kernel_safe_int8); or a dict
+            calib_method, exclude, overrides, seed, max_drop, min_sqnr, kernel_safe_int8, target); or a dict
             (`QuantConfig.from_dict`, e.g. from a gate or sweep file).
         calib: calibration data (`edgeq.feeds.open_feeds`): .npz / dict of arrays with a sample axis, a folder of
-            per-run .npz feeds, an .npy, a folder of images, "file.py:function", or a CalibrationDataReader.
+            per-run .npz feeds, an .npy, a folder of images, "file.py:function", or a CalibrationDataReader. None
+            (and not `calib_random`): dynamic int8 for 8-bit integer formats, weight-only otherwise
+            (`ptq/datafree.py`).
         eval: evaluation data like `calib`, optionally with "labels"; defaults to the calibration data.
         calib_random: allow calibrating on random normal data when `calib` is None (warns).
         image: how a folder of images becomes the model input (size, layout, mean/std, BGR).
@@ -97,6 +103,10 @@ def quantize(
             raise ConfigError("keyword options refine a preset name; put them in the QuantConfig or dict instead")
         config = QuantConfig.from_options(config, **options)
     config = as_config(config)
+    if config.weight_only or (calib is None and not calib_random):
+        from .datafree import quantize_data_free  # dynamic int8 or weight-only: no calibration pass
+
+        return quantize_data_free(model_or_path, config, calib=calib, eval=eval, t_start=t_start)
     float_model, _ = prepare(load_model(model_or_path))
     notes: list[str] = []
     calib_feeds = _calibration_feeds(calib, calib_random, float_model, config, notes, image)
@@ -106,6 +116,9 @@ def quantize(
         raise UserError("--max-drop needs labels: pass --eval data with a 'labels' array (or use --min-sqnr)")
     float_model = resolve_types(float_model, calib_feeds.first())
     points = find_points(float_model, config.exclude)
+    if output_points_help(config):
+        add_output_points(float_model, points)  # graph/placement.py: lets ORT fuse Conv before HardSwish/SiLU
+        add_join_points(float_model, points)
     _check_names(float_model, points, config)
     fallbacks = list(points.fallbacks)
     if strict and fallbacks:
@@ -125,7 +138,8 @@ def quantize(
 
     weights = {t.name: onnx.numpy_helper.to_array(t).astype(np.float32) for t in float_model.graph.initializer
                if t.name in {x for n in points.nodes for x in (n.weight, n.bias) if x}}
-    acts = [activation_entry(t, lo, hi, config.acts) for t, (lo, hi) in ranges.items()]
+    acts = apply_fixed_activations([activation_entry(t, lo, hi, config.acts) for t, (lo, hi) in ranges.items()],
+                                   float_model, config.target)
     want_mixed = config.max_drop is not None or config.min_sqnr is not None
     variants = _variants(points, weights, acts, config, full_ladder=want_mixed)
     reference = ReferenceModel(float_model, acts, variants, capture=True)
@@ -143,8 +157,11 @@ def quantize(
     overrides = {**config.overrides, **(mixed.overrides if mixed else {}), **{n: FLOAT for n in float_nodes}}
     float_inputs = exclusive_inputs(points, float_nodes)
     gates = {t: t not in float_inputs for t in reference.activations}
-    plan = build_plan(points, ranges, weights, config, overrides, float_inputs)
+    plan = apply_fixed_activations(build_plan(points, ranges, weights, config, overrides, float_inputs), float_model,
+                                   config.target)
     model_q, stored = _export(float_model, plan)
+    target_check = check_target(model_q, config.target)
+    notes.extend(target_notes(config))
     t_exported = time.perf_counter()
 
     report = measure(
@@ -154,6 +171,7 @@ def quantize(
         timing={"calibrate_s": t_calibrated - t_start, "export_s": t_exported - t_calibrated},
         sensitivity=sensitivity, progress=progress,
     )
+    report.target_check = target_check.to_dict()
     report.timing["total_s"] = time.perf_counter() - t_start
     return QuantResult(model_q, {e.tensor: e for e in plan}, report)
 
@@ -274,11 +292,6 @@ def _calibration_feeds(calib, calib_random: bool, model, config: QuantConfig, no
                        image: ImagePreprocess | None) -> FeedSet:
     if calib is not None:
         return open_feeds(calib, model, "calibration", batch=FEED_BATCH, image=image)
-    if not calib_random:
-        raise UserError(
-            "no calibration data: pass --calib DATA (.npz with one array per model input, a folder of per-run "
-            ".npz feeds, images, or file.py:function), or --calib-random to calibrate on random normal inputs"
-        )
     msg = f"calibrating on {RANDOM_CALIB_SAMPLES} random normal samples: ranges will not match real data"
     warnings.warn(msg, stacklevel=3)
     notes.append(msg)

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..formats import BlockFormat, IntFormat, PerBlock, PerChannel, choose_scale, get_format, scale_for_range
 from .config import QuantConfig
+from .targets import int32_bias
 from ..graph.plan import BIAS_INT32, TensorQuant
 from ..graph.points import QuantNode, QuantPoints
 
@@ -106,7 +107,7 @@ def node_entries(node: QuantNode, weights: Mapping[str, np.ndarray], act: Tensor
     """Return the weight entry (and int32 bias entry, when the kernels take one) of a node in a weight format."""
     entry = weight_entry(node, weights[node.weight], fmt_name, config)
     out = {node.weight: entry}
-    if node.bias and act is not None:
+    if node.bias and act is not None and int32_bias(config.target):
         b = bias_entry(node, weights[node.bias], act, entry)
         if b is not None:
             out[node.bias] = b

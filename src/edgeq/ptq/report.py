@@ -48,6 +48,8 @@ class QuantReport:
     reference_sqnr_db: float | None = None
     blame: list[dict] = field(default_factory=list)
     fallbacks: list[str] = field(default_factory=list)
+    runtime_ops: dict[str, int] = field(default_factory=dict)
+    target_check: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
     mixed_precision: dict | None = None
     cost: dict | None = None
@@ -90,6 +92,12 @@ class QuantReport:
         if self.blame:
             worst = ", ".join(f"{b['tensor']} ({b['format']}, {_db(b['local_sqnr_db'])})" for b in self.blame[:3])
             summary.add_row("who to blame (lowest local SQNR)", worst)
+        if self.runtime_ops:
+            summary.add_row("ORT default runs", ", ".join(f"{k} x{v}" for k, v in self.runtime_ops.items()))
+        if self.target_check:
+            tc = self.target_check
+            summary.add_row(f"target {tc['target']} rules", f"{len(tc['rules'])} checked: " + (
+                "ok" if tc["ok"] else f"{len(tc['violations'])} violated: {tc['violations'][0]}"))
         if self.cost:
             summary.add_row("hardware cost (edgeq cost)", self.cost["line"].removeprefix("cost "))
         console.print(summary)

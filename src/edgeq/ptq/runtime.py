@@ -95,6 +95,53 @@ def check_fidelity(
     return results, outputs
 
 
+INTEGER_KERNELS = {"QLinearConv", "QLinearMatMul", "MatMulInteger", "ConvInteger", "QGemm", "QLinearAdd",
+                   "QLinearConcat", "QLinearMul", "QLinearGlobalAveragePool", "QLinearAveragePool", "QLinearSigmoid",
+                   "QLinearLeakyRelu", "QLinearSoftmax", "QAttention", "DynamicQuantizeMatMul", "MatMulNBits",
+                   "MatMulIntegerToFloat", "DynamicQuantizeLSTM", "QLinearWhere", "QLinearReduceMean"}
+COMPUTE_OPS = {"Conv", "ConvTranspose", "Gemm", "MatMul", "FusedConv", "FusedGemm", "FusedMatMul"}
+# elementwise/activation ops a quantized CPU graph leaves in float when they sit between Q/DQ pairs
+FLOAT_ISLAND_OPS = {"HardSigmoid", "HardSwish", "Sigmoid", "Tanh", "Mul", "Add", "Div", "Sub", "Pow", "Sqrt", "Log",
+                    "Exp", "Erf", "Gelu", "QuickGelu", "Softmax", "LayerNormalization", "Clip", "Resize",
+                    "GlobalAveragePool", "AveragePool", "ReduceMean", "Concat"}
+
+
+def runtime_ops(model: onnx.ModelProto | bytes) -> dict[str, int]:
+    """Return op type -> count in the graph onnxruntime's default CPU session actually runs (after its fusions)."""
+    import tempfile
+    from collections import Counter
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "optimized.onnx"
+        ort_session(model, "ort_default", what="the quantized model", optimized_path=path)
+        optimized = onnx.load(str(path), load_external_data=False)
+    return dict(sorted(Counter(n.op_type for n in optimized.graph.node).items()))
+
+
+def fast_path_note(ops: dict[str, int]) -> str | None:
+    """Return a note on what ORT runs in float in the quantized model (no integer kernel), else None.
+
+    Decided from the graph ORT runs, not from timings, so the same inputs give the same report.
+    """
+    n_int = sum(v for k, v in ops.items() if k in INTEGER_KERNELS)
+    n_float = sum(v for k, v in ops.items() if k in COMPUTE_OPS)
+    n_qdq = ops.get("QuantizeLinear", 0) + ops.get("DequantizeLinear", 0)
+    islands = {k: v for k, v in ops.items() if k in FLOAT_ISLAND_OPS}
+    notes = []
+    if n_float:
+        notes.append(f"{n_float} Conv/Gemm/MatMul in float between Q/DQ pairs (no fused integer kernel for those "
+                     "patterns: each costs a dequantize plus the float op)")
+    if islands and n_qdq > 2:
+        notes.append(f"{n_qdq} QuantizeLinear/DequantizeLinear around float ops with no integer kernel ("
+                     + ", ".join(f"{k} x{v}" for k, v in islands.items()) + "): each island costs a dequantize "
+                     "and a quantize of its tensor")
+    if not notes:
+        return None
+    return (f"onnxruntime (default CPU session) runs {n_int} ops as integer kernels; " + "; ".join(notes)
+            + " (compare the latencies above)")
+
+
 def likely_cause(model_q: onnx.ModelProto, mode: str) -> str:
     """Return the most likely reason a mode differs from the reference, from the graph's Q/DQ types."""
     types = {t.data_type for t in model_q.graph.initializer}
