@@ -252,3 +252,15 @@ def test_compute_ops_only_inside_control_flow_get_a_clear_refusal(tmp_path):
     data = {"x": RNG.standard_normal((4, 8)).astype(np.float32), "flag": np.ones((4,), np.float32)}
     with pytest.raises(UserError, match=r"inside control flow \(If x1 holding MatMul x1\)"):
         edgeq.quantize(path, "int8", calib=data, progress=False)
+
+
+def test_an_input_declared_with_batch_minus_one_is_dynamic(tmp_path):
+    """Old exporters write dim_value -1 for "any size" (a PaddlePaddle MobileNet classifier did)."""
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")], "neg",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [-1, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [-1, 4])], [_init("w", (8, 4))])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    rep = edgeq.quantize(path, "int8", calib={"x": RNG.standard_normal((40, 8)).astype(np.float32)},
+                         progress=False).report
+    assert rep.n_calib == 40 and rep.sqnr_db > 30.0

@@ -23,7 +23,8 @@ def input_specs(model: onnx.ModelProto) -> dict[str, tuple[list[int | None], np.
         if v.name in inits:
             continue
         t = v.type.tensor_type
-        dims = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+        # a dim_value of -1 or 0 (old exporters write -1 for "any") is as dynamic as a symbolic dim
+        dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in t.shape.dim]
         specs[v.name] = (dims, np.dtype(helper.tensor_dtype_to_np_dtype(t.elem_type)))
     return specs
 
