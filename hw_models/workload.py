@@ -4,13 +4,14 @@ from the graph after ONNX shape inference (dynamic batch dimensions taken as `ba
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import TensorProto, shape_inference
 
 from edgeq.errors import UserError
+from edgeq.graph.load import load_model as read_onnx
+from edgeq.graph.session import ort_session
 
 MATRIX_OPS = ("Conv", "Gemm", "MatMul", "ConvTranspose", "LSTM", "GRU", "RNN")
 ACTIVATION_OPS = ("Sigmoid", "Tanh", "Exp", "Softmax", "Gelu", "Erf", "HardSigmoid", "Softplus", "Log", "Elu",
@@ -64,16 +65,8 @@ class Layer:
 
 
 def load_model(model_or_path) -> onnx.ModelProto:
-    """Return an ONNX model from a path or a ModelProto; UserError if unreadable."""
-    if isinstance(model_or_path, onnx.ModelProto):
-        return model_or_path
-    path = Path(model_or_path)
-    if not path.exists():
-        raise UserError(f"model {path} does not exist; pass a path to an .onnx file")
-    try:
-        return onnx.load(str(path))
-    except Exception as err:  # onnx raises several protobuf/decode types
-        raise UserError(f"cannot read {path} as ONNX ({err}); export the model with torch.onnx.export") from None
+    """Return an ONNX model from a path or a ModelProto, read as it is (edgeq's one loader, without the checker)."""
+    return read_onnx(model_or_path, check=False)
 
 
 def _elem_types(model: onnx.ModelProto) -> dict[str, int]:
@@ -136,7 +129,6 @@ def _shapes(model: onnx.ModelProto, batch: int) -> dict[str, tuple[int, ...]]:
 def run_shapes(model: onnx.ModelProto, feeds: dict[str, np.ndarray] | None, batch: int) -> dict[str, tuple]:
     """Return every tensor's shape from one onnxruntime run: on `feeds`, or on zeros when the inputs' shapes are
     static apart from the batch axis; UserError when neither is possible."""
-    import onnxruntime as ort
 
     inits = {i.name for i in model.graph.initializer}
     if feeds is None:
@@ -155,11 +147,8 @@ def run_shapes(model: onnx.ModelProto, feeds: dict[str, np.ndarray] | None, batc
     known = {o.name for o in probe.graph.output}
     probe.graph.output.extend(onnx.ValueInfoProto(name=out) for node in probe.graph.node for out in node.output
                               if out and out not in known)
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every node's output
     try:
-        sess = ort.InferenceSession(probe.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        sess = ort_session(probe, "ort_disable_all", what="the model")  # optimizations off: every node's output
         names = [o.name for o in sess.get_outputs()]
         values = sess.run(names, feeds)
     except Exception as err:  # onnxruntime's own exception types; the first line says what is wrong

@@ -22,6 +22,7 @@ import numpy as np
 import onnx
 
 from edgeq.errors import ConfigError, UserError
+from edgeq.graph.load import load_model as read_onnx
 
 from .analog_activation import ActivationSpec
 from .onnx_map import AnalogNode, DigitalNode
@@ -107,11 +108,8 @@ def load_model(model: str | Path | onnx.ModelProto) -> onnx.ModelProto:
     path = Path(model)
     if not path.is_file():
         raise UserError(f"model {path} does not exist; pass the path of an .onnx file")
-    try:  # no onnx.checker: it rejects models onnxruntime runs (outputs without a shape); the FP32 run checks
-        proto = onnx.load(str(path))
-    except Exception as err:  # onnx raises several unrelated types for unreadable files
-        raise UserError(f"cannot read {path} as an ONNX model ({str(err).splitlines()[0][:200]})") from None
-    return proto
+    # no onnx.checker: it rejects models onnxruntime runs (outputs without a shape); the FP32 run checks
+    return read_onnx(path, check=False)
 
 
 def model_feeds(model: onnx.ModelProto, data: dict[str, np.ndarray] | str | Path) -> dict[str, np.ndarray]:

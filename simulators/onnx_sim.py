@@ -17,6 +17,7 @@ import onnx
 from onnx import helper
 
 from edgeq.errors import ConfigError, InternalError, UserError
+from edgeq.graph.session import ort_session
 
 from .analog_activation import ActivationSpec
 from .crossbar import ProgrammedArray, program
@@ -94,9 +95,6 @@ class OnnxCrossbarModel:
     def __init__(
         self, model: onnx.ModelProto, config: CrossbarConfig, rnn_activation: ActivationSpec | None = None
     ) -> None:
-        import onnxruntime as ort
-
-        self._ort = ort
         self.model = model
         self.config = config
         self.inits = constants(model)
@@ -243,12 +241,9 @@ class OnnxCrossbarModel:
         del one.graph.output[:]
         one.graph.output.extend(helper.make_tensor_value_info(o, inferred.get(o) or onnx.TensorProto.FLOAT, None)
                             for o in outputs)
-        opts = self._ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.log_severity_level = 3
         try:
-            return self._ort.InferenceSession(one.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-        except Exception as err:  # onnxruntime's own types; the first line says what is wrong
+            return ort_session(one, "ort_default", threads=1, what=f"node {node.name or node.output[0]} alone")
+        except UserError as err:
             raise UserError(f"node {node.name or node.output[0]} ({node.op_type}) cannot run alone in onnxruntime: "
                             f"{' '.join(str(err).split())[:300]}") from None
 
@@ -270,12 +265,8 @@ def outer_names(node: onnx.NodeProto) -> list[str]:
 
 def fp32_outputs(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     """Return the model's outputs from onnxruntime in float (the reference); UserError when it cannot run."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
+    sess = ort_session(model, "ort_default", what="the FP32 model")
     try:
-        sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
         return sess.run(None, feeds)
     except Exception as err:  # onnxruntime's own exception types; the first line says what is wrong
         raise UserError(f"the FP32 model does not run on these inputs: {' '.join(str(err).split())[:300]}") from None

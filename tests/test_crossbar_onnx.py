@@ -114,7 +114,7 @@ def test_cli_writes_table_json_png_and_is_deterministic(examples_dir, tmp_path, 
         ({"drift": "1parsec"}, "cannot read drift time"),
         ({"repeats": "0"}, "repeats"),
         ({"eval": "calib"}, None),  # calibration data has no labels: runs, reports SQNR only
-        ({"bad_model": True}, "cannot read"),
+        ({"bad_model": True}, "not an ONNX model"),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(change, message, examples_dir, tmp_path, capsys):

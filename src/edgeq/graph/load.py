@@ -14,19 +14,29 @@ from .util import opset_version
 MIN_OPSET = 13  # per-axis QuantizeLinear/DequantizeLinear
 
 
-def load_model(model_or_path: onnx.ModelProto | str | os.PathLike, *, external_data: bool = True) -> onnx.ModelProto:
+def load_model(model_or_path: onnx.ModelProto | bytes | str | os.PathLike, *, external_data: bool = True,
+               check: bool = True) -> onnx.ModelProto:
     """Return a checked copy of the model (never the caller's object), upgraded to opset >= 13.
 
     `external_data=False` checks the external data files but leaves the weights in them (the tensors keep their
     location, offset and length), so a model bigger than memory can be read one tensor at a time
-    (`edgeq.ptq.weight_only.tensor_array`, with `external_base(path)`).
+    (`edgeq.ptq.weight_only.tensor_array`, with `external_base(path)`). `check=False` reads the model as it is,
+    for running it in onnxruntime: no onnx.checker (it rejects graphs onnxruntime runs, e.g. outputs without a
+    shape) and no opset upgrade.
     """
     if isinstance(model_or_path, onnx.ModelProto):
         model = onnx.ModelProto()
         model.CopyFrom(model_or_path)
+    elif isinstance(model_or_path, bytes):
+        try:
+            model = onnx.load_from_string(model_or_path)
+        except Exception:  # protobuf raises DecodeError and others on garbage
+            raise UserError("the bytes are not an ONNX model (cannot parse them)") from None
     else:
         model = _read(Path(model_or_path), external_data)
-    deferred = not external_data and not isinstance(model_or_path, onnx.ModelProto)
+    if not check:
+        return model
+    deferred = not external_data and not isinstance(model_or_path, (onnx.ModelProto, bytes))
     try:  # with the weights left in their files the checker reads the model by path, to find them
         onnx.checker.check_model(os.fspath(model_or_path) if deferred else model)
     except onnx.checker.ValidationError as err:

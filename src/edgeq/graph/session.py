@@ -21,8 +21,9 @@ from ..errors import UserError
 MODES = ("ort_default", "ort_disable_all", "ort_basic", "reference")
 
 
-def session_options(mode: str = "ort_default") -> ort.SessionOptions:
-    """Return the SessionOptions of a mode (see the module docstring)."""
+def session_options(mode: str = "ort_default", threads: int | None = None) -> ort.SessionOptions:
+    """Return the SessionOptions of a mode (see the module docstring); `threads` fixes the intra-op thread count
+    (one thread: reductions in a fixed order, the same bits on every machine)."""
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     if mode in ("ort_disable_all", "reference"):
@@ -34,6 +35,9 @@ def session_options(mode: str = "ort_default") -> ort.SessionOptions:
     if mode == "reference":
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
+    if threads is not None:
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
     if mode in ("ort_disable_all", "reference"):
         # analysis sessions (edgeq's reference, observation, checks) fetch many large tensors: without the arena
         # their memory is returned after each run instead of staying at the largest run's peak per session
@@ -43,7 +47,7 @@ def session_options(mode: str = "ort_default") -> ort.SessionOptions:
 
 def ort_session(
     model: onnx.ModelProto | bytes | str | os.PathLike, mode: str = "ort_default", *, what: str = "the model",
-    optimized_path: str | os.PathLike | None = None,
+    optimized_path: str | os.PathLike | None = None, threads: int | None = None,
 ) -> ort.InferenceSession:
     """Return a CPU InferenceSession for `model` in `mode`; a model ORT refuses is a UserError naming `what`.
 
@@ -53,7 +57,7 @@ def ort_session(
         model = model.SerializeToString()
     elif not isinstance(model, bytes):
         model = os.fspath(model)
-    opts = session_options(mode)
+    opts = session_options(mode, threads)
     if optimized_path is not None:
         opts.optimized_model_filepath = os.fspath(optimized_path)
     try:

@@ -15,6 +15,7 @@ import onnx
 import onnxruntime as ort
 
 from ..data import batches
+from ..graph.load import load_model
 from ..graph.session import ort_session
 from ..metrics import StreamingComparison, sqnr_db, top1_agreement
 
@@ -115,7 +116,7 @@ def runtime_ops(model: onnx.ModelProto | bytes) -> dict[str, int]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "optimized.onnx"
         ort_session(model, "ort_default", what="the quantized model", optimized_path=path)
-        optimized = onnx.load(str(path), load_external_data=False)
+        optimized = load_model(path, check=False)
     return dict(sorted(Counter(n.op_type for n in optimized.graph.node).items()))
 
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from ..formats.spec import FloatFormat, Format, IntFormat, Specials
 
+
 def supports(fmt: Format) -> bool:
     """Return True when brevitas' core quantizers reproduce `fmt` exactly (signed ints, non-FNUZ minifloats)."""
     if isinstance(fmt, IntFormat):

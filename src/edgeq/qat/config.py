@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import UserError
 from .. import formats
+from ..errors import UserError
 from ..formats.spec import Format
 
 GRANULARITIES = ("tensor", "channel")

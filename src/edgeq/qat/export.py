@@ -19,8 +19,9 @@ from torch import nn
 
 from ..errors import UserError
 from ..formats.spec import BlockFormat
-from ..ptq.export import ModeFidelity, TensorQuant, check_fidelity, export_quantized, reference_outputs
+from ..graph.load import load_model
 from ..metrics import sqnr_db, top1_agreement
+from ..ptq.export import ModeFidelity, TensorQuant, check_fidelity, export_quantized, reference_outputs
 from .prepare import float_model, quant_layers
 
 
@@ -51,7 +52,7 @@ def float_onnx(model: nn.Module, example: torch.Tensor, input_name: str = "input
             dynamic_axes={input_name: {0: "N"}, output_name: {0: "N"}}, opset_version=17, dynamo=False,
             do_constant_folding=False, training=torch.onnx.TrainingMode.PRESERVE,
         )
-    return onnx.load_from_string(buf.getvalue())
+    return load_model(buf.getvalue(), check=False)
 
 
 def qat_plan(model: nn.Module, graph: onnx.ModelProto) -> list[TensorQuant]:

@@ -9,7 +9,6 @@ import copy
 from dataclasses import dataclass
 
 import numpy as np
-import onnx
 import torch
 from onnx import numpy_helper
 from torch import nn
@@ -18,6 +17,7 @@ from .. import qat
 from ..qat.export import export_qat
 from ..examples import example_path
 from ..metrics import sqnr_db
+from ..graph.load import load_model
 from .models import (
     CharTransformer,
     DigitsMLP,
@@ -188,7 +188,7 @@ def run_transformer(cfg: StudyConfig, progress: bool = False) -> dict:
 def digits_mlp_from_onnx() -> DigitsMLP:
     """Return the torch twin of examples/digits_mlp.onnx with the shipped weights."""
     weights = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy())
-               for t in onnx.load(example_path("digits_mlp.onnx")).graph.initializer}
+               for t in load_model(example_path("digits_mlp.onnx")).graph.initializer}
     model = DigitsMLP()
     model.load_state_dict(weights)
     return model.eval()

@@ -7,7 +7,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import onnx
 import torch
 from onnx import numpy_helper
 from torch import nn
@@ -15,6 +14,7 @@ from torch.nn import functional as F
 
 from ..examples import example_path
 from ..examples.make_examples import DigitsCNN, DigitsMLP, split_digits
+from ..graph.load import load_model
 
 __all__ = ["CharData", "CharTransformer", "DigitsCNN", "DigitsMLP", "bits_per_char", "char_data",
            "digits_cnn_from_onnx",
@@ -24,7 +24,7 @@ __all__ = ["CharData", "CharTransformer", "DigitsCNN", "DigitsMLP", "bits_per_ch
 def digits_cnn_from_onnx() -> DigitsCNN:
     """Return the torch twin of examples/digits_cnn.onnx with the shipped weights (same names, BN unfolded)."""
     weights = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy())
-               for t in onnx.load(example_path("digits_cnn.onnx")).graph.initializer}
+               for t in load_model(example_path("digits_cnn.onnx")).graph.initializer}
     rename = {"bn1.scale": "bn1.weight", "bn1.mean": "bn1.running_mean", "bn1.var": "bn1.running_var"}
     model = DigitsCNN()
     state = {rename.get(k, k): v for k, v in weights.items()}

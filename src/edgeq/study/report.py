@@ -100,7 +100,7 @@ def write_report(out_dir: Path, results: dict, claims: list[Claim], command: str
     out_dir = Path(out_dir)
     rows = results["theory_rows"]
     ok, total = summary_counts(claims)
-    md = [f"# FP8 vs INT8: edgeq's reproduction of van Baalen et al. (arXiv 2303.17951)\n",
+    md = ["# FP8 vs INT8: edgeq's reproduction of van Baalen et al. (arXiv 2303.17951)\n",
           f"Command: `{command}` (seed {results['config']['seed']}; the same seed writes the same files). "
           f"**{ok} of {total} claims reproduced.** Every figure below was computed by this run.\n",
           "## Claims\n",

@@ -19,8 +19,8 @@ from optuna.trial import TrialState
 
 from ..errors import UserError
 from .cache import ResultCache, cache_key, restore_floats
-from .recovery import recover_dead_trials, release_interrupted, requeue, worker_identity
 from .evaluators import canonicalizer
+from .recovery import recover_dead_trials, release_interrupted, requeue, worker_identity
 from .runner import EvalProcess, InlineEvaluation, Outcome
 from .space import suggest
 from .spec import SweepSpec

@@ -16,13 +16,6 @@ def require(value: Path | None, what: str, case_name: str, command: str) -> Path
 
 def ort_session(model_bytes: bytes):
     """Return a CPU onnxruntime session with one intra-op thread, so reductions run in a fixed order."""
-    import onnxruntime as ort
+    from ...graph.session import ort_session as make_session
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    try:
-        return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
-    except Exception as err:  # onnxruntime raises several private exception types for invalid models
-        raise UserError(f"onnxruntime cannot load the model ({' '.join(str(err).split())[:300]})") from None
+    return make_session(model_bytes, "ort_default", threads=1)

@@ -17,6 +17,7 @@ from ...data import load_data
 from ...errors import UserError
 from ...formats import BlockFormat, fake_quant, get_format
 from ...formats.granularity import choose_scale
+from ...graph.load import load_model
 from ...graph.ops import WEIGHT_OPS, WeightRole, weight_role
 from ...metrics import sqnr_db, top1_accuracy, top1_agreement
 from ..config import CaseSpec
@@ -34,7 +35,7 @@ def run_evaluate(case: CaseSpec, seed: int) -> dict[str, float]:
     model_path = require(case.model, "model", case.name, "evaluate")
     eval_path = require(case.eval, "eval", case.name, "evaluate")
     model_bytes = Path(model_path).read_bytes()
-    model = onnx.load_from_string(model_bytes)
+    model = load_model(model_bytes, check=False)
     session = ort_session(model_bytes)
     feeds, labels = load_data(eval_path, model, "eval")  # names, shapes, dtypes checked against the model
     reference = session.run(None, feeds)[0]

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import onnx
-
+from ...data import load_data
 from ...errors import UserError
+from ...graph.load import load_model
 from ...metrics import sqnr_db, top1_accuracy, top1_agreement
 from ..config import CaseSpec
-from ...data import load_data
 from ._inputs import ort_session, require
 
 
@@ -28,7 +27,7 @@ def run_qat_export(case: CaseSpec, seed: int) -> dict[str, float]:
     eval_path = require(case.eval, "eval", case.name, "qat-export")
     exported_bytes = Path(exported).read_bytes()
     quant_session = ort_session(exported_bytes)
-    feeds, labels = load_data(eval_path, onnx.load_from_string(exported_bytes), "eval")
+    feeds, labels = load_data(eval_path, load_model(exported_bytes, check=False), "eval")
     out_q = quant_session.run(None, feeds)[0]
     out_f = ort_session(Path(reference).read_bytes()).run(None, feeds)[0]
     metrics = {"agreement": top1_agreement(out_f, out_q), "sqnr_db": float(sqnr_db(out_f, out_q)),

@@ -4,13 +4,11 @@ baseline's spread is the device noise and a regression must exceed k standard er
 
 from __future__ import annotations
 
-import onnx
-
-from ...errors import UserError
-from ...simulators import get_preset
-from ...simulators import simulate
-from ..config import CaseSpec
 from ...data import load_data
+from ...errors import UserError
+from ...graph.load import load_model
+from ...simulators import get_preset, simulate
+from ..config import CaseSpec
 from ._inputs import require
 
 _OPTIONS = {"preset", "repeats", "drift_s", "drift"}
@@ -40,7 +38,7 @@ def run_simulate(case: CaseSpec, seed: int) -> dict[str, list[float]]:
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise UserError(f"case {case.name!r}: simulate option repeats must be an integer >= 1, got {repeats!r}")
     drift_s = _drift_seconds(case)
-    model = onnx.load(str(model_path))
+    model = load_model(model_path, check=False)
     feeds, labels = load_data(eval_path, model, "eval")
     result = simulate(model, config, feeds, labels, drift_times=[drift_s], repeats=repeats, seed=seed)
     return metrics_from_simulation(result.accuracy, result.sqnr_db)

@@ -14,10 +14,11 @@ import numpy as np
 
 from ...errors import UserError
 from ...formats import fake_quant, get_format, scale_for_range
+from ...graph.load import load_model
 from ...graph.ops import WEIGHT_OPS, weight_role
+from ...graph.session import ort_session
 from ...io import load_arrays
 from ...metrics import sqnr_db, top1_accuracy
-
 
 
 class WeightQuantEvaluator:
@@ -91,7 +92,7 @@ class _PreparedModel:
 
 
 def _prepare(path: str, arrays: dict, labels: np.ndarray, onnx, ort) -> _PreparedModel:
-    model = onnx.load(path)
+    model = load_model(path, check=False)
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
     weights: dict[str, tuple[str, np.ndarray, tuple[int | None, int]]] = {}
@@ -111,10 +112,7 @@ def _prepare(path: str, arrays: dict, labels: np.ndarray, onnx, ort) -> _Prepare
     graph.initializer.extend(keep)
     for name, w, _ in weights.values():
         graph.input.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, list(w.shape)))
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    session = ort_session(model, "ort_default", threads=1)
     data_inputs = [i.name for i in session.get_inputs() if i.name not in names]
     missing = [n for n in data_inputs if n not in arrays]
     if missing:
