@@ -198,13 +198,15 @@ def _amplifier_guard(reference: ReferenceModel, points: QuantPoints, model: onnx
         fp32.append(reference.run(feed)[0][0])
         times.append(time.perf_counter() - start)
     per_run = min(times) if times else 0.0
-    others = [n for n in points.nodes if n.name in reference.variants and n not in candidates]
+    others = [n for n in points.nodes if n not in candidates and (n.acts or n.name in reference.variants)]
     if per_run * len(others) > AMPLIFY_BUDGET_S:
         others = []  # too slow to check them all: only the stems
     if not candidates and not others:
         return {}
     weight_sqnr = {}
     for n in candidates + others:
+        if n.name not in reference.variants:
+            continue  # a join or placement point: its inputs' quantizers are all it has
         entry = reference.variants[n.name].entries[0][n.weight]
         weight_sqnr[n.name] = sqnr_db(weights[n.weight], entry.apply(weights[n.weight]))
     kept = amplifying_ops(reference, candidates, subset, fp32, weight_sqnr, AMPLIFY_MIN_GAIN_DB)
