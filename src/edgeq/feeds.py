@@ -74,6 +74,7 @@ class FeedSet:
     has_labels: bool = False
     limit: int | None = field(default=None)
     batch: int | None = None  # samples per run when the source has a sample axis, else None (fed as stored)
+    runs: int | None = None  # how many feeds one pass yields (for progress bars), None when unknown
     rebatch: Callable[[int], FeedSet] | None = field(default=None, repr=False)
 
     def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
@@ -91,8 +92,10 @@ class FeedSet:
 
     def head(self, n_samples: int) -> FeedSet:
         """Return the same source cut after about `n_samples` samples (whole feeds)."""
+        runs = None if self.runs is None or not self.n_samples else min(
+            self.runs, -(-n_samples * self.runs // self.n_samples))
         return FeedSet(self.make, self.describe, min(self.n_samples, n_samples), self.has_labels, n_samples,
-                       self.batch)
+                       self.batch, runs=runs)
 
     def with_batch(self, batch: int) -> FeedSet:
         """Return the same data in runs of `batch` samples where it has a sample axis (else unchanged)."""
@@ -185,7 +188,7 @@ def array_feeds(arrays: dict[str, np.ndarray], specs, what: str, batch: int, nam
     rebatch = (lambda b: array_feeds({**arrays, **({LABELS: labels} if labels is not None else {})}, specs, what,
                                      b, name)) if resizable else None
     return FeedSet(make, f"{name}: {n} samples, {unit}", n, labels is not None, batch=step if resizable else None,
-                   rebatch=rebatch)
+                   rebatch=rebatch, runs=-(-n // step))
 
 
 def _check_names(arrays, specs, what) -> None:
@@ -259,7 +262,8 @@ def _folder_feeds(files: list[Path], specs, what: str, folder: Path) -> FeedSet:
                 feed[k] = a.astype(dtype, copy=False)
             yield feed, labels
 
-    return FeedSet(make, f"{folder.name}/: {len(files)} feeds (.npz, one per run)", len(files), has_labels)
+    return FeedSet(make, f"{folder.name}/: {len(files)} feeds (.npz, one per run)", len(files), has_labels,
+                   runs=len(files))
 
 
 def _image_feeds(files: list[Path], specs, what: str, pre: ImagePreprocess, batch: int, folder: Path) -> FeedSet:
@@ -292,7 +296,7 @@ def _image_feeds(files: list[Path], specs, what: str, pre: ImagePreprocess, batc
             yield {name: np.stack([load(f) for f in chunk]).astype(dtype, copy=False)}, None
 
     return FeedSet(make, f"{folder.name}/: {len(files)} images resized to {size[0]}x{size[1]}, {pre.layout}",
-                   len(files))
+                   len(files), runs=len(files) // step if dims[0] is not None else -(-len(files) // step))
 
 
 def is_loader_spec(source: str) -> bool:
@@ -330,7 +334,7 @@ def _callable_feeds(spec: str, specs, what: str) -> FeedSet:
     count = sum(1 for _ in fn())
     if count == 0:
         raise UserError(f"{spec} yielded no feeds")
-    return FeedSet(make, f"{spec}: {count} feeds", count)
+    return FeedSet(make, f"{spec}: {count} feeds", count, runs=count)
 
 
 def _reader_feeds(reader, specs, what: str) -> FeedSet:
@@ -353,7 +357,7 @@ def _reader_feeds(reader, specs, what: str) -> FeedSet:
     n = len(kept) if kept is not None else sum(1 for _ in make())
     if n == 0:
         raise UserError(f"the {what} data reader yielded no feeds")
-    return FeedSet(make, f"data reader: {n} feeds", n)
+    return FeedSet(make, f"data reader: {n} feeds", n, runs=n)
 
 
 def random_feeds(model: onnx.ModelProto, n: int, seed: int, batch: int = 32) -> FeedSet:

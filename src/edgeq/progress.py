@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Iterable
 
 
-def progress_bar(items: Iterable, desc: str, enabled: bool, unit: str = "it") -> Iterable:
+def progress_bar(items: Iterable, desc: str, enabled: bool, unit: str = "it", total: int | None = None) -> Iterable:
     """Return `items` wrapped in a transient tqdm bar when `enabled`, else unchanged."""
     if not enabled:
         return items
     from tqdm import tqdm
 
-    return tqdm(items, desc=desc, leave=False, unit=unit)
+    return tqdm(items, desc=desc, leave=False, unit=unit, total=total)

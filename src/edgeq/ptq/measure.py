@@ -79,7 +79,7 @@ def measure(m: MeasureInputs, *, config: QuantConfig, feeds: FeedSet, mixed, not
     label_note = None
     times: dict[str, list[float]] = {"fp32": [], "quant": []}
     gates = m.gates
-    for k_feed, (feed, labels) in enumerate(progress_bar(feeds.with_labels(), "measuring", progress, "run")):
+    for k_feed, (feed, labels) in enumerate(progress_bar(feeds.with_labels(), "measuring", progress, "run", feeds.runs)):
         fp32 = (m.fp32_outputs[k_feed] if m.fp32_outputs is not None
                 else _timed(fp32_sess, names, feed, times["fp32"]))
         q = _timed(sessions["ort_default"], names, feed, times["quant"])

@@ -26,7 +26,7 @@ def calibrate(observed: ObservedModel, feeds: FeedSet, points: QuantPoints, conf
     observers = {p: (HistogramObserver() if hist else MinMaxObserver()) for p in observed.observe}
     kept: list[list[np.ndarray]] | None = [] if keep_outputs else None
     size = 0
-    for feed in progress_bar(feeds, "calibrating", progress, "run"):
+    for feed in progress_bar(feeds, "calibrating", progress, "run", feeds.runs):
         outputs, values = observed.run(feed)
         for p, obs in observers.items():
             obs.update(values[p])
