@@ -20,7 +20,7 @@ from .fake_quant_pattern import activation_pattern, weight_decode_pattern
 from .native import native_activation, native_weight
 from .plan import BIAS_INT32, TensorQuant
 from .relu_guard import guard_relus
-from .util import expand_scale, initializer_map, opset_version
+from .util import expand_scale, initializer_map, opset_version, splice_nodes
 
 
 def required_opset(plan: list[TensorQuant]) -> int:
@@ -77,22 +77,10 @@ def export_quantized(model: onnx.ModelProto, plan: list[TensorQuant]) -> tuple[o
         renamed[entry.tensor] = out
 
     kept = [t for t in graph.initializer if not (t.name in by_tensor and by_tensor[t.name].role != "activation")]
-    producers = {o for n in graph.node for o in n.output}
-    for name in [i.name for i in graph.input] + [t.name for t in kept]:
-        if name not in producers:
-            head.extend(after.pop(name, []))
-    ordered = list(head)
-    for node in graph.node:
-        for i, name in enumerate(node.input):
-            if name in renamed:
-                node.input[i] = renamed[name]
-        ordered.append(node)
-        for out_name in node.output:
-            ordered.extend(after.pop(out_name, []))
-    if after:
-        raise ValueError(f"plan names activations that no node produces: {sorted(after)[:5]}")
-    del graph.node[:]
-    graph.node.extend(ordered)
+    try:
+        splice_nodes(graph, head, after, renamed, [i.name for i in graph.input] + [t.name for t in kept])
+    except ValueError as err:
+        raise ValueError(f"plan names activations that no node produces ({err})") from None
     del graph.initializer[:]
     graph.initializer.extend(kept + new_inits)
     return model_q, stored

@@ -58,3 +58,27 @@ def subgraph_inputs(node: onnx.NodeProto) -> set[str]:
                 names.update(i for i in n.input if i and i not in local)
                 names.update(subgraph_inputs(n) - local)
     return names
+
+
+def splice_nodes(graph: GraphProto, head: list, after: dict[str, list], renamed: dict[str, str],
+                 sources: list[str]) -> None:
+    """Rewrite the graph's node list in place: `head` first, then each node with its inputs renamed per `renamed`
+    followed by the nodes of `after[tensor]` for each tensor it produces; `after` entries for `sources` (graph
+    inputs, initializers: tensors no node produces) join the head. ValueError when an `after` tensor is never
+    produced."""
+    producers = {o for n in graph.node for o in n.output}
+    ordered = list(head)
+    for name in sources:
+        if name not in producers:
+            ordered.extend(after.pop(name, []))
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in renamed:
+                node.input[i] = renamed[name]
+        ordered.append(node)
+        for out_name in node.output:
+            ordered.extend(after.pop(out_name, []))
+    if after:
+        raise ValueError(f"nodes to insert after tensors no node produces: {sorted(after)[:5]}")
+    del graph.node[:]
+    graph.node.extend(ordered)

@@ -25,6 +25,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ..graph.fake_quant_pattern import activation_pattern
 from ..graph.plan import TensorQuant
+from ..graph.util import splice_nodes
 from ..graph.session import ort_session
 
 GATE = "edgeq_gate__"
@@ -156,20 +157,7 @@ def _build(model, activations, variants, capture):
                 chosen = out
             renamed[t] = chosen
     graph.initializer.extend(new_inits)
-    producers = {o for n in graph.node for o in n.output}
-    for name in list(graph_inputs) + list(inits):
-        if name not in producers:
-            head.extend(after.pop(name, []))
-    ordered = list(head)
-    for node in graph.node:
-        for i, name in enumerate(node.input):
-            if name in renamed:
-                node.input[i] = renamed[name]
-        ordered.append(node)
-        for out_name in node.output:
-            ordered.extend(after.pop(out_name, []))
-    del graph.node[:]
-    graph.node.extend(ordered)
+    splice_nodes(graph, head, after, renamed, list(graph_inputs) + list(inits))
     outputs = {o.name for o in graph.output}
     graph.output.extend(_typeless_output(t) for t in captured if t not in outputs)
     return m, captured
