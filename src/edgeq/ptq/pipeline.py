@@ -177,6 +177,8 @@ def quantize(
 
 
 AMPLIFY_MIN_GAIN_DB = 10.0  # an op whose op-alone output SQNR is this far below its own quantizers' stays float
+PLACEMENT_OP = "Output"  # graph.placement's points on compute-op outputs (for fused integer kernels only)
+PLACEMENT_MIN_GAIN_DB = 3.0
 AMPLIFY_SAMPLES = 2  # the amplification a stem causes is systematic: two feeds show it
 AMPLIFY_BUDGET_S = 3.0  # beyond the model's stems, check every op (one feed) when that fits in about this time
 
@@ -210,8 +212,12 @@ def _amplifier_guard(reference: ReferenceModel, points: QuantPoints, model: onnx
         entry = reference.variants[n.name].entries[0][n.weight]
         weight_sqnr[n.name] = sqnr_db(weights[n.weight], entry.apply(weights[n.weight]))
     kept = amplifying_ops(reference, candidates, subset, fp32, weight_sqnr, AMPLIFY_MIN_GAIN_DB)
-    # the other ops on one feed: what they amplify shows on any input
+    # the other ops on one feed: what they amplify shows on any input. A placement point (a Q/DQ on an output that
+    # only lets onnxruntime fuse an integer kernel) buys speed, not correctness, so it must cost almost nothing
+    speed_only = [n for n in others if n.op_type == PLACEMENT_OP]
+    others = [n for n in others if n.op_type != PLACEMENT_OP]
     kept.update(amplifying_ops(reference, others, subset[:1], fp32[:1], weight_sqnr, AMPLIFY_MIN_GAIN_DB))
+    kept.update(amplifying_ops(reference, speed_only, subset[:1], fp32[:1], weight_sqnr, PLACEMENT_MIN_GAIN_DB))
     for node, k in kept.items():
         notes.append(f"kept {node} in float (amplifier guard): quantizing it alone costs the output "
                      f"{k['op_alone_db']:.1f} dB SQNR while its own quantizers inject {k['local_db']:.1f} dB, so the "
