@@ -1,7 +1,6 @@
 """The op-role table: scaling the weight along `channel_axis` must scale exactly one output channel in onnxruntime."""
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
