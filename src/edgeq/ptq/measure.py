@@ -65,9 +65,12 @@ def measure(m: MeasureInputs, *, config: QuantConfig, feeds: FeedSet, mixed, not
     quantized tensors observed, and the quantized model at ORT_DISABLE_ALL (the three-way check and the
     per-tensor table).
     """
-    fp32_sess = ort_session(m.float_model, "ort_default", what="the float model")
-    sessions = {mode: ort_session(m.model_q, mode, what="the quantized model") for mode in MODES}
+    # sessions are created when first needed and dropped when done, so they do not all hold memory at once
+    fp32_sess = (ort_session(m.float_model, "ort_default", what="the float model") if m.fp32_outputs is None
+                 else None)
+    sessions = {"ort_default": ort_session(m.model_q, "ort_default", what="the quantized model")}
     names = m.observed.output_names
+    variants = m.reference.variants  # kept: the analysis graphs are dropped once the three-way check is done
     quant = {n: StreamingComparison() for n in names}  # ORT default vs FP32, per output
     ref_vs_fp32 = StreamingComparison()
     fidelity = {mode: StreamingComparison() for mode in MODES}
@@ -88,6 +91,8 @@ def measure(m: MeasureInputs, *, config: QuantConfig, feeds: FeedSet, mixed, not
                 quant[name].update(fp32[k], q[k])
         if checked < fidelity_samples and k_feed < FIDELITY_FEEDS:
             checked += feed_samples(feed)
+            if "ort_disable_all" not in sessions:
+                sessions["ort_disable_all"] = ort_session(m.model_q, "ort_disable_all", what="the quantized model")
             _, fp32_points = m.observed.run(feed)
             ref, captured = m.reference.run(feed, gates, m.select, capture=None)
             ref_vs_fp32.update(fp32[0], ref[0])
@@ -98,6 +103,9 @@ def measure(m: MeasureInputs, *, config: QuantConfig, feeds: FeedSet, mixed, not
                 quantized = captured[f"{t}__edgeq_sel"]
                 _accumulate(accumulated[t], fp32_points[t], quantized)
                 _accumulate(local[t], captured.get(t, feed.get(t)), quantized)
+        elif "ort_disable_all" in sessions and not sensitivity:
+            del sessions["ort_disable_all"]  # the three-way check is done: free its session and the analysis graphs
+            m.observed = m.reference = None
         if labels is not None:
             if fp32[0].shape[:1] != labels.shape[:1]:
                 label_note = (f"labels ignored: the first output {names[0]!r} has shape {list(fp32[0].shape)}, "
@@ -127,7 +135,7 @@ def measure(m: MeasureInputs, *, config: QuantConfig, feeds: FeedSet, mixed, not
     if sensitivity:
         subset = feeds.head(SENSITIVITY_SAMPLES)
         per_layer = op_alone(m.reference, [n for n in m.points.nodes if n.weight], subset, progress)
-    tensors = _tensor_table(m, accumulated, local)
+    tensors = _tensor_table(m, variants, accumulated, local)
     ran = runtime_ops(m.model_q)
     slow = fast_path_note(ran)
     if slow:
@@ -138,6 +146,7 @@ def measure(m: MeasureInputs, *, config: QuantConfig, feeds: FeedSet, mixed, not
                      "with no integer speed-up)")
     if {"LSTM", "GRU", "RNN"} & set(m.points.float_ops):
         notes.append("recurrent ops (LSTM/GRU/RNN) stay in float; the Gemm/MatMul around them are quantized")
+    fp32_sess = fp32_sess or ort_session(m.float_model, "ort_default", what="the float model")
     lat_fp32 = _latency_ms(fp32_sess, feeds.first(), times["fp32"])
     lat_q = _latency_ms(sessions["ort_default"], feeds.first(), times["quant"])
     acc = {k: (v / n_labels if n_labels else None) for k, v in correct.items()}
@@ -177,7 +186,7 @@ def _accumulate(acc: list[float], reference: np.ndarray, approx: np.ndarray) -> 
     acc[1] += float(np.sum(err * err))
 
 
-def _tensor_table(m: MeasureInputs, accumulated, local) -> dict[str, dict]:
+def _tensor_table(m: MeasureInputs, variants, accumulated, local) -> dict[str, dict]:
     """Return tensor -> format, how it is exported, its SQNR vs FP32 in the quantized model and the local SQNR
     (the noise its own quantizer injects, relative to its input)."""
     node_of = {}
@@ -185,7 +194,7 @@ def _tensor_table(m: MeasureInputs, accumulated, local) -> dict[str, dict]:
         for t in [*n.acts, n.weight, n.bias]:
             if t:
                 node_of.setdefault(t, n.name)
-    chosen = _chosen_entries(m)
+    chosen = _chosen_entries(m.select, variants)
     table = {}
     for e in m.plan:
         if e.role != "activation" and e.tensor not in chosen:
@@ -206,12 +215,12 @@ def _tensor_table(m: MeasureInputs, accumulated, local) -> dict[str, dict]:
     return table
 
 
-def _chosen_entries(m: MeasureInputs) -> dict[str, TensorQuant]:
+def _chosen_entries(select: dict[str, int], variants) -> dict[str, TensorQuant]:
     """Return weight/bias tensor -> the entry the reference selects (mixed precision may pick another rung)."""
     out = {}
-    for node, rung in m.select.items():
+    for node, rung in select.items():
         if rung:
-            out.update(m.reference.variants[node].entries[rung - 1])
+            out.update(variants[node].entries[rung - 1])
     return out
 
 

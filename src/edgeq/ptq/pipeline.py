@@ -164,10 +164,11 @@ def quantize(
     notes.extend(target_notes(config))
     t_exported = time.perf_counter()
 
+    inputs = MeasureInputs(float_model, model_q, observed, reference, gates, select, plan, points, weights, stored,
+                           fp32_outputs)
+    del observed, reference  # measure drops its analysis graphs once its three-way check is done
     report = measure(
-        MeasureInputs(float_model, model_q, observed, reference, gates, select, plan, points, weights, stored,
-                      fp32_outputs),
-        config=config, feeds=eval_feeds, mixed=mixed, notes=notes, fallbacks=fallbacks, calib=calib_feeds,
+        inputs, config=config, feeds=eval_feeds, mixed=mixed, notes=notes, fallbacks=fallbacks, calib=calib_feeds,
         timing={"calibrate_s": t_calibrated - t_start, "export_s": t_exported - t_calibrated},
         sensitivity=sensitivity, progress=progress,
     )
