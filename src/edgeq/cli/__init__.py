@@ -53,6 +53,14 @@ def cli() -> None:
     """edgeq: how should this network run on edge hardware? Answers with measurements."""
 
 
+def deprecated_alias(value, alias, old: str, new: str):
+    """Return `value`, or `alias` (the value of a deprecated flag) with a one-line warning that names its successor."""
+    if alias is None:
+        return value
+    click.echo(f"edgeq: warning: {old} is deprecated; use {new}", err=True)
+    return value or alias
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code: 0 ok, 1 a check failed, 2 bad input, 3 internal error (one line)."""
     try:

@@ -6,6 +6,7 @@ import click
 
 from ..errors import UserError
 from ..io import atomic_write_text, dumps_json
+from . import deprecated_alias
 
 DEFAULT_TECH = "7nm"  # edgeq.hw_models.scaling.DEFAULT_TECH, repeated so `edgeq --help` does not import the cost model
 
@@ -61,12 +62,8 @@ def command(model, fmts, plan_path, acc, tech, target, hw, hw_alias, batch, eval
 
     from edgeq.hw_models import mac_cost, network_cost, report, tile_preset
 
-    if hw_alias is not None:
-        click.echo("edgeq: warning: --hw is deprecated; use --preset", err=True)
-        hw = hw or hw_alias
-    if out_alias is not None:
-        click.echo("edgeq: warning: --out is deprecated; use -o/--output", err=True)
-        out = out or out_alias
+    hw = deprecated_alias(hw, hw_alias, "--hw", "--preset")
+    out = deprecated_alias(out, out_alias, "--out", "-o/--output")
     if out and Path(out).exists() and not force:
         raise UserError(f"{out} exists; pass --force to overwrite it or choose another -o/--output")
     quiet = quiet and not as_json

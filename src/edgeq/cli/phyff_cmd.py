@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..io import dumps_json
+from . import deprecated_alias
 
 EXAMPLES = """\b
 Examples:
@@ -66,9 +67,7 @@ def train(**opts) -> None:
     from ..phyff.runner import thread_limit, train_to_dir
     from ..phyff.train import TrainConfig
 
-    if opts["out_alias"] is not None:
-        click.echo("edgeq: warning: --out is deprecated; use --out-dir", err=True)
-        opts["out_dir"] = opts["out_alias"]
+    opts["out_dir"] = deprecated_alias(None, opts["out_alias"], "--out", "--out-dir") or opts["out_dir"]
     drift = None if opts["no_drift"] else DriftConfig(deploy_s=opts["deploy_s"], fault_rate=opts["fault_rate"],
                                                       online_steps=opts["online_steps"])
     cfg = ExperimentConfig(

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import UserError
+from . import deprecated_alias
 
 EXAMPLES = """\b
 Examples:
@@ -76,12 +77,8 @@ def command(model, preset, hw_alias, data, calib_path, drift, repeats, seed, lab
     from edgeq.io import dumps_json
     from edgeq.simulators.job import execute, payload, prepare_run, write_outputs
 
-    if hw_alias is not None:
-        click.echo("edgeq: warning: --hw is deprecated; use --preset", err=True)
-        preset = preset or hw_alias
-    if out_alias is not None:
-        click.echo("edgeq: warning: --out is deprecated; use --out-dir (a folder) or -o/--output (a file)", err=True)
-        out_dir = out_dir or out_alias
+    preset = deprecated_alias(preset, hw_alias, "--hw", "--preset")
+    out_dir = deprecated_alias(out_dir, out_alias, "--out", "--out-dir (a folder) or -o/--output (a file)")
     if preset is None:
         raise UserError(f"pass --preset, one of {', '.join(_presets())}")
     _check_tech(tech)

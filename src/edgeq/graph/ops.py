@@ -54,9 +54,3 @@ def weight_role(node: onnx.NodeProto, weight_rank: int) -> WeightRole | None:
     if node.op_type == "MatMul" and weight_rank >= 2:
         return WeightRole(1, weight_rank - 1, weight_rank - 2)
     return None
-
-
-def output_channel_axis(node: onnx.NodeProto, weight_rank: int) -> int | None:
-    """Return the output-channel axis of the node's weight (per-channel scales), None when it has none."""
-    role = weight_role(node, weight_rank)
-    return None if role is None else role.channel_axis

@@ -161,15 +161,3 @@ def _build(model, activations, variants, capture):
     outputs = {o.name for o in graph.output}
     graph.output.extend(_typeless_output(t) for t in captured if t not in outputs)
     return m, captured
-
-
-def single_variants(plan: Sequence[TensorQuant], nodes) -> list[NodeVariants]:
-    """Return one-rung variants (float or the plan's entries) for every node with a planned weight."""
-    by_tensor = {e.tensor: e for e in plan if e.role != "activation"}
-    out = []
-    for n in nodes:
-        if n.weight and n.weight in by_tensor:
-            tensors = tuple(t for t in (n.weight, n.bias) if t)
-            entries = {t: by_tensor[t] for t in tensors if t in by_tensor}
-            out.append(NodeVariants(n.name, tensors, (by_tensor[n.weight].fmt,), (entries,)))
-    return out
