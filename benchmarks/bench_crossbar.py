@@ -32,15 +32,15 @@ from edgeq.simulators import get_preset, program
 from threadpoolctl import threadpool_limits
 
 
-def _median_times(funcs: dict, repeats: int) -> dict[str, float]:
+def _median_times(funcs: dict, repeats: int, clock=time.perf_counter) -> dict[str, float]:
     for f in funcs.values():  # warm up (Numba compile, caches)
         f()
     times = {k: [] for k in funcs}
     for _ in range(repeats):
         for k, f in funcs.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             f()
-            times[k].append(time.perf_counter() - t0)
+            times[k].append(clock() - t0)
     return {k: float(np.median(v)) for k, v in times.items()}
 
 
@@ -70,9 +70,14 @@ def model_speed(name: str, samples: int, presets: list[str], threads: int, repea
         program_s[preset] = time.perf_counter() - t0
         funcs[preset] = lambda s=sim: s.run(feeds, 86400.0, np.random.default_rng(1))
     med = _median_times(funcs, repeats)
-    return {"model": name, "samples": samples, "threads": threads, "ort_fp32_s": round(med["ort_fp32"], 4),
+    # CPU time of this process as well: on a loaded machine (other jobs on the same cores) wall time inflates
+    # both sides by different amounts, CPU time much less (one thread each, so CPU time ~ wall time when idle)
+    cpu = _median_times(funcs, repeats, clock=time.process_time)
+    return {"model": name, "samples": samples, "threads": threads, "load_avg_1min": round(os.getloadavg()[0], 2),
+            "ort_fp32_s": round(med["ort_fp32"], 4),
             **{f"{p}_s": round(med[p], 4) for p in presets},
             **{f"{p}_vs_ort": round(med[p] / med["ort_fp32"], 2) for p in presets},
+            **{f"{p}_vs_ort_cpu_time": round(cpu[p] / cpu["ort_fp32"], 2) for p in presets},
             **{f"{p}_program_and_first_run_s": round(program_s[p], 2) for p in presets}}
 
 

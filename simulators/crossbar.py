@@ -25,6 +25,7 @@ from .adc import adc_params, dac_levels
 from .devices import STUCK_AT_GMAX, STUCK_AT_GMIN, STUCK_NONE, DeviceModel
 from .ir_drop import effective_conductance
 from .kernels import dac_encode_nb, dac_encode_np, mix_key, tile_accumulate_nb
+from .patches import Patches
 from .periphery import affine_fit, column_ranges, drift_readout, input_range
 from .presets import CrossbarConfig
 
@@ -204,13 +205,16 @@ class ProgrammedArray:
                 factors[r, lo:hi] = np.where(np.asarray(now) > 0, ref / np.where(np.asarray(now) > 0, now, 1.0), 1.0)
         return factors
 
-    def calibrate(self, x: np.ndarray, rng: np.random.Generator) -> None:
+    def calibrate(self, x: np.ndarray | Patches, rng: np.random.Generator) -> None:
         """Calibrate the periphery from inputs x (rows, in_features) right after programming, per
         `config.calibration`: DAC input range per row tile, ADC full scale per column, per-column affine output."""
         cal = self.config.calibration
-        x = np.asarray(x, dtype=np.float32).reshape(-1, self.in_features)
-        if len(x) > cal.samples:  # a deterministic subsample keeps calibration cost bounded
-            x = x[np.sort(rng.choice(len(x), cal.samples, replace=False))]
+        if not isinstance(x, Patches):
+            x = np.asarray(x, dtype=np.float32).reshape(-1, self.in_features)
+        if x.shape[0] > cal.samples:  # a deterministic subsample keeps calibration cost bounded
+            keep = np.sort(rng.choice(x.shape[0], cal.samples, replace=False))
+            x = x.take(keep) if isinstance(x, Patches) else x[keep]
+        x = x.dense() if isinstance(x, Patches) else x
         xs = np.tile(x, (1, self.config.tile.weight_slices)) if self.config.tile.weight_slices > 1 else x
         st0 = self.state_at(0.0)
         k = dac_levels(self.config.dac)
@@ -253,15 +257,17 @@ class ProgrammedArray:
     # ------------------------------------------------------------------------------------------------------- MVM
 
     def matmul(self, x: np.ndarray, t_seconds: float = 0.0, rng: np.random.Generator | None = None) -> np.ndarray:
-        """Return the simulated x @ W (float32, shape (..., out)) for inputs x (..., in) at t seconds.
+        """Return the simulated x @ W (float32, shape (..., out)) for inputs x (..., in), or for a convolution's
+        `Patches` (rows, in), at t seconds.
 
         rng draws one 64-bit key per call for the read noise; it is required when the device has read noise.
         """
-        x = np.asarray(x, dtype=np.float32)
+        if not isinstance(x, Patches):
+            x = np.asarray(x, dtype=np.float32)
         if x.shape[-1] != self.in_features:
             raise ConfigError(f"input has {x.shape[-1]} features, the array expects {self.in_features}")
         lead = x.shape[:-1]
-        x2 = x.reshape(-1, self.in_features)
+        x2 = x if isinstance(x, Patches) else x.reshape(-1, self.in_features)
         st = self.state_at(t_seconds)
         noisy = st.variance is not None or st.uniform_variance > 0.0
         if noisy and rng is None:
@@ -271,26 +277,29 @@ class ProgrammedArray:
         chunk = max(1, self.config.batch_chunk)
         for c0 in range(0, x2.shape[0], chunk):
             c1 = min(c0 + chunk, x2.shape[0])
-            self._matmul_chunk(x2[c0:c1], c0, st, key, out[c0:c1])
+            self._matmul_chunk(x2.rows(c0, c1) if isinstance(x2, Patches) else x2[c0:c1], c0, st, key, out[c0:c1])
         if self._affine is not None:
             out = out * self._affine[0] + self._affine[1]
         return out.reshape(*lead, self.out_features)
 
-    def _matmul_chunk(self, x: np.ndarray, row0: int, st: ArrayState, key: int, out: np.ndarray) -> None:
+    def _matmul_chunk(self, x: np.ndarray | Patches, row0: int, st: ArrayState, key: int, out: np.ndarray) -> None:
         """Write the simulated MVM of one batch chunk into out (rows row0.. of the call, which seed the noise)."""
         dac = self.config.dac
         k = dac_levels(dac)
         out[...] = 0.0
         n = x.shape[0]
-        if self.config.tile.weight_slices > 1:  # every weight slice sees the same input
-            x = np.tile(x, (1, self.config.tile.weight_slices))
+        slices = self.config.tile.weight_slices
+        if slices > 1:  # every weight slice sees the same input
+            x = x.repeated(slices) if isinstance(x, Patches) else np.tile(x, (1, slices))
         empty2, empty1 = np.zeros((0, 0), np.float32), np.zeros(0)
         for r, (a, b) in enumerate(self.row_tiles):
             xn = np.empty((n, b - a), dtype=np.float32)
             xs, sumsq = np.empty(n, dtype=np.float32), np.empty(n)
             need_sumsq = st.variance is None and st.uniform_variance > 0.0 and not dac.bit_serial
-            # a contiguous copy of the row block: Numba's loops over a strided view run about 3x slower
-            dac_encode_nb(np.ascontiguousarray(x[:, a:b]), k, float(self._input_range[r]), xn, xs, sumsq, need_sumsq)
+            if isinstance(x, Patches):
+                x.encode(a, b, k, float(self._input_range[r]), xn, xs, sumsq, need_sumsq)
+            else:
+                dac_encode_nb(x, k, float(self._input_range[r]), xn, xs, sumsq, need_sumsq, columns=(a, b))
             w = st.weights[a:b]
             if dac.bit_serial:
                 codes = np.rint(xn * np.float32(k)).astype(np.int32)

@@ -19,6 +19,7 @@ __all__ = [
     "dac_encode_np",
     "gaussian_np",
     "mix_key",
+    "patch_encode_nb",
     "tile_accumulate_nb",
     "tile_accumulate_np",
 ]
@@ -36,6 +37,10 @@ _S30, _S27, _S31, _S32, _S56 = (np.uint64(s) for s in (30, 27, 31, 32, 56))
 _S1, _S2, _S4 = np.uint64(1), np.uint64(2), np.uint64(4)
 _INV_STD = 1.0 / np.sqrt(96 * 0.25 + 1.0 / 12.0)  # Binomial(96, 1/2) variance 24, uniform dither 1/12
 _TWO_M32 = 2.0**-32
+# Reductions run in 8 independent lanes: a serial float sum or max is one dependency chain that LLVM may not
+# reorder (that would change the rounding), so it runs one element per cycle; 8 lanes vectorize and give the same
+# result on every machine (the NumPy twin sums in the same lanes). Max is exact in any order.
+_LANES = 8
 
 
 def mix_key(key: int, *salt: int) -> np.uint64:
@@ -81,18 +86,41 @@ def dac_encode_np(x: np.ndarray, k: int, fixed_range: float) -> tuple[np.ndarray
     """Return (x_n float32, scale float32 per row, sum of x_n^2 float64 per row); k = 0 means no rounding,
     fixed_range = 0 means per-row abs-max scaling (NumPy twin of `dac_encode_nb`)."""
     x = np.asarray(x, dtype=np.float32)
+    one, kf = np.float32(1.0), np.float32(k)
     if fixed_range > 0.0:
         scale = np.full(x.shape[0], fixed_range, dtype=np.float32)
-        xn = np.clip(x / scale[:, None], np.float32(-1.0), np.float32(1.0))
     else:
         scale = np.max(np.abs(x), axis=1) if x.shape[1] else np.zeros(x.shape[0], np.float32)
-        scale = np.where(scale > 0, scale, np.float32(1.0)).astype(np.float32)
+        scale = np.where(scale > 0, scale, one).astype(np.float32)
+    if k >= _RINT32_LIMIT or not k:  # the kernel divides on these paths
         xn = x / scale[:, None]
-    if k:
-        xn = np.rint(xn * np.float32(k)) / np.float32(k)
+        xn = np.clip(xn, -one, one) if fixed_range > 0.0 else xn
+        xn = np.rint(xn * kf) / kf if k else xn
+    elif fixed_range > 0.0:
+        xn = np.rint(np.clip(x * (one / scale[:, None]), -one, one) * kf) * (one / kf)
+    else:
+        xn = np.rint(x * (kf / scale[:, None])) * (one / kf)
     xn = xn.astype(np.float32)
-    sumsq = np.einsum("ij,ij->i", xn.astype(np.float64), xn.astype(np.float64))
-    return xn, scale, sumsq
+    return xn, scale, _lane_sumsq_np(xn)
+
+
+def _lane_sumsq_np(xn: np.ndarray) -> np.ndarray:
+    """Return the float64 sum of squares per row, summed in the kernel's 8 lanes (same order, same bits)."""
+    sq = xn.astype(np.float64) ** 2
+    full = sq.shape[1] - sq.shape[1] % _LANES
+    # a reduction over the middle axis adds the (rows, 8) slabs one after another, as the kernel's lanes do
+    lanes = sq[:, :full].reshape(sq.shape[0], -1, _LANES).sum(axis=1)
+    total = np.zeros(sq.shape[0])
+    for q in range(_LANES):
+        total += lanes[:, q]
+    for i in range(full, sq.shape[1]):
+        total += sq[:, i]
+    return total
+
+
+def _inverse_steps(lsb: np.ndarray) -> np.ndarray:
+    """Return 1 / lsb per column (1 where lsb is 0: no rounding there)."""
+    return 1.0 / np.where(lsb > 0.0, lsb, 1.0)
 
 
 def tile_accumulate_np(
@@ -118,7 +146,7 @@ def tile_accumulate_np(
         var = var_row[:, None] if var_mode == 1 else var_full.astype(np.float64)
         v = v + np.sqrt(np.maximum(var, 0.0)) * gaussian_np(key, row0, acc.shape[0], acc.shape[1])
     v = np.minimum(np.maximum(v, -bound), bound)
-    rounded = np.rint(v / np.where(lsb > 0.0, lsb, 1.0)) * lsb
+    rounded = np.rint(v * _inverse_steps(lsb)) * lsb
     v = np.where(lsb > 0.0, rounded, v)
     v = v * x_scale.astype(np.float64)[:, None] * col_scale.astype(np.float64)[None, :]
     out += v.astype(np.float32)
@@ -172,60 +200,106 @@ def _rint64(v):
 
 
 @numba.njit(cache=True, inline="always")
-def _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq, need_sumsq):
-    cols = x.shape[1]
+def _dac_encode_row(x, lo, hi, b, k, fixed_range, xn, scale, sumsq, need_sumsq):
+    """Encode x[b, lo:hi] into xn[b, :hi-lo] (x may be xn itself with lo = 0: each element is read before written)."""
+    cols = hi - lo
     kf = np.float32(k)
     if fixed_range > 0.0:
         s = np.float32(fixed_range)
     else:
-        s = np.float32(0.0)
-        for i in range(cols):
-            s = max(s, abs(np.float32(x[b, i])))
+        s = _abs_max_row(x, b, lo, cols)
         if s == 0.0:
             s = np.float32(1.0)
     scale[b] = s
     one = np.float32(1.0)
-    # one branch-free loop per case, so LLVM vectorizes each (the same operations in the same order as the twin)
+    # one branch-free loop per case over 1-D row views, so LLVM vectorizes each (2-D indexing keeps them scalar);
+    # the same operations in the same order as the twin
+    src, dst = x[b, lo:hi], xn[b, :cols]
     if k >= _RINT32_LIMIT:  # 24-bit DACs: codes beyond the magic-number range, round with rint
         for i in range(cols):
-            v = np.float32(x[b, i]) / s
+            v = src[i] / s
             if fixed_range > 0.0:
                 v = min(max(v, -one), one)
-            xn[b, i] = np.float32(np.rint(v * kf)) / kf
+            dst[i] = np.float32(np.rint(v * kf)) / kf
     elif fixed_range > 0.0 and k:
+        inv_s, inv_k = one / s, one / kf
         for i in range(cols):
-            xn[b, i] = _rint32(min(max(np.float32(x[b, i]) / s, -one), one) * kf) / kf
+            dst[i] = _rint32(min(max(src[i] * inv_s, -one), one) * kf) * inv_k
     elif fixed_range > 0.0:
         for i in range(cols):
-            xn[b, i] = min(max(np.float32(x[b, i]) / s, -one), one)
+            dst[i] = min(max(src[i] / s, -one), one)
     elif k:
+        r, inv_k = kf / s, one / kf  # multiplies: a vector divide costs several times more
         for i in range(cols):
-            xn[b, i] = _rint32((np.float32(x[b, i]) / s) * kf) / kf
+            dst[i] = _rint32(src[i] * r) * inv_k
     else:
         for i in range(cols):
-            xn[b, i] = np.float32(x[b, i]) / s
-    if need_sumsq:  # a serial float64 sum: only the uniform-read-noise path needs it
-        acc = 0.0
-        for i in range(cols):
-            acc += np.float64(xn[b, i]) * np.float64(xn[b, i])
-        sumsq[b] = acc
+            dst[i] = src[i] / s
+    if need_sumsq:  # only the uniform-read-noise path needs it
+        sumsq[b] = _sumsq_row(xn, b, cols)
+
+
+# The lanes are 8 scalars, not a small array: an array would be allocated per row, which costs as much as the row.
+@numba.njit(cache=True, inline="always")
+def _abs_max_row(x, b, lo, cols):
+    row = x[b, lo : lo + cols]
+    full = cols - cols % _LANES
+    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = np.float32(0.0)
+    for i in range(0, full, _LANES):
+        m0, m1, m2, m3 = max(m0, abs(row[i])), max(m1, abs(row[i + 1])), max(m2, abs(row[i + 2])), max(m3, abs(row[i + 3]))
+        m4, m5, m6, m7 = max(m4, abs(row[i + 4])), max(m5, abs(row[i + 5])), max(m6, abs(row[i + 6])), max(m7, abs(row[i + 7]))
+    s = max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
+    for i in range(full, cols):
+        s = max(s, abs(row[i]))
+    return s
 
 
 @numba.njit(cache=True, inline="always")
-def _tile_accumulate_row(acc, var_full, var_row, var_mode, ukey, row0, lsb, bound, x_scale, col_scale, out, b):
+def _sumsq_row(xn, b, cols):
+    row = xn[b, :cols]
+    full = cols - cols % _LANES
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    for i in range(0, full, _LANES):
+        v0, v1, v2, v3 = np.float64(row[i]), np.float64(row[i + 1]), np.float64(row[i + 2]), np.float64(row[i + 3])
+        v4, v5, v6, v7 = np.float64(row[i + 4]), np.float64(row[i + 5]), np.float64(row[i + 6]), np.float64(row[i + 7])
+        a0, a1, a2, a3 = a0 + v0 * v0, a1 + v1 * v1, a2 + v2 * v2, a3 + v3 * v3
+        a4, a5, a6, a7 = a4 + v4 * v4, a5 + v5 * v5, a6 + v6 * v6, a7 + v7 * v7
+    total = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7
+    for i in range(full, cols):
+        total += np.float64(row[i]) * np.float64(row[i])
+    return total
+
+
+@numba.njit(cache=True, inline="always")
+def _adc(v, lsb, inv_lsb, bound):
+    """Clip to the ADC's range and round to its step (no rounding when lsb is 0), as selects, not branches, so
+    the column loop vectorizes; a multiply by the precomputed 1 / lsb, since a vector divide costs ~10x more."""
+    v = min(max(v, -bound), bound)
+    rounded = _rint64(v * inv_lsb) * lsb
+    return rounded if lsb > 0.0 else v
+
+
+@numba.njit(cache=True, inline="always")
+def _tile_accumulate_row(acc, var_full, var_row, var_mode, ukey, row0, lsb, inv_lsb, bound, x_scale, col_scale, out,
+                         b):
     cols = acc.shape[1]
     base = np.uint64(row0 + b) * np.uint64(cols)
     xs = np.float64(x_scale[b])
-    for j in range(cols):
-        v = np.float64(acc[b, j])
-        if var_mode == 1:
-            v += np.sqrt(max(var_row[b], 0.0)) * _gaussian(ukey, base + np.uint64(j))
-        elif var_mode == 2:
-            v += np.sqrt(max(np.float64(var_full[b, j]), 0.0)) * _gaussian(ukey, base + np.uint64(j))
-        v = min(max(v, -bound[j]), bound[j])
-        if lsb[j] > 0.0:
-            v = _rint64(v / lsb[j]) * lsb[j]
-        out[b, j] += np.float32(v * xs * np.float64(col_scale[j]))
+    a, o = acc[b], out[b]  # 1-D row views: LLVM vectorizes loops over them, not over 2-D indexing
+    # one loop per noise mode (the mode is the same for the whole call), each free of branches
+    if var_mode == 0:
+        for j in range(cols):
+            o[j] += np.float32(_adc(np.float64(a[j]), lsb[j], inv_lsb[j], bound[j]) * xs * np.float64(col_scale[j]))
+    elif var_mode == 1:
+        sd = np.sqrt(max(var_row[b], 0.0))
+        for j in range(cols):
+            v = np.float64(a[j]) + sd * _gaussian(ukey, base + np.uint64(j))
+            o[j] += np.float32(_adc(v, lsb[j], inv_lsb[j], bound[j]) * xs * np.float64(col_scale[j]))
+    else:
+        var = var_full[b]
+        for j in range(cols):
+            v = np.float64(a[j]) + np.sqrt(max(np.float64(var[j]), 0.0)) * _gaussian(ukey, base + np.uint64(j))
+            o[j] += np.float32(_adc(v, lsb[j], inv_lsb[j], bound[j]) * xs * np.float64(col_scale[j]))
 
 
 # Threads pay off only on large blocks: waking a thread pool costs far more than a small tile's work (and much
@@ -235,37 +309,83 @@ _PARALLEL_MIN_ELEMENTS = 1 << 16
 
 
 @numba.njit(cache=True)
-def _dac_encode_serial(x, k, fixed_range, xn, scale, sumsq, need_sumsq):
+def _dac_encode_serial(x, lo, hi, k, fixed_range, xn, scale, sumsq, need_sumsq):
     for b in range(x.shape[0]):
-        _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq, need_sumsq)
+        _dac_encode_row(x, lo, hi, b, k, fixed_range, xn, scale, sumsq, need_sumsq)
 
 
 @numba.njit(cache=True, parallel=True)
-def _dac_encode_parallel(x, k, fixed_range, xn, scale, sumsq, need_sumsq):
+def _dac_encode_parallel(x, lo, hi, k, fixed_range, xn, scale, sumsq, need_sumsq):
     for b in prange(x.shape[0]):
-        _dac_encode_row(x, b, k, fixed_range, xn, scale, sumsq, need_sumsq)
+        _dac_encode_row(x, lo, hi, b, k, fixed_range, xn, scale, sumsq, need_sumsq)
 
 
 @numba.njit(cache=True)
-def _tile_accumulate_serial(acc, var_full, var_row, var_mode, key, row0, lsb, bound, x_scale, col_scale, out):
+def _tile_accumulate_serial(acc, var_full, var_row, var_mode, key, row0, lsb, inv_lsb, bound, x_scale, col_scale,
+                            out):
     for b in range(acc.shape[0]):
-        _tile_accumulate_row(acc, var_full, var_row, var_mode, key, row0, lsb, bound, x_scale, col_scale, out, b)
+        _tile_accumulate_row(acc, var_full, var_row, var_mode, key, row0, lsb, inv_lsb, bound, x_scale, col_scale, out,
+                             b)
 
 
 @numba.njit(cache=True, parallel=True)
-def _tile_accumulate_parallel(acc, var_full, var_row, var_mode, key, row0, lsb, bound, x_scale, col_scale, out):
+def _tile_accumulate_parallel(acc, var_full, var_row, var_mode, key, row0, lsb, inv_lsb, bound, x_scale, col_scale,
+                              out):
     for b in prange(acc.shape[0]):
-        _tile_accumulate_row(acc, var_full, var_row, var_mode, key, row0, lsb, bound, x_scale, col_scale, out, b)
+        _tile_accumulate_row(acc, var_full, var_row, var_mode, key, row0, lsb, inv_lsb, bound, x_scale, col_scale, out,
+                             b)
 
 
-def dac_encode_nb(x, k, fixed_range, xn, scale, sumsq, need_sumsq: bool = True) -> None:
+@numba.njit(cache=True, inline="always")
+def _patch_encode_rows(flat, bases, offsets, k, fixed_range, xn, scale, sumsq, need_sumsq, b0, b1):
+    # each row is gathered into a buffer, then encoded from it: encoding xn in place would alias source and
+    # destination, which keeps LLVM from vectorizing the encode loop
+    buf = np.empty((1, offsets.shape[0]), dtype=np.float32)
+    row = buf[0]
+    for b in range(b0, b1):
+        base = bases[b]
+        for i in range(offsets.shape[0]):
+            row[i] = flat[base + offsets[i]]
+        scale_b, sumsq_b = scale[b : b + 1], sumsq[b : b + 1]
+        _dac_encode_row(buf, 0, offsets.shape[0], 0, k, fixed_range, xn[b : b + 1], scale_b, sumsq_b, need_sumsq)
+
+
+_PATCH_ROWS = 64  # rows per parallel work item (one gather buffer each)
+
+
+@numba.njit(cache=True)
+def _patch_encode_serial(flat, bases, offsets, k, fixed_range, xn, scale, sumsq, need_sumsq):
+    _patch_encode_rows(flat, bases, offsets, k, fixed_range, xn, scale, sumsq, need_sumsq, 0, bases.shape[0])
+
+
+@numba.njit(cache=True, parallel=True)
+def _patch_encode_parallel(flat, bases, offsets, k, fixed_range, xn, scale, sumsq, need_sumsq):
+    n = bases.shape[0]
+    for c in prange((n + _PATCH_ROWS - 1) // _PATCH_ROWS):
+        b0 = c * _PATCH_ROWS
+        _patch_encode_rows(flat, bases, offsets, k, fixed_range, xn, scale, sumsq, need_sumsq, b0,
+                           min(b0 + _PATCH_ROWS, n))
+
+
+def patch_encode_nb(flat, bases, offsets, k, fixed_range, xn, scale, sumsq, need_sumsq: bool = True) -> None:
+    """`dac_encode_nb` of the rows flat[bases[b] + offsets] (a convolution's patches gathered straight from its
+    padded input, so the im2col matrix is never written); bases and offsets are int64."""
+    big = bases.shape[0] * offsets.shape[0] >= _PARALLEL_MIN_ELEMENTS
+    kernel = _patch_encode_parallel if big else _patch_encode_serial
+    kernel(flat, bases, offsets, k, fixed_range, xn, scale, sumsq, need_sumsq)
+
+
+def dac_encode_nb(x, k, fixed_range, xn, scale, sumsq, need_sumsq: bool = True, columns=None) -> None:
     """Fill xn (float32), scale (float32 per row) and sumsq (float64 per row; left untouched when need_sumsq is
-    False) from x; see `dac_encode_np`."""
-    kernel = _dac_encode_parallel if x.size >= _PARALLEL_MIN_ELEMENTS else _dac_encode_serial
-    kernel(x, k, fixed_range, xn, scale, sumsq, need_sumsq)
+    False) from x, or from x[:, lo:hi] when columns = (lo, hi) (no copy of the block); see `dac_encode_np`."""
+    x = np.ascontiguousarray(x, dtype=np.float32)  # Numba's loops over a strided view run about 3x slower
+    lo, hi = columns if columns is not None else (0, x.shape[1])
+    kernel = _dac_encode_parallel if x.shape[0] * (hi - lo) >= _PARALLEL_MIN_ELEMENTS else _dac_encode_serial
+    kernel(x, lo, hi, k, fixed_range, xn, scale, sumsq, need_sumsq)
 
 
 def tile_accumulate_nb(acc, var_full, var_row, var_mode, key, row0, lsb, bound, x_scale, col_scale, out) -> None:
     """out += ADC(acc + sqrt(var) * z) * x_scale[:, None] * col_scale; see `tile_accumulate_np`."""
     kernel = _tile_accumulate_parallel if acc.size >= _PARALLEL_MIN_ELEMENTS else _tile_accumulate_serial
-    kernel(acc, var_full, var_row, var_mode, np.uint64(key), row0, lsb, bound, x_scale, col_scale, out)
+    kernel(acc, var_full, var_row, var_mode, np.uint64(key), row0, lsb, _inverse_steps(lsb), bound, x_scale, col_scale,
+           out)

@@ -12,6 +12,8 @@ shapes and types come from the run, not from ONNX shape inference, which leaves 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import onnx
 from onnx import helper
@@ -24,6 +26,7 @@ from .crossbar import ProgrammedArray, program
 from .onnx_map import AnalogNode, DigitalNode, NodeMap, attrs, constants, map_node
 from .onnx_rnn import ONNX_HANDLERS as RNN_HANDLERS
 from .onnx_rnn import rnn_config
+from .patches import Patches, conv_patches
 from .presets import CrossbarConfig
 
 __all__ = ["OnnxCrossbarModel", "fp32_outputs", "im2col", "col2im"]
@@ -89,6 +92,16 @@ def col2im(cols: np.ndarray, n: int, h: int, w: int, m: int, kernel, pads, strid
     return full[:, :, pads[0] : full_h - pads[2], pads[1] : full_w - pads[3]]
 
 
+@dataclass(frozen=True)
+class _FloatSegment:
+    """Consecutive float nodes run as one onnxruntime session."""
+
+    first: int
+    nodes: tuple[onnx.NodeProto, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
 class OnnxCrossbarModel:
     """An ONNX model split into analog nodes (simulated tiles) and float nodes (onnxruntime, one node each)."""
 
@@ -103,7 +116,7 @@ class OnnxCrossbarModel:
         self.maps: dict[str, NodeMap] = {}
         self.nodes: list[AnalogNode] = []
         self.digital_nodes: list[DigitalNode] = []
-        self._sessions: dict[int, object] = {}
+        self._sessions: dict = {}  # node index or ("segment", first index) -> session (None: run node by node)
         self._arrays: dict[str, list[ProgrammedArray]] = {}
         self._opset = list(model.opset_import)
         self.rnn_activation = rnn_activation  # LSTM/GRU gate activations (onnx_rnn.py); None: exact
@@ -123,6 +136,36 @@ class OnnxCrossbarModel:
                 self.nodes.append(mapped.info)
             elif isinstance(mapped, DigitalNode):
                 self.digital_nodes.append(mapped)
+        self._segments = self._float_segments()
+
+    def _is_rnn_on_tiles(self, node: onnx.NodeProto) -> bool:
+        return node.op_type in RNN_HANDLERS and all(i in self.inits for i in node.input[1:3])
+
+    def _float_segments(self) -> dict[int, _FloatSegment]:
+        """Return the runs of consecutive float nodes, keyed by their first node's index: each runs as one
+        onnxruntime session (one call per run instead of one per node), reading what earlier nodes produced and
+        returning what later nodes or the graph outputs read."""
+        nodes = list(self.model.graph.node)
+        reads = [[i for i in [*n.input, *outer_names(n)] if i] for n in nodes]
+        on_tiles = [(n.name or n.output[0]) in self.maps or self._is_rnn_on_tiles(n) for n in nodes]
+        segments, k = {}, 0
+        while k < len(nodes):
+            if on_tiles[k]:
+                k += 1
+                continue
+            end = k
+            while end + 1 < len(nodes) and not on_tiles[end + 1]:
+                end += 1
+            produced: set[str] = set()
+            inputs: list[str] = []
+            for j in range(k, end + 1):
+                inputs += [i for i in reads[j] if i not in produced]
+                produced.update(o for o in nodes[j].output if o)
+            later = {i for j in range(end + 1, len(nodes)) for i in reads[j]} | set(self.output_names)
+            outputs = [o for j in range(k, end + 1) for o in nodes[j].output if o and o in later]
+            segments[k] = _FloatSegment(k, tuple(nodes[k : end + 1]), tuple(dict.fromkeys(inputs)), tuple(outputs))
+            k = end + 1
+        return segments
 
     def program(self, rng: np.random.Generator) -> None:
         """Program every analog weight onto fresh tiles (one chip)."""
@@ -146,7 +189,9 @@ class OnnxCrossbarModel:
         env.update(feeds)
         for k, node in enumerate(self.model.graph.node):
             name = node.name or node.output[0]
-            if name in self._arrays:
+            if k in self._segments:
+                env.update(self._run_segment(self._segments[k], env))
+            elif name in self._arrays:
                 try:
                     env[node.output[0]] = self._run_analog(self.maps[name], self._arrays[name], env, t_seconds, rng)
                 except UserError as err:  # bad input reaching the tiles (e.g. a wrong feature count)
@@ -154,22 +199,24 @@ class OnnxCrossbarModel:
                 except Exception as err:  # anything else is a bug of the mapping: say where, never a traceback
                     raise InternalError(f"the tile mapping of node {name} ({node.op_type})",
                                         f"{type(err).__name__}: {str(err).splitlines()[0][:200]}") from err
-            elif node.op_type in RNN_HANDLERS and all(i in self.inits for i in node.input[1:3]):
+            elif self._is_rnn_on_tiles(node):
                 cfg = rnn_config(self.config, self.rnn_activation, t_seconds, self._rnn_seed + k)
                 outs = RNN_HANDLERS[node.op_type](node, [env[i] if i else None for i in node.input], cfg)
                 env.update((o, v) for o, v in zip(node.output, outs) if o)
-            else:
-                env.update(zip(node.output, self._run_float(k, node, env)))
         return [env[o] for o in self.output_names]
 
     # -------------------------------------------------------------------------------------------------- analog
 
-    def _blocks(self, arrays: list[ProgrammedArray], m: NodeMap, x: np.ndarray, t: float, rng) -> np.ndarray:
+    def _blocks(self, arrays: list[ProgrammedArray], m: NodeMap, x: np.ndarray | Patches, t: float, rng) -> np.ndarray:
         """Return x (rows, in) through every block's array, each on its slice of input and output columns
         (calibrating each array on its inputs first during `calibrate`)."""
+        if len(arrays) == 1:  # one array takes the whole input and writes the whole output: no slices, no copy
+            if self._calibration_rng is not None:
+                arrays[0].calibrate(x, self._calibration_rng)
+            return arrays[0].matmul(x, t, rng)
         out = np.empty((x.shape[0], m.info.out_features), dtype=np.float32)
         for arr, b in zip(arrays, m.blocks):
-            xb = x if len(arrays) == 1 else x[:, b.in_lo : b.in_hi]
+            xb = x.columns(b.in_lo, b.in_hi) if isinstance(x, Patches) else x[:, b.in_lo : b.in_hi]
             if self._calibration_rng is not None:
                 arr.calibrate(xb, self._calibration_rng)
             out[:, b.out_lo : b.out_hi] = arr.matmul(xb, t, rng)
@@ -193,7 +240,7 @@ class OnnxCrossbarModel:
         if m.kind == "conv":
             pads, strides, dil = _conv_geometry(a, x.shape[2:], m.kernel)
             x2, kernel, pads, strides, dil = _as_2d(x, m.kernel, pads, strides, dil)
-            cols, ho, wo = im2col(x2, kernel, pads, strides, dil)
+            cols, ho, wo = conv_patches(x2, kernel, pads, strides, dil)
             y = self._blocks(arrays, m, cols, t, rng).reshape(x.shape[0], ho, wo, -1).transpose(0, 3, 1, 2)
         else:
             d = len(m.kernel)
@@ -208,41 +255,71 @@ class OnnxCrossbarModel:
                        out_pad)
         if one_d:
             y = y[:, :, 0, :]
-        if bias is not None:
-            y = y + bias.astype(np.float32).reshape((1, -1) + (1,) * (y.ndim - 2))
-        return np.ascontiguousarray(y, dtype=np.float32)
+        # one pass from the tiles' (pixel, channel) layout to a contiguous NCHW result, the bias added on the way
+        out = np.empty(y.shape, dtype=np.float32)
+        if bias is None:
+            np.copyto(out, y)
+        else:
+            np.add(y, bias.astype(np.float32).reshape((1, -1) + (1,) * (y.ndim - 2)), out=out)
+        return out
 
     # --------------------------------------------------------------------------------------------------- float
+
+    def _run_segment(self, seg: _FloatSegment, env: dict) -> dict[str, np.ndarray]:
+        """Return the values a run of float nodes produces for later nodes, from one onnxruntime session; the
+        nodes run one by one when the run cannot be one session or fails (so an error names its node)."""
+        key = ("segment", seg.first)
+        feeds = {i: env[i] for i in seg.inputs if i in env}  # names local to a nested subgraph are not in env
+        if len(seg.nodes) > 1 and key not in self._sessions:
+            try:
+                self._sessions[key] = self._session(seg.first, seg.nodes, seg.outputs, feeds)
+            except UserError:  # e.g. a type onnx cannot infer in the middle: one-node models type from the run
+                self._sessions[key] = None
+        session = self._sessions.get(key)
+        if session is not None:
+            try:
+                return dict(zip(seg.outputs, session.run(list(seg.outputs), feeds)))
+            except Exception:  # onnxruntime's own exception types; node by node below says which node and why
+                self._sessions[key] = None
+        local = dict(env)
+        for j, node in enumerate(seg.nodes):
+            local.update(zip(node.output, self._run_float(seg.first + j, node, local)))
+        return {o: local[o] for o in seg.outputs}
 
     def _run_float(self, k: int, node: onnx.NodeProto, env: dict) -> list[np.ndarray]:
         """Run one node with onnxruntime; its one-node model is typed from the tensors of the first run."""
         inputs = list(dict.fromkeys([i for i in node.input if i] + [i for i in outer_names(node) if i in env]))
+        outputs = [o for o in node.output if o]
         if k not in self._sessions:
-            self._sessions[k] = self._session(k, node, {i: env[i] for i in inputs})
+            self._sessions[k] = self._session(k, (node,), outputs, {i: env[i] for i in inputs})
         try:
-            return self._sessions[k].run([o for o in node.output if o], {i: env[i] for i in inputs})
+            return self._sessions[k].run(outputs, {i: env[i] for i in inputs})
         except Exception as err:  # onnxruntime raises its own exception types for shape/type mismatches
             raise UserError(
                 f"node {node.name or node.output[0]} ({node.op_type}) failed: {str(err).splitlines()[0][:300]}"
             ) from None
 
-    def _session(self, k: int, node: onnx.NodeProto, values: dict[str, np.ndarray]):
+    def _session(self, k: int, nodes, outputs, values: dict[str, np.ndarray]):
+        """Return an onnxruntime session of the nodes alone, typed from the run's values of their inputs."""
         graph_inputs = [helper.make_tensor_value_info(i, helper.np_dtype_to_tensor_dtype(v.dtype), [None] * v.ndim)
                         for i, v in values.items()]
-        outputs = [o for o in node.output if o]
-        graph = helper.make_graph([node], f"node_{k}", graph_inputs,
+        graph = helper.make_graph(list(nodes), f"nodes_{k}", graph_inputs,
                                   [helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None) for o in outputs])
-        one = helper.make_model(graph, opset_imports=self._opset, ir_version=self.model.ir_version)
-        try:  # output element types from inference on the typed one-node model (Shape gives int64, not float)
+        part = helper.make_model(graph, opset_imports=self._opset, ir_version=self.model.ir_version)
+        try:  # output element types from inference on the typed model (Shape gives int64, not float)
             inferred = {v.name: v.type.tensor_type.elem_type
-                        for v in onnx.shape_inference.infer_shapes(one, strict_mode=False).graph.output}
+                        for v in onnx.shape_inference.infer_shapes(part, strict_mode=False).graph.output}
         except Exception:  # an op onnx cannot infer: onnxruntime still needs a type; float is the common case
             inferred = {}
-        del one.graph.output[:]
-        one.graph.output.extend(helper.make_tensor_value_info(o, inferred.get(o) or onnx.TensorProto.FLOAT, None)
-                            for o in outputs)
+        if len(nodes) > 1 and not all(inferred.get(o) for o in outputs):
+            raise UserError(f"the types of nodes_{k}'s outputs are not inferred")  # the caller runs them one by one
+        del part.graph.output[:]
+        part.graph.output.extend(helper.make_tensor_value_info(o, inferred.get(o) or onnx.TensorProto.FLOAT, None)
+                                 for o in outputs)
+        node = nodes[0]
+        what = f"node {node.name or node.output[0]} alone" if len(nodes) == 1 else f"{len(nodes)} float nodes"
         try:
-            return ort_session(one, "ort_default", threads=1, what=f"node {node.name or node.output[0]} alone")
+            return ort_session(part, "ort_default", threads=1, what=what)
         except UserError as err:
             raise UserError(f"node {node.name or node.output[0]} ({node.op_type}) cannot run alone in onnxruntime: "
                             f"{' '.join(str(err).split())[:300]}") from None

@@ -12,16 +12,24 @@ from edgeq.simulators.kernels import (
 
 
 @pytest.mark.parametrize("k,fixed", [(0, 0.0), (127, 0.0), (7, 0.0), (127, 0.5), (2**23 - 1, 0.0), (2**21 - 1, 0.5)])
-@pytest.mark.parametrize("rows", [37, 1500])  # the serial and the parallel build
-def test_dac_encode_twins_agree(k, fixed, rows):
-    x = np.random.default_rng(0).standard_normal((rows, 50)).astype(np.float32)
+@pytest.mark.parametrize("rows,cols", [(37, 50), (1500, 50), (40, 2307)])  # serial, parallel, many lanes
+def test_dac_encode_twins_agree(k, fixed, rows, cols):
+    x = np.random.default_rng(0).standard_normal((rows, cols)).astype(np.float32)
     x[3] = 0.0  # an all-zero row keeps scale 1
     xn, s, ss = np.empty_like(x), np.empty(rows, np.float32), np.empty(rows)
     dac_encode_nb(x, k, fixed, xn, s, ss)
     xn_ref, s_ref, ss_ref = dac_encode_np(x, k, fixed)
     assert np.array_equal(xn, xn_ref) and np.array_equal(s, s_ref)
-    np.testing.assert_allclose(ss, ss_ref, rtol=1e-12)
+    assert np.array_equal(ss, ss_ref)  # summed in the same lanes, so the same bits
     assert np.abs(xn).max() <= 1.0 and s[3] == (fixed or 1.0)
+
+
+def test_dac_encode_of_a_column_block_equals_encoding_the_copied_block():
+    x = np.random.default_rng(2).standard_normal((300, 700)).astype(np.float32)
+    xn, s, ss = np.empty((300, 211), np.float32), np.empty(300, np.float32), np.empty(300)
+    dac_encode_nb(x, 127, 0.0, xn, s, ss, columns=(256, 467))
+    xn_ref, s_ref, ss_ref = dac_encode_np(x[:, 256:467].copy(), 127, 0.0)
+    assert np.array_equal(xn, xn_ref) and np.array_equal(s, s_ref) and np.array_equal(ss, ss_ref)
 
 
 @pytest.mark.parametrize("mode", [0, 1, 2])
@@ -57,3 +65,23 @@ def test_counter_gaussian_is_unit_normal_and_batch_independent():
     # rows are addressed by absolute sample index: a slice of the batch draws the same numbers
     assert np.array_equal(gaussian_np(7, 10, 5, 8), gaussian_np(7, 0, 15, 8)[10:])
     assert not np.allclose(gaussian_np(7, 0, 4, 8), gaussian_np(8, 0, 4, 8))
+
+
+@pytest.mark.parametrize("geometry", [((3, 3), [1, 1, 1, 1], [1, 1], [1, 1]), ((3, 3), [0, 1, 2, 0], [2, 2], [1, 1]),
+                                      ((1, 1), [0, 0, 0, 0], [1, 1], [1, 1]), ((3, 2), [2, 1, 2, 1], [1, 2], [2, 1])])
+def test_conv_patches_encode_the_im2col_rows(geometry):
+    """Patches gathered from the padded input encode to exactly what im2col + the DAC kernel give, per row tile."""
+    from edgeq.simulators.onnx_sim import im2col
+    from edgeq.simulators.patches import conv_patches
+
+    kernel, pads, strides, dil = geometry
+    x = np.random.default_rng(3).standard_normal((2, 5, 9, 11)).astype(np.float32)
+    cols, ho, wo = im2col(x, kernel, pads, strides, dil)
+    patches, ho2, wo2 = conv_patches(x, kernel, pads, strides, dil)
+    assert (ho, wo) == (ho2, wo2) and patches.shape == cols.shape
+    assert np.array_equal(patches.dense(), cols)
+    lo, hi = cols.shape[1] // 3, cols.shape[1] - 1  # a row tile that starts and ends inside a kernel window
+    xn, s, ss = np.empty((cols.shape[0], hi - lo), np.float32), np.empty(cols.shape[0], np.float32), np.empty(len(cols))
+    patches.encode(lo, hi, 127, 0.0, xn, s, ss, True)
+    xn_ref, s_ref, ss_ref = dac_encode_np(cols[:, lo:hi], 127, 0.0)
+    assert np.array_equal(xn, xn_ref) and np.array_equal(s, s_ref) and np.array_equal(ss, ss_ref)

@@ -153,7 +153,7 @@ def test_a_bug_in_the_tile_mapping_is_an_internal_error_of_one_line(tmp_path, ca
     def broken(*args, **kwargs):
         raise IndexError("index 9 is out of bounds")
 
-    monkeypatch.setattr(onnx_sim, "im2col", broken)
+    monkeypatch.setattr(onnx_sim, "conv_patches", broken)
     code = main(["simulate", str(tmp_path / "m.onnx"), "--preset", "ideal", "--eval", str(tmp_path / "d.npz"),
                  "--drift", "1s", "--repeats", "1", "-o", str(tmp_path / "r.json"), "-q"])
     err = capsys.readouterr().err.strip().splitlines()
