@@ -11,9 +11,10 @@ MVM of an already programmed array (programming is once per chip and reported se
 Each ratio is the median time over the median time of nn.Linear, with torch, Numba and BLAS on the same number
 of threads, measured round-robin so machine load hits all variants alike. The last line is JSON.
 
-    .venv/bin/python benchmarks/bench_crossbar.py --model ddddocr_det [--samples 1] [--presets rram,pcm]
+    .venv/bin/python benchmarks/bench_crossbar.py --model ddddocr_det [--samples 1] [--presets rram,pcm] [--runs 3]
+    .venv/bin/python benchmarks/bench_crossbar.py --render-model    # the docs table of the committed results
 
-times a whole corpus model instead: one `OnnxCrossbarModel.run` (one chip at one drift time, the unit `edgeq
+times a whole corpus model instead (written to results/bench_crossbar_model.json): one `OnnxCrossbarModel.run` (one chip at one drift time, the unit `edgeq
 simulate` repeats per chip and per time; programming once per chip reported apart) against onnxruntime's FP32
 inference of the same inputs, same threads, round-robin medians; the issue's goal is a ratio of at most 3.
 """
@@ -25,11 +26,16 @@ import json
 import time
 import tracemalloc
 
+from pathlib import Path
+
 import numba
 import numpy as np
 import torch
+from edgeq.io import write_json
 from edgeq.simulators import get_preset, program
 from threadpoolctl import threadpool_limits
+
+MODEL_RESULTS = Path(__file__).parent / "results" / "bench_crossbar_model.json"
 
 
 def _median_times(funcs: dict, repeats: int, clock=time.perf_counter) -> dict[str, float]:
@@ -47,7 +53,6 @@ def _median_times(funcs: dict, repeats: int, clock=time.perf_counter) -> dict[st
 def model_speed(name: str, samples: int, presets: list[str], threads: int, repeats: int) -> dict:
     """Return the median seconds of ORT FP32 and of one simulated run per preset on a corpus model, and ratios."""
     import os
-    from pathlib import Path
 
     import onnx
     import onnxruntime as ort
@@ -81,6 +86,27 @@ def model_speed(name: str, samples: int, presets: list[str], threads: int, repea
             **{f"{p}_program_and_first_run_s": round(program_s[p], 2) for p in presets}}
 
 
+def render_model(results: dict) -> str:
+    """Return the markdown table of whole-model speed (docs/crossbar.md): per model, the range over runs."""
+
+    def span(values, fmt="{:.2f}"):
+        lo, hi = min(values), max(values)
+        return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else f"{fmt.format(lo)}-{fmt.format(hi)}"
+
+    lines = ["| model | preset | seconds per run (ORT FP32) | x onnxruntime, wall time | x onnxruntime, CPU time | "
+             "load average |", "|---|---|---|---|---|---|"]
+    for name, rec in results.items():
+        runs = rec["runs"]
+        presets = [k[: -len("_vs_ort")] for k in runs[0] if k.endswith("_vs_ort")]
+        for p in presets:
+            lines.append(
+                f"| {name} ({rec['samples']} sample, {rec['threads']} thread) | {p} | "
+                f"{span([r[p + '_s'] for r in runs], '{:.3f}')} ({span([r['ort_fp32_s'] for r in runs], '{:.3f}')}) | "
+                f"{span([r[p + '_vs_ort'] for r in runs])} | {span([r[p + '_vs_ort_cpu_time'] for r in runs])} | "
+                f"{span([r['load_avg_1min'] for r in runs], '{:.1f}')} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
@@ -90,13 +116,24 @@ def main() -> None:
     parser.add_argument("--model", help="a corpus model: time a whole simulated run against onnxruntime FP32")
     parser.add_argument("--samples", type=int, default=1)
     parser.add_argument("--presets", default="rram,pcm")
+    parser.add_argument("--runs", type=int, default=3, help="whole-model measurements, each a median of --repeats")
+    parser.add_argument("--render-model", action="store_true", help="print the docs table of the committed results")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     numba.set_num_threads(args.threads)
+    if args.render_model:
+        print(render_model(json.loads(MODEL_RESULTS.read_text())))
+        return
     if args.model:
         with threadpool_limits(args.threads):
-            result = model_speed(args.model, args.samples, args.presets.split(","), args.threads, args.repeats)
-        print(json.dumps({"bench": "crossbar_model", **result}))
+            runs = [model_speed(args.model, args.samples, args.presets.split(","), args.threads, args.repeats)
+                    for _ in range(args.runs)]
+        record = {"model": args.model, "samples": args.samples, "threads": args.threads, "runs": runs}
+        old = json.loads(MODEL_RESULTS.read_text()) if MODEL_RESULTS.exists() else {}
+        write_json(MODEL_RESULTS, {**old, args.model: record})
+        print(render_model({args.model: record}))
+        print(json.dumps({"bench": "crossbar_model", "model": args.model, **{
+            k: [r[k] for r in runs] for k in runs[0] if k.endswith("_vs_ort") or k.endswith("_cpu_time")}}))
         return
     rng = np.random.default_rng(0)
     w = (rng.standard_normal((512, 512)) / np.sqrt(512)).astype(np.float32)
