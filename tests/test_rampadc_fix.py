@@ -164,3 +164,40 @@ def test_noisy_two_step_convert_backends_agree_and_analog_activation_runs() -> N
     assert set(np.unique(out)) <= set(ramp.table.tolist())
     assert np.sqrt(np.mean((out - np.tanh(x)) ** 2)) < 0.02
 
+
+def test_cost_model_counts_two_step_cycles_and_extra_devices() -> None:
+    from edgeq.hw_models.analog import MacroConfig, activation_readout_cost, adc_cost, tile_area_um2
+
+    g = np.full(358, 20e-6)
+    single = adc_cost(8, "memristor_ramp", ramp_conductances_s=g, ramp_devices=358)
+    two = adc_cost(8, "memristor_ramp", ramp_conductances_s=g, ramp_devices=358, coarse_bits=4)
+    assert (single.cycles, two.cycles) == (256, 32)  # the latency win: 2 * 2^(B/2) instead of 2^B
+    assert two.parts["ramp column"] == pytest.approx(2 * single.parts["ramp column"])  # coarse + fine sweep
+    assert two.parts["conversion"] == single.parts["conversion"]
+    assert activation_readout_cost(8, coarse_bits=4).cycles == 32
+    assert adc_cost(8, "ramp", coarse_bits=4).cycles == 32
+    with pytest.raises(ValueError):
+        adc_cost(8, "memristor_ramp", ramp_conductances_s=g)  # 358 cells given, 256 expected
+    with pytest.raises(ValueError):
+        adc_cost(8, "sar", coarse_bits=4)
+    base = tile_area_um2(MacroConfig(adc_kind="memristor_ramp", adc_bits=8))["ramp column"]
+    more = tile_area_um2(MacroConfig(adc_kind="memristor_ramp", adc_bits=8, ramp_devices=512))["ramp column"]
+    assert more == pytest.approx(2 * base)
+
+
+def test_ramp_adc_cli_reports_devices_cycles_and_energy() -> None:
+    import json
+
+    from click.testing import CliRunner
+    from edgeq.cli import cli
+
+    rows = {}
+    for preset in ("chip_verified", "chip_two_step"):
+        res = CliRunner().invoke(cli, ["ramp-adc", "-b", "8", "--preset", preset, "--chips", "2", "--json"],
+                                 standalone_mode=False)
+        assert res.exit_code == 0, res.output
+        rows[preset] = json.loads(res.output)[0]
+    assert (rows["chip_verified"]["cycles"], rows["chip_two_step"]["cycles"]) == (256, 32)
+    assert rows["chip_two_step"]["ramp_devices"] > rows["chip_verified"]["ramp_devices"] == 254
+    assert rows["chip_two_step"]["ramp_column_pj"] > rows["chip_verified"]["ramp_column_pj"]
+    assert rows["chip_two_step"]["chip_rms_error_mean"] < 0.5 * rows["chip_verified"]["chip_rms_error_mean"]
