@@ -13,6 +13,10 @@ TABLES = [  # (docs file, opening-marker suffix, end marker, script, results fil
      "crossbar_corpus.json"),
     ("docs/ramp_adc.md", "`benchmarks/ramp_noise_cause.py --render` -->\n", "<!-- end ramp cause table -->",
      "ramp_noise_cause.py", "ramp_noise_cause.json"),
+    ("docs/ramp_adc.md", "`benchmarks/ramp_fix.py --render` -->\n", "<!-- end ramp fix table -->", "ramp_fix.py",
+     "ramp_fix.json"),
+    ("docs/ramp_adc.md", "`benchmarks/ramp_fix_kws.py --render` -->\n", "<!-- end ramp fix kws table -->",
+     "ramp_fix_kws.py", "ramp_fix_kws.json"),
     ("docs/phyff.md", "phyff_fair.json -->\n", "<!-- end phyff fair table -->", "phyff_fair.py", "phyff_fair.json"),
 ]
 
