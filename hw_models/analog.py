@@ -40,38 +40,54 @@ class AdcCost:
 
 def adc_cost(bits: int, kind: str = "sar", fom_fj: float | None = None,
              ramp_conductances_s: np.ndarray | None = None, read_voltage_v: float | None = None,
-             clock_hz: float = 1e9) -> AdcCost:
+             clock_hz: float = 1e9, coarse_bits: int = 0, ramp_devices: int | None = None) -> AdcCost:
     """Return the AdcCost of one conversion.
 
     Every kind pays the Walden energy FOM * 2^bits (comparator decisions, references, logic). A SAR converts in
-    `bits` cycles; a ramp ADC steps through 2^bits levels, one per cycle. A `memristor_ramp` (Yang et al. 2025)
-    also pays the read energy of its ramp column, sum_k G_k V^2 t_step over the 2^bits ramp cells; give the
-    programmed `ramp_conductances_s` (siemens, 2^bits values) for a data-true figure, otherwise cells at the mean
-    of the device's conductance range are assumed. The nonlinear (activation) ramp costs the same as a linear one:
-    only the conductances change.
+    `bits` cycles; a ramp ADC steps through 2^bits levels, one per cycle, or, two-step (`coarse_bits` Bc > 0: a
+    coarse ramp of 2^Bc steps, then a fine ramp of 2^(bits - Bc) steps inside the selected coarse interval), in
+    2^Bc + 2^(bits - Bc) cycles. A `memristor_ramp` (Yang et al. 2025) also pays the read energy of its ramp
+    column, sum_k G_k V^2 t_step over its `ramp_devices` cells (default 2^bits, one per step; more with multi-device
+    steps), each cell read once per sweep (twice for a two-step ramp: coarse and fine sweep); give the programmed
+    `ramp_conductances_s` (siemens, one per cell) for a data-true figure, otherwise cells at the mean of the
+    device's conductance range are assumed. The nonlinear (activation) ramp costs the same as a linear one: only
+    the conductances change.
     """
     if kind not in ADC_KINDS:
         raise ValueError(f"ADC kind {kind!r} unknown; use one of {', '.join(ADC_KINDS)}")
     if not 1 <= int(bits) <= 16:
         raise ValueError(f"ADC bits must be 1..16, got {bits}")
     bits = int(bits)
+    if not 0 <= int(coarse_bits) < bits or (coarse_bits and kind == "sar"):
+        raise ValueError(f"coarse_bits must be 0 (single ramp) or 1..bits-1 for a ramp ADC, got {coarse_bits}")
+    coarse_bits = int(coarse_bits)
     fom = walden_fom_fj() if fom_fj is None else float(fom_fj)
     parts = {"conversion": fom * 2.0**bits * 1e-3}
     median = entry("analog", "adc_survey_median_energy")
     notes = [(f"Walden: E = FOM x 2^bits, FOM {fom:.3g} fJ/step (survey median {median.value:g} pJ at "
               f"{entry('analog', 'adc_survey_enob_bits').value:g} ENOB; {median.cite()})")]
-    cycles = bits if kind == "sar" else 2**bits
+    if kind == "sar":
+        cycles = bits
+    elif coarse_bits:
+        cycles = 2**coarse_bits + 2 ** (bits - coarse_bits)
+        notes.append(f"two-step ramp: {2**coarse_bits} coarse + {2 ** (bits - coarse_bits)} fine cycles instead of "
+                     f"{2**bits}; Walden energy kept at the same resolution (fewer comparator decisions not credited)")
+    else:
+        cycles = 2**bits
     if kind == "memristor_ramp":
         v = read_voltage_v if read_voltage_v is not None else entry("analog", "read_voltage").value
+        cells = 2**bits if ramp_devices is None else int(ramp_devices)
         if ramp_conductances_s is None:
-            g = np.full(2**bits, _mean_conductance_s())
+            g = np.full(cells, _mean_conductance_s())
             notes.append("ramp cells assumed at the mean device conductance (no programmed ramp given)")
         else:
             g = np.asarray(ramp_conductances_s, dtype=np.float64)
-            if g.shape != (2**bits,) or np.any(g < 0):
-                raise ValueError(f"ramp_conductances_s must be {2**bits} non-negative values in siemens")
-        parts["ramp column"] = float(np.sum(g) * v * v / clock_hz) * 1e12
-        notes.append("ramp column read energy sum_k G_k V^2 t_step, one step per clock")
+            if g.shape != (cells,) or np.any(g < 0):
+                raise ValueError(f"ramp_conductances_s must be {cells} non-negative values in siemens")
+        sweeps = 2 if coarse_bits else 1
+        parts["ramp column"] = float(sweeps * np.sum(g) * v * v / clock_hz) * 1e12
+        notes.append(f"ramp column read energy sum_k G_k V^2 t_step over {cells} cells, one step per clock"
+                     + (", read in the coarse and again in the fine sweep" if coarse_bits else ""))
     return AdcCost(kind, bits, float(sum(parts.values())), cycles, parts, tuple(notes))
 
 
@@ -102,6 +118,8 @@ class MacroConfig:
     driven for the whole conversion (a ramp compared against the live column output, as assumed for nl-ramp5).
     group_mapping: grouped convolutions as "block" (groups block-diagonal within a tile) or "per_group" (one small
     tile of k_g x n_g cells per group), as the simulator maps them (simulators/onnx_map.py).
+    adc_coarse_bits: a two-step (coarse-fine) ramp ADC's coarse bits (0: single ramp). ramp_devices: memristors in
+    a memristor ramp column (None: 2^adc_bits, one per step; more with multi-device steps).
     """
 
     name: str = "custom"
@@ -119,6 +137,8 @@ class MacroConfig:
     read_voltage_v: float | None = None
     hold_column: bool = False
     group_mapping: str = "block"
+    adc_coarse_bits: int = 0
+    ramp_devices: int | None = None
 
     def __post_init__(self) -> None:
         if self.rows < 1 or self.cols < 1 or self.cols_per_adc < 1:
@@ -134,6 +154,10 @@ class MacroConfig:
         parse_node(self.tech)
         if self.group_mapping not in ("block", "per_group"):
             raise ValueError("group_mapping must be 'block' or 'per_group'")
+        if not 0 <= self.adc_coarse_bits < self.adc_bits or (self.adc_coarse_bits and self.adc_kind == "sar"):
+            raise ValueError("adc_coarse_bits must be 0 or 1..adc_bits-1 for a ramp ADC")
+        if self.ramp_devices is not None and self.ramp_devices < 1:
+            raise ValueError("ramp_devices must be >= 1")
 
 
 TILE_PRESETS: dict[str, MacroConfig] = {
@@ -177,7 +201,8 @@ def tile_read(cfg: MacroConfig, rows_used: int | None = None, cols_used: int | N
     [rows, cols] and voltages [rows] or [reads, rows] are given (then the figure is per read, averaged)."""
     r = cfg.rows if rows_used is None else rows_used
     c = cfg.cols if cols_used is None else cols_used
-    adc = adc_cost(cfg.adc_bits, cfg.adc_kind, clock_hz=cfg.clock_hz, read_voltage_v=cfg.read_voltage_v)
+    adc = adc_cost(cfg.adc_bits, cfg.adc_kind, clock_hz=cfg.clock_hz, read_voltage_v=cfg.read_voltage_v,
+                   coarse_bits=cfg.adc_coarse_bits, ramp_devices=cfg.ramp_devices)
     # A SAR samples the column once; a ramp compared against the live column keeps cell current flowing for the
     # whole 2^bits-step window unless the column is sampled and held.
     read_time = (1 if cfg.adc_kind == "sar" or cfg.hold_column else adc.cycles) / cfg.clock_hz
@@ -208,7 +233,8 @@ def tile_area_um2(cfg: MacroConfig) -> dict:
     adc_one = isaac_area.value * 2.0 ** (cfg.adc_bits - 8) * scaling(isaac_area.node, cfg.tech).area
     area = {"cells": cells * cell_f2 * f_um**2, "adc": n_adc * adc_one}
     if cfg.adc_kind == "memristor_ramp":
-        area["ramp column"] = 2**cfg.adc_bits * cell_f2 * f_um**2
+        cells = 2**cfg.adc_bits if cfg.ramp_devices is None else cfg.ramp_devices
+        area["ramp column"] = cells * cell_f2 * f_um**2
     return area
 
 
@@ -252,18 +278,20 @@ class ReadoutCost:
 
 def activation_readout_cost(bits: int, scheme: str = "nl_ramp", tech: str | float = DEFAULT_TECH,
                             clock_hz: float = 1e9, ramp_conductances_s: np.ndarray | None = None,
-                            lut_bits: int = 8) -> ReadoutCost:
+                            lut_bits: int = 8, coarse_bits: int = 0, ramp_devices: int | None = None) -> ReadoutCost:
     """Return the cost of one activated output (e.g. sigmoid/tanh of an LSTM gate) per column and step.
 
     'nl_ramp': a memristor-ramp ADC whose ramp samples the inverse activation, so the count *is* the activated
     value (Yang et al. 2025): one conversion, 2^bits cycles. 'sar_lut' / 'ramp_lut': a linear SAR or ramp ADC, then
     a digital activation as a lookup-table read of a lut_bits-wide word from SRAM (Horowitz SRAM energy per bit,
-    scaled to `tech`), one extra cycle.
+    scaled to `tech`), one extra cycle. `coarse_bits` and `ramp_devices` describe a two-step or multi-device
+    memristor ramp (see `adc_cost`).
     """
     from .memory import memory_energy  # local: memory imports nothing from here, but keep the API module light
 
     if scheme == "nl_ramp":
-        adc = adc_cost(bits, "memristor_ramp", clock_hz=clock_hz, ramp_conductances_s=ramp_conductances_s)
+        adc = adc_cost(bits, "memristor_ramp", clock_hz=clock_hz, ramp_conductances_s=ramp_conductances_s,
+                       coarse_bits=coarse_bits, ramp_devices=ramp_devices)
         return ReadoutCost(scheme, bits, {"adc": adc.energy_pj}, adc.cycles)
     if scheme not in ("sar_lut", "ramp_lut"):
         raise ValueError("scheme must be 'nl_ramp', 'sar_lut' or 'ramp_lut'")

@@ -201,7 +201,8 @@ def _measured_crossbar_pj(layer: Layer, tile: MacroConfig, data) -> float:
     v = np.atleast_2d(np.asarray(v_v, dtype=np.float64))
     if np.asarray(g_s).shape[0] != layer.k_rows * layer.groups and np.asarray(g_s).shape[0] != layer.k_rows:
         raise UserError(f"crossbar data for {layer.name}: conductances need {layer.k_rows} rows (the layer's inputs)")
-    cycles = 1 if tile.adc_kind == "sar" or tile.hold_column else adc_cost(tile.adc_bits, tile.adc_kind).cycles
+    cycles = 1 if tile.adc_kind == "sar" or tile.hold_column else adc_cost(
+        tile.adc_bits, tile.adc_kind, coarse_bits=tile.adc_coarse_bits).cycles
     per_read = crossbar_read_energy_pj(g_s, v, cycles / tile.clock_hz) / v.shape[0]
     return per_read * layer.vectors * layer.groups
 

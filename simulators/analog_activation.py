@@ -15,6 +15,7 @@ import torch
 from edgeq.errors import UserError
 
 from .ramp_adc import LinearLutADC, ProgrammedRamp, RampADC, RampADCConfig
+from .ramp_kernels import ramp_convert_two_step
 
 TORCH_FUNCTIONS = {
     "tanh": torch.tanh,
@@ -86,6 +87,13 @@ class AnalogActivation(torch.nn.Module):
         if cfg.comparator_noise > 0:
             noise = self._rng.standard_normal(tuple(flat.shape)).astype(np.float32)
             xe = xe + cfg.comparator_noise * torch.from_numpy(noise)
+        if self.ramp is not None and cfg.has_read_noise and cfg.two_step:
+            # coarse-fine with a read-noise draw per sweep: the count is no longer one search over one ramp
+            coarse, fine = self.ramp.two_step_thresholds(flat.shape[0], self._rng)
+            xn = xe.contiguous().numpy()
+            out = ramp_convert_two_step(xn, np.ones(self.n_columns, np.float32), np.zeros(self.n_columns, np.float32),
+                                        None, coarse, fine, self.ramp.table)
+            return torch.from_numpy(out).reshape(x.shape)
         if self.ramp is not None and cfg.has_read_noise:
             thr = torch.from_numpy(np.ascontiguousarray(self.ramp.thresholds(flat.shape[0], self._rng), np.float32))
             code = torch.searchsorted(thr, xe.contiguous(), right=True)

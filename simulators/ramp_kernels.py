@@ -105,6 +105,94 @@ def ramp_convert(
 
 
 @numba.njit(cache=True, boundscheck=False)
+def ramp_convert_two_step_numba(
+    y: np.ndarray, gain: np.ndarray, offset: np.ndarray, noise: np.ndarray, coarse: np.ndarray, fine: np.ndarray,
+    table: np.ndarray
+) -> np.ndarray:
+    """Return table[c * M + f] for y [N, C]: c = count(coarse <= x), f = count(fine[c] <= x), M = fine.shape[2] + 1.
+
+    coarse [R, G - 1] and fine [R, G, M - 1] with R = 1 (shared by all rows) or N (one sweep pair per row); the
+    comparator sees the same x (one noise draw per conversion) in both phases.
+    """
+    n, c = y.shape
+    n_coarse = coarse.shape[1]
+    n_fine = fine.shape[2]
+    per_row = coarse.shape[0] > 1
+    has_noise = noise.shape[0] > 0
+    out = np.empty((n, c), dtype=np.float32)
+    xs = np.empty(c, dtype=np.float32)
+    group = np.empty(c, dtype=np.int32)
+    count = np.empty(c, dtype=np.int32)
+    for i in range(n):
+        r = i if per_row else 0
+        for j in range(c):
+            v = y[i, j] * gain[j] + offset[j]
+            if has_noise:
+                v += noise[i, j]
+            xs[j] = v
+            group[j] = 0
+            count[j] = 0
+        # coarse phase: one group of steps per cycle, every comparator checks it (compare-and-add over columns)
+        for k in range(n_coarse):
+            tk = coarse[r, k]
+            for j in range(c):
+                group[j] += np.int32(xs[j] >= tk)
+        # fine phase: all groups sweep in parallel; each comparator listens to its own group
+        for k in range(n_fine):
+            for j in range(c):
+                count[j] += np.int32(xs[j] >= fine[r, group[j], k])
+        for j in range(c):
+            out[i, j] = table[group[j] * (n_fine + 1) + count[j]]
+    return out
+
+
+def ramp_convert_two_step_numpy(
+    y: np.ndarray, gain: np.ndarray, offset: np.ndarray, noise: np.ndarray, coarse: np.ndarray, fine: np.ndarray,
+    table: np.ndarray
+) -> np.ndarray:
+    """NumPy twin of `ramp_convert_two_step_numba` (same arguments, same float32 result)."""
+    x = (y.astype(np.float32) * gain.astype(np.float32) + offset.astype(np.float32)).astype(np.float32)
+    if noise.shape[0] > 0:
+        x = (x + noise.astype(np.float32)).astype(np.float32)
+    rows = np.arange(x.shape[0]) if coarse.shape[0] > 1 else np.zeros(x.shape[0], dtype=np.int64)
+    group = np.sum(x[:, :, None] >= coarse[rows][:, None, :], axis=2)  # [N, C]
+    fine_sel = fine[rows[:, None], group]  # [N, C, M - 1]: each column's own group
+    count = np.sum(x[:, :, None] >= fine_sel, axis=2)
+    return table[group * (fine.shape[2] + 1) + count].astype(np.float32)
+
+
+def ramp_convert_two_step(
+    y: np.ndarray,
+    gain: np.ndarray,
+    offset: np.ndarray,
+    noise: np.ndarray | None,
+    coarse: np.ndarray,
+    fine: np.ndarray,
+    table: np.ndarray,
+    backend: str = "numba",
+) -> np.ndarray:
+    """Return the coarse-fine ramp-ADC outputs for column values y [N, C] (thresholds from `two_step_thresholds`)."""
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    noise_arr = np.zeros((0, 0), np.float32) if noise is None else np.ascontiguousarray(noise, dtype=np.float32)
+    coarse = np.ascontiguousarray(np.atleast_2d(coarse), dtype=np.float32)
+    fine = np.ascontiguousarray(fine, dtype=np.float32)
+    if fine.ndim == 2:
+        fine = fine[None]
+    args = (
+        y,
+        np.ascontiguousarray(gain, dtype=np.float32),
+        np.ascontiguousarray(offset, dtype=np.float32),
+        noise_arr,
+        coarse,
+        fine,
+        np.ascontiguousarray(table, dtype=np.float32),
+    )
+    if backend == "numba":
+        return ramp_convert_two_step_numba(*args)
+    return ramp_convert_two_step_numpy(*args)
+
+
+@numba.njit(cache=True, boundscheck=False)
 def linear_lut_numba(x: np.ndarray, lo: np.float32, inv_step: np.float32, table: np.ndarray) -> np.ndarray:
     """Return table[clip(floor((x - lo) * inv_step + 0.5), 0, len(table) - 1)] for x [N, C] (uniform ADC + LUT)."""
     n, c = x.shape

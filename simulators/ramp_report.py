@@ -37,6 +37,8 @@ def ramp_summary(adc: RampADC, chips: int = 20, seed: int = 0) -> dict:
         "first_threshold": float(adc.thresholds[0]),
         "last_threshold": float(adc.thresholds[-1]),
         "conductance_ratio_max_min": float(heights.max() / heights.min()) if heights.size else 1.0,
+        "ramp_devices": int(adc.device_targets_us().size),
+        "cycles": cfg.cycles,
         "ideal_max_abs_error": float(np.max(np.abs(ideal - fx))),
         "ideal_rms_error": float(np.sqrt(np.mean((ideal - fx) ** 2))),
         "linear_lut_max_abs_error": float(np.max(np.abs(lin_out - fx))),

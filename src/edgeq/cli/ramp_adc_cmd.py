@@ -22,7 +22,7 @@ Examples:
 @click.option("-f", "--function", default="tanh", show_default=True,
               help="tanh, sigmoid, hard_sigmoid, relu_clip, softsign or exp.")
 @click.option("-b", "--bits", "bits_list", type=int, multiple=True, help="ADC bits (repeatable; default 3 4 5 8).")
-@click.option("--preset", default="ideal", show_default=True, help="Non-idealities: ideal, chip (RRAM), chip_verified, noisy or pcm.")
+@click.option("--preset", default="ideal", show_default=True, help="Non-idealities: ideal, chip (RRAM), chip_verified, chip_multi, chip_two_step, noisy or pcm.")
 @click.option("--x-range", type=float, nargs=2, default=None, help="Input span lo hi (for unbounded functions).")
 @click.option("--chips", default=20, show_default=True, help="Programmed chip instances to draw when noisy.")
 @click.option("--seed", default=0, show_default=True)
@@ -44,8 +44,16 @@ def command(function: str, bits_list: tuple[int, ...], preset: str, x_range, chi
             raise UserError(f"--x-range {lo:g} {hi:g}: give finite lo < hi whose span is finite (e.g. -8 0)")
     if output is not None and output.exists() and not force:
         raise UserError(f"{output} exists; pass --force to overwrite it or choose another -o/--output")
-    rows = [ramp_summary(RampADC(get_preset(preset, bits=b, function=function, x_range=x_range)), chips, seed)
-            for b in (bits_list or (3, 4, 5, 8))]
+    from edgeq.hw_models.analog import adc_cost
+
+    rows = []
+    for b in bits_list or (3, 4, 5, 8):
+        adc = RampADC(get_preset(preset, bits=b, function=function, x_range=x_range))
+        row = ramp_summary(adc, chips, seed)
+        g_s = adc.device_targets_us() * 1e-6
+        cost = adc_cost(b, "memristor_ramp", ramp_conductances_s=g_s, ramp_devices=g_s.size,
+                        coarse_bits=adc.config.coarse_bits)
+        rows.append({**row, "energy_pj": cost.energy_pj, "ramp_column_pj": cost.parts["ramp column"]})
     if output is not None:
         write_json(output, rows)
     if as_json:
@@ -56,15 +64,18 @@ def command(function: str, bits_list: tuple[int, ...], preset: str, x_range, chi
     from rich.table import Table
 
     table = Table(title=f"ramp NL-ADC for {function} (preset {preset}); errors vs exact f over the input span")
-    for col in ("bits", "steps", "G ratio", "max err", "rms err", "lin max", "lin rms", "chip rms", "flips"):
+    for col in ("bits", "steps", "G ratio", "max err", "rms err", "lin max", "lin rms", "chip rms", "flips", "devices",
+                "cycles", "pJ/conv"):
         table.add_column(col, justify="right")
     for r in rows:
         table.add_row(str(r["bits"]), str(r["ramp_steps"]), f"{r['conductance_ratio_max_min']:.1f}",
                       f"{r['ideal_max_abs_error']:.4f}", f"{r['ideal_rms_error']:.4f}",
                       f"{r['linear_lut_max_abs_error']:.4f}", f"{r['linear_lut_rms_error']:.4f}",
                       f"{r['chip_rms_error_mean']:.4f}±{r['chip_rms_error_std']:.4f}",
-                      f"{100 * r['codes_differing_from_ideal']:.1f}%")
-    Console(width=max(Console().width, 110)).print(table)
+                      f"{100 * r['codes_differing_from_ideal']:.1f}%", str(r["ramp_devices"]), str(r["cycles"]),
+                      f"{r['energy_pj']:.2f}")
+    Console(width=max(Console().width, 140)).print(table)
     click.echo(f"G ratio: largest/smallest ramp conductance; lin: linear ADC + LUT at the same bits; chip rms: mean ± "
-               f"std over {rows[0]['chips']} programmed chips; flips: codes differing from the ideal ramp")
+               f"std over {rows[0]['chips']} programmed chips; flips: codes differing from the ideal ramp; devices: "
+               "ramp memristors; pJ/conv: Walden conversion + ramp-column read energy (edgeq.hw_models.adc_cost)")
     return 0
