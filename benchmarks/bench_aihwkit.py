@@ -62,8 +62,9 @@ def edgeq_config(setting: str):
         drift_compensation="mean_abs_noisy" if setting == "matched noisy" else "mean_abs")
 
 
-def aihwkit_config(setting: str, read_noise: bool = False):
-    """Return aihwkit's InferenceRPUConfig for a setting (module docstring)."""
+def aihwkit_config(setting: str, read_noise: bool = False, out_noise: float | None = None, remap: bool = False):
+    """Return aihwkit's InferenceRPUConfig for a setting (module docstring); the keywords change the defaults
+    (PCM read noise on, another output noise, per-column weight remapping) for the checks."""
     from aihwkit.inference import PCMLikeNoiseModel
     from aihwkit.inference.compensation.drift import (GlobalDriftCompensation,
                                                       GlobalDriftCompensationWithExactReference)
@@ -74,6 +75,11 @@ def aihwkit_config(setting: str, read_noise: bool = False):
     if read_noise:
         rpu.forward.w_noise_type = WeightNoiseType.PCM_READ
         rpu.forward.w_noise = 0.0175
+    if out_noise is not None:
+        rpu.forward.out_noise = out_noise
+    if remap:
+        rpu.mapping.weight_scaling_omega = 1.0
+        rpu.mapping.weight_scaling_columnwise = True
     if setting == "defaults":
         return rpu
     rpu.forward.inp_res = 1 / (2**8 - 2)  # step 2 / 254 = 1 / 127 on [-1, 1]: edgeq's 8-bit DAC
@@ -115,7 +121,7 @@ class AihwkitArray:
             return self.layer(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))).numpy()
 
 
-def aihwkit_model(proto, setting: str):
+def aihwkit_model(proto, setting: str, **options):
     """Return an OnnxCrossbarModel whose tiles are aihwkit layers (float nodes and im2col stay edgeq's)."""
     from edgeq.simulators import TileConfig, get_preset
     from edgeq.simulators.onnx_sim import OnnxCrossbarModel
@@ -125,7 +131,7 @@ def aihwkit_model(proto, setting: str):
             import torch
 
             torch.manual_seed(int(rng.integers(0, 2**31)))
-            self._arrays = {name: [AihwkitArray(b.matrix, aihwkit_config(setting)) for b in m.blocks]
+            self._arrays = {name: [AihwkitArray(b.matrix, aihwkit_config(setting, **options)) for b in m.blocks]
                             for name, m in self.maps.items()}
 
     layout = dataclasses.replace(get_preset("ideal"), tile=TileConfig(rows=512, cols=512))
@@ -204,6 +210,71 @@ def accuracy_part(repeats: int, seed: int) -> list[dict]:
     return rows
 
 
+# ----------------------------------------------------------------------------------------------------- checks
+
+
+def _mean_se(values: np.ndarray) -> tuple[list[float], list[float]]:
+    """Return the mean over axis 0 and its standard error."""
+    return values.mean(0).tolist(), (values.std(0) / np.sqrt(len(values))).tolist()
+
+
+def checks_part(seed: int, chips: int = 100) -> dict:
+    """Return the checks behind the docs' explanations: (1) the digits MLP, matched noisy, over many chips; (2) which
+    of aihwkit's defaults cost the digits CNN its SQNR; (3) both drift compensations on one 512x512 layer."""
+    from edgeq.simulators import program
+    from edgeq.simulators.onnx_sim import OnnxCrossbarModel
+
+    import torch
+
+    models = load_models()
+    mlp, cnn = models[0], models[1]
+    many = {}
+    for simulator in ("edgeq", "aihwkit"):
+        sim = (OnnxCrossbarModel(mlp["proto"], edgeq_config("matched noisy")) if simulator == "edgeq"
+               else aihwkit_model(mlp["proto"], "matched noisy"))
+        sqnr, acc = run_chips(sim, mlp, chips, seed + 1)
+        (sm, sse), (am, ase) = _mean_se(sqnr), _mean_se(acc)
+        many[simulator] = {"sqnr_db": sm, "sqnr_db_se": sse, "accuracy": am, "accuracy_se": ase}
+        print(f"digits_mlp matched noisy, {chips} chips, {simulator}: SQNR " + " ".join(f"{v:.2f}" for v in sm),
+              flush=True)
+    ablation = []
+    for out_noise, remap in ((None, False), (0.0, False), (None, True), (0.0, True)):
+        sqnr, acc = run_chips(aihwkit_model(cnn["proto"], "defaults", out_noise=out_noise, remap=remap), cnn, 10, seed)
+        ablation.append({"out_noise": 0.06 if out_noise is None else out_noise, "columnwise_remap": remap,
+                         "sqnr_db": sqnr.mean(0).tolist(), "accuracy": acc.mean(0).tolist()})
+        print(f"digits_cnn aihwkit defaults, out_noise {ablation[-1]['out_noise']}, remap {remap}: SQNR "
+              + " ".join(f"{v:.1f}" for v in ablation[-1]["sqnr_db"]), flush=True)
+    rng = np.random.default_rng(seed)
+    w = (rng.standard_normal((512, 512)) / np.sqrt(512)).astype(np.float32)
+    w_max = np.abs(w).max(0)
+    target = w / w_max
+    layer: dict = {}
+    for r in range(10):
+        torch.manual_seed(1000 + r)
+        for setting in ("matched noisy", "matched exact"):
+            aihw = AihwkitArray(w, aihwkit_config(setting))
+            tile = next(aihw.layer.analog_tiles())
+            arr = program(w, edgeq_config(setting), np.random.default_rng([seed, 1000 + r]))
+            for t in TIMES.values():
+                aihw.layer.drift_analog_weights(t)
+                st = arr.state_at(t)
+                for simulator, wt, alpha in (("aihwkit", tile.tile.get_weights().numpy().T, float(tile.alpha)),
+                                             ("edgeq", st.weights, float(np.mean(st.col_scale[0] / w_max)))):
+                    best = float((wt * target).sum() / (wt * wt).sum())  # least-squares scale onto the targets
+                    err = lambda a, wt=wt: 10 * np.log10((target**2).sum() / ((a * wt - target) ** 2).sum())
+                    layer.setdefault(f"{simulator} {setting}", []).append(
+                        [alpha, best, err(alpha), err(best), float(np.abs(wt).mean())])
+    fields = ("alpha", "best_scale", "weight_sqnr_db", "weight_sqnr_best_db", "mean_abs_w")
+    layer_out = {"target_mean_abs_w": float(np.abs(target).mean()), "chips": 10}
+    for key, v in layer.items():
+        arr_v = np.array(v).reshape(10, len(TIMES), len(fields)).mean(0)
+        layer_out[key] = {f: arr_v[:, i].tolist() for i, f in enumerate(fields)}
+        print(f"512x512 layer {key}: alpha " + " ".join(f"{a:.4f}" for a in layer_out[key]["alpha"])
+              + " weight SQNR " + " ".join(f"{a:.2f}" for a in layer_out[key]["weight_sqnr_db"]), flush=True)
+    return {"mlp_many_chips": {"chips": chips, **many}, "cnn_aihwkit_defaults_ablation": ablation,
+            "layer_512_compensation": layer_out}
+
+
 # ------------------------------------------------------------------------------------------------------ speed
 
 
@@ -220,8 +291,9 @@ def _median_times(funcs: dict, repeats: int) -> dict[str, float]:
     return {k: float(np.median(v)) for k, v in times.items()}
 
 
-def speed_part(batch: int, repeats: int) -> dict:
-    """Return median seconds and ratios over nn.Linear of one 512x512 layer read one day after programming."""
+def speed_part(batch: int, repeats: int, runs: int) -> dict:
+    """Return median seconds and ratios over nn.Linear of one 512x512 layer read one day after programming, per
+    run (each run times every variant round-robin) and their median over runs."""
     import torch
     from edgeq.simulators import get_preset, program
 
@@ -240,10 +312,19 @@ def speed_part(batch: int, repeats: int) -> dict:
     read_rng = np.random.default_rng(1)
     funcs = {"nn_linear": lambda: linear(xt)}
     funcs.update({k: (lambda a=a: a.matmul(x, 86400.0, read_rng)) for k, a in {**edgeq, **aihw}.items()})
-    with torch.no_grad():
-        med = _median_times(funcs, repeats)
-    return {"batch": batch, "repeats": repeats, "seconds": {k: round(v, 5) for k, v in med.items()},
-            "vs_linear": {k: round(v / med["nn_linear"], 2) for k, v in med.items() if k != "nn_linear"}}
+    per_run = []
+    for _ in range(runs):
+        with torch.no_grad():
+            med = _median_times(funcs, repeats)
+        per_run.append({"seconds": med, "vs_linear": {k: v / med["nn_linear"] for k, v in med.items()},
+                        "load": round(os.getloadavg()[0], 1)})
+        print("speed run: " + " ".join(f"{k} {v:.2f}" for k, v in per_run[-1]["vs_linear"].items()), flush=True)
+    keys = list(funcs)
+    return {"batch": batch, "repeats": repeats, "runs": runs, "loads": [r["load"] for r in per_run],
+            "seconds": {k: round(float(np.median([r["seconds"][k] for r in per_run])), 5) for k in keys},
+            "vs_linear": {k: round(float(np.median([r["vs_linear"][k] for r in per_run])), 2) for k in keys[1:]},
+            "vs_linear_range": {k: [round(min(r["vs_linear"][k] for r in per_run), 2),
+                                    round(max(r["vs_linear"][k] for r in per_run), 2)] for k in keys[1:]}}
 
 
 # ----------------------------------------------------------------------------------------------------- render
@@ -253,30 +334,66 @@ def _pm(mean: float, std: float, scale: float = 1.0, digits: int = 1) -> str:
     return f"{scale * mean:.{digits}f} +- {scale * std:.{digits}f}"
 
 
-def render(results: dict) -> str:
-    """Return the markdown tables of the results (what docs/crossbar.md shows between its aihwkit markers)."""
+def render(results: dict, part: str = "all") -> str:
+    """Return the markdown tables of the results (what docs/crossbar.md shows between its aihwkit markers):
+    part "accuracy", "checks", "speed" or "all"."""
     heads = " | ".join(results["times"])
-    out = [f"| model | setting | simulator | accuracy % {heads} |", "|---|---|---|" + "---|" * len(results["times"])]
-    for row in results["accuracy"]:
-        if "accuracy" in row:
-            cells = " | ".join(_pm(m, s, 100.0, 2) for m, s in zip(row["accuracy"], row["accuracy_std"]))
-            out.append(f"| {row['model']} (FP32 {100 * row['fp32_accuracy']:.1f}%) | {row['setting']} | "
-                       f"{row['simulator']} | {cells} |")
-    out += ["", f"| model | setting | simulator | SQNR dB {heads} |", "|---|---|---|" + "---|" * len(results["times"])]
-    for row in results["accuracy"]:
-        cells = " | ".join(_pm(m, s) for m, s in zip(row["sqnr_db"], row["sqnr_db_std"]))
-        out.append(f"| {row['model']} ({row['samples']} samples) | {row['setting']} | {row['simulator']} | {cells} |")
-    if "speed" in results:
+    rule = "|---|---|---|" + "---|" * len(results["times"])
+    out: list[str] = []
+    if part in ("accuracy", "all") and "accuracy" in results:
+        out += [f"| model | setting | simulator | accuracy % {heads} |", rule]
+        for row in results["accuracy"]:
+            if "accuracy" in row:
+                cells = " | ".join(_pm(m, s, 100.0, 2) for m, s in zip(row["accuracy"], row["accuracy_std"]))
+                out.append(f"| {row['model']} (FP32 {100 * row['fp32_accuracy']:.1f}%) | {row['setting']} | "
+                           f"{row['simulator']} | {cells} |")
+        out += ["", f"| model | setting | simulator | SQNR dB {heads} |", rule]
+        for row in results["accuracy"]:
+            cells = " | ".join(_pm(m, s) for m, s in zip(row["sqnr_db"], row["sqnr_db_std"]))
+            out.append(f"| {row['model']} ({row['samples']} samples) | {row['setting']} | {row['simulator']} | "
+                       f"{cells} |")
+    if part in ("checks", "all") and "checks" in results:
+        ch = results["checks"]
+        many = ch["mlp_many_chips"]
+        out += ["", f"| digits_mlp, matched noisy, {many['chips']} chips (mean +- s.e.) | {heads} |",
+                "|---|" + "---|" * len(results["times"])]
+        for simulator in ("edgeq", "aihwkit"):
+            m = many[simulator]
+            out.append(f"| {simulator} SQNR dB | " + " | ".join(_pm(a, b, 1.0, 2) for a, b in
+                                                                 zip(m["sqnr_db"], m["sqnr_db_se"])) + " |")
+            out.append(f"| {simulator} accuracy % | " + " | ".join(_pm(a, b, 100.0, 2) for a, b in
+                                                                   zip(m["accuracy"], m["accuracy_se"])) + " |")
+        out += ["", f"| digits_cnn, aihwkit defaults but (10 chips) | SQNR dB {heads} |",
+                "|---|" + "---|" * len(results["times"])]
+        for row in ch["cnn_aihwkit_defaults_ablation"]:
+            label = f"output noise {row['out_noise']:g}, " + ("per-column weight remapping" if row["columnwise_remap"]
+                                                             else "no weight remapping (default)")
+            out.append(f"| {label} | " + " | ".join(f"{v:.1f}" for v in row["sqnr_db"]) + " |")
+        lay = ch["layer_512_compensation"]
+        out += ["", f"| one 512x512 layer, matched, {lay['chips']} chips | compensation factor {heads} | "
+                f"weight SQNR dB {heads} |", "|---|" + "---|" * (2 * len(results["times"]))]
+        for key in ("edgeq matched noisy", "aihwkit matched noisy", "edgeq matched exact", "aihwkit matched exact"):
+            v = lay[key]
+            out.append(f"| {key} | " + " | ".join(f"{a:.3f}" for a in v["alpha"]) + " | "
+                       + " | ".join(f"{a:.2f}" for a in v["weight_sqnr_db"]) + " |")
+        v = lay["aihwkit matched noisy"]
+        out.append("| least-squares best factor (aihwkit weights) | " + " | ".join(f"{a:.3f}" for a in v["best_scale"])
+                   + " | " + " | ".join(f"{a:.2f}" for a in v["weight_sqnr_best_db"]) + " |")
+    if part in ("speed", "all") and "speed" in results:
         sp = results["speed"]
-        out += ["", "| 512x512 layer, batch 1024, 1 thread | read noise | ms per MVM | x nn.Linear |",
+        out += ["", f"| 512x512 layer, batch 1024, 1 thread ({sp.get('runs', 1)} runs, load "
+                f"{min(sp.get('loads', [0])):.1f}-{max(sp.get('loads', [0])):.1f}) | read noise | ms per MVM | "
+                "x nn.Linear (median, range over runs) |",
                 "|---|---|---|---|", f"| torch nn.Linear | - | {1e3 * sp['seconds']['nn_linear']:.2f} | 1 |"]
         labels = {"edgeq_ideal_adc8": ("edgeq ideal_adc8 (256x256 tiles)", "off"),
                   "edgeq_pcm": ("edgeq pcm (256x256 tiles)", "on (1/f, per device)"),
                   "aihwkit_default": ("aihwkit InferenceRPUConfig defaults", "off"),
                   "aihwkit_pcm_read_noise": ("aihwkit defaults + PCM_READ w_noise 0.0175", "on")}
         for key, (label, noise) in labels.items():
-            out.append(f"| {label} | {noise} | {1e3 * sp['seconds'][key]:.2f} | {sp['vs_linear'][key]:.2f} |")
-    return "\n".join(out)
+            lo, hi = sp.get("vs_linear_range", {}).get(key, [sp["vs_linear"][key]] * 2)
+            out.append(f"| {label} | {noise} | {1e3 * sp['seconds'][key]:.2f} | {sp['vs_linear'][key]:.2f} "
+                       f"({lo:.2f}-{hi:.2f}) |")
+    return "\n".join(out).strip()
 
 
 def summary(results: dict) -> dict:
@@ -313,11 +430,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--speed-repeats", type=int, default=21)
     parser.add_argument("--batch", type=int, default=1024)
-    parser.add_argument("--parts", default="accuracy,speed", help="run these; the other part's results are kept")
-    parser.add_argument("--render", action="store_true", help="print the docs tables of the committed results")
+    parser.add_argument("--speed-runs", type=int, default=3, help="speed runs; the table gives median and range")
+    parser.add_argument("--parts", default="accuracy,checks,speed", help="run these; other parts' results are kept")
+    parser.add_argument("--render", nargs="?", const="all", choices=("all", "accuracy", "checks", "speed"),
+                        help="print the docs tables of the committed results (all, or one part)")
     args = parser.parse_args(argv)
     if args.render:
-        print(render(json.loads(RESULTS.read_text())))
+        print(render(json.loads(RESULTS.read_text()), args.render))
         return 0
     try:
         import aihwkit
@@ -342,8 +461,10 @@ def main(argv: list[str] | None = None) -> int:
     with threadpool_limits(args.threads):
         if "accuracy" in parts:
             results["accuracy"] = accuracy_part(args.repeats, args.seed)
+        if "checks" in parts:
+            results["checks"] = checks_part(args.seed)
         if "speed" in parts:
-            results["speed"] = speed_part(args.batch, args.speed_repeats)
+            results["speed"] = speed_part(args.batch, args.speed_repeats, args.speed_runs)
     results["load_after"] = round(os.getloadavg()[0], 1)
     write_json(RESULTS, results)
     print(json.dumps(summary(results)))
