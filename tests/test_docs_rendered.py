@@ -8,17 +8,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = [  # (docs file, opening-marker suffix, end marker, script, results file)
+TABLES = [  # (docs file, opening-marker suffix, end marker, script, results file[, render part])
     ("docs/crossbar.md", "crossbar_corpus.json -->\n", "<!-- end corpus table -->", "crossbar_corpus.py",
      "crossbar_corpus.json"),
+    *(("docs/crossbar.md", f"--render {part}` from benchmarks/results/bench_aihwkit.json -->\n",
+       f"<!-- end aihwkit {label} -->", "bench_aihwkit.py", "bench_aihwkit.json", part)
+      for part, label in (("speed", "speed table"), ("accuracy", "accuracy tables"), ("checks", "checks"))),
     ("docs/ramp_adc.md", "`benchmarks/ramp_noise_cause.py --render` -->\n", "<!-- end ramp cause table -->",
      "ramp_noise_cause.py", "ramp_noise_cause.json"),
     ("docs/phyff.md", "phyff_fair.json -->\n", "<!-- end phyff fair table -->", "phyff_fair.py", "phyff_fair.json"),
 ]
 
 
-@pytest.mark.parametrize("doc, start, end, script, results", TABLES, ids=[t[3] for t in TABLES])
-def test_docs_table_is_the_render_of_the_committed_results(doc, start, end, script, results):
+@pytest.mark.parametrize("doc, start, end, script, results, part", [(*t, None)[:6] for t in TABLES],
+                         ids=[t[3] + (f":{t[5]}" if len(t) > 5 else "") for t in TABLES])
+def test_docs_table_is_the_render_of_the_committed_results(doc, start, end, script, results, part):
     path = ROOT / "benchmarks" / "results" / results
     if not path.exists():
         pytest.skip(f"{results} is not committed")
@@ -27,4 +31,5 @@ def test_docs_table_is_the_render_of_the_committed_results(doc, start, end, scri
     spec.loader.exec_module(module)
     text = (ROOT / doc).read_text()
     table = text.split(start, 1)[1].split(end, 1)[0]
-    assert table.strip() == module.render(json.loads(path.read_text())).strip()
+    rendered = module.render(json.loads(path.read_text()), *([part] if part else []))
+    assert table.strip() == rendered.strip()
