@@ -1,8 +1,8 @@
 """IBM aihwkit side by side with edgeq's crossbar simulator: accuracy and output SQNR vs drift on the same models,
 and one layer's speed against torch nn.Linear (issue 18 section 3). Optional: without aihwkit it says why and skips.
 
-    /work/aihwkit-venv/bin/python benchmarks/bench_aihwkit.py [--repeats 5] [--threads 1] [--parts accuracy,speed]
-    .venv/bin/python benchmarks/bench_aihwkit.py --render        # the markdown tables of docs/crossbar.md
+    /work/aihwkit-venv/bin/python benchmarks/bench_aihwkit.py [--repeats 20] [--parts accuracy,checks,speed]
+    .venv/bin/python benchmarks/bench_aihwkit.py --render [accuracy|checks|speed]   # the tables of docs/crossbar.md
 
 aihwkit 1.2.0 has wheels for Python 3.12 only; on 3.11 build it from its sdist against the pinned CPU torch (needs
 libopenblas-dev; docs/crossbar.md gives the commands). It is never a dependency of edgeq.
@@ -19,11 +19,14 @@ aihwkit `AnalogLinear` per matrix (programmed once per chip, `drift_analog_weigh
              bound management, per-column weight scaling to g_max, 512x512 tiles, and the same drift compensation:
              "noisy" = aihwkit GlobalDriftCompensation vs edgeq "mean_abs_noisy";
              "exact" = aihwkit GlobalDriftCompensationWithExactReference vs edgeq "mean_abs".
+Checks part (what the docs' explanations rest on): the digits MLP, matched noisy, over 100 chips; which of aihwkit's
+defaults cost the digits CNN its SQNR (output noise, no weight remapping); both drift compensations of both
+simulators on one 512x512 layer (factor applied, least-squares best factor, weight SQNR).
 Speed part: one 512x512 layer, batch 1024, one thread, median times over nn.Linear's, measured round-robin: edgeq
 ideal_adc8 and pcm (read noise off / on), aihwkit defaults and with PCM read noise (w_noise_type PCM_READ).
 
 Results go to benchmarks/results/bench_aihwkit.json; the last stdout line is JSON (with "skipped" and the reason
-when aihwkit is absent).
+when aihwkit is absent). A full run takes about 10 minutes on one thread.
 """
 
 from __future__ import annotations
@@ -425,7 +428,7 @@ def _cpu_model() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5, help="chips per (model, setting, simulator)")
+    parser.add_argument("--repeats", type=int, default=20, help="chips per (model, setting, simulator)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--speed-repeats", type=int, default=21)
