@@ -21,7 +21,8 @@ Drift compensation (`CrossbarConfig.drift_compensation`) rescales each tile by r
 - "mean_abs_noisy": the same through the noisy tile, read noise and ADC included, at programming and at t
   (aihwkit's GlobalDriftCompensation, src/aihwkit/inference/compensation/drift.py; compensation factors within
   1% of aihwkit 1.2.0's on the same layer, bench_aihwkit.py);
-- "per_column": one factor per column from one-hot reads (aihwkit's PerColumnDriftCompensation), noise-free.
+- "per_column": one factor per column from one-hot reads, noise-free (aihwkit's PerColumnDriftCompensation reads
+  the same through the noisy tile; not compared in bench_aihwkit.py).
 """
 
 from __future__ import annotations
