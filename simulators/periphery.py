@@ -13,10 +13,16 @@ Each option is a field of `PeripheryCalibration` (in `CrossbarConfig.calibration
   680-693 (2023)).
 Drift compensation (`CrossbarConfig.drift_compensation`) rescales each tile by read-out(t=0) / read-out(t):
 - "all_ones": sum over columns of |column sum| of an all-ones read (edgeq's original read-out);
-- "mean_abs": mean |W| from one-hot reads, noise-free (aihwkit's GlobalDriftCompensationWithExactReference);
+- "mean_abs": mean |W| from one-hot reads, noise-free, of the programmed tile right after programming and at t.
+  Not aihwkit's GlobalDriftCompensationWithExactReference: that one takes the unprogrammed target weights as its
+  reference and reads the tile at t through the noisy periphery, so the programming noise of each pair's G_min
+  device (clipped at 0, it lowers every programmed |w|) makes its outputs about 2% high at every t (measured in
+  benchmarks/bench_aihwkit.py, docs/crossbar.md);
 - "mean_abs_noisy": the same through the noisy tile, read noise and ADC included, at programming and at t
-  (aihwkit's GlobalDriftCompensation, src/aihwkit/inference/compensation/drift.py);
-- "per_column": one factor per column from one-hot reads (aihwkit's PerColumnDriftCompensation), noise-free.
+  (aihwkit's GlobalDriftCompensation, src/aihwkit/inference/compensation/drift.py; compensation factors within
+  1% of aihwkit 1.2.0's on the same layer, bench_aihwkit.py);
+- "per_column": one factor per column from one-hot reads, noise-free (aihwkit's PerColumnDriftCompensation reads
+  the same through the noisy tile; not compared in bench_aihwkit.py).
 """
 
 from __future__ import annotations

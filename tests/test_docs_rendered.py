@@ -8,9 +8,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = [  # (docs file, opening-marker suffix, end marker, script, results file[, render function name])
+TABLES = [  # (docs file, opening-marker suffix, end marker, script, results file[, (render function, *args)])
     ("docs/crossbar.md", "crossbar_corpus.json -->\n", "<!-- end corpus table -->", "crossbar_corpus.py",
      "crossbar_corpus.json"),
+    *(("docs/crossbar.md", f"--render {part}` from benchmarks/results/bench_aihwkit.json -->\n",
+       f"<!-- end aihwkit {label} -->", "bench_aihwkit.py", "bench_aihwkit.json", ("render", part))
+      for part, label in (("speed", "speed table"), ("accuracy", "accuracy tables"), ("checks", "checks"))),
     ("docs/ramp_adc.md", "`benchmarks/ramp_noise_cause.py --render` -->\n", "<!-- end ramp cause table -->",
      "ramp_noise_cause.py", "ramp_noise_cause.json"),
     ("docs/ramp_adc.md", "`benchmarks/ramp_fix.py --render` -->\n", "<!-- end ramp fix table -->", "ramp_fix.py",
@@ -18,13 +21,13 @@ TABLES = [  # (docs file, opening-marker suffix, end marker, script, results fil
     ("docs/ramp_adc.md", "`benchmarks/ramp_fix_kws.py --render` -->\n", "<!-- end ramp fix kws table -->",
      "ramp_fix_kws.py", "ramp_fix_kws.json"),
     ("docs/ramp_adc.md", "`benchmarks/ramp_fix_kws.py --task lm --render` -->\n", "<!-- end ramp fix lm table -->",
-     "ramp_fix_kws.py", "ramp_fix_lm.json", "render_lm"),
+     "ramp_fix_kws.py", "ramp_fix_lm.json", ("render_lm",)),
     ("docs/phyff.md", "phyff_fair.json -->\n", "<!-- end phyff fair table -->", "phyff_fair.py", "phyff_fair.json"),
 ]
 
 
-@pytest.mark.parametrize("doc, start, end, script, results, render", [(*t, "render")[:6] for t in TABLES],
-                         ids=[t[4] for t in TABLES])
+@pytest.mark.parametrize("doc, start, end, script, results, render", [(*t, ("render",))[:6] for t in TABLES],
+                         ids=[t[4] + "".join(f":{a}" for a in (*t, ("render",))[5][1:]) for t in TABLES])
 def test_docs_table_is_the_render_of_the_committed_results(doc, start, end, script, results, render):
     path = ROOT / "benchmarks" / "results" / results
     if not path.exists():
@@ -34,4 +37,5 @@ def test_docs_table_is_the_render_of_the_committed_results(doc, start, end, scri
     spec.loader.exec_module(module)
     text = (ROOT / doc).read_text()
     table = text.split(start, 1)[1].split(end, 1)[0]
-    assert table.strip() == getattr(module, render)(json.loads(path.read_text())).strip()
+    function, *args = render
+    assert table.strip() == getattr(module, function)(json.loads(path.read_text()), *args).strip()
