@@ -113,7 +113,7 @@ def test_drift_phase_has_fair_online_backprop_baselines(tmp_path):
     out = tmp_path / "run"
     assert main(["phyff", "train", *TINY, "--out-dir", str(out), "-q"]) == 0
     drift = json.loads((out / "results.json").read_text())["drift"]
-    assert set(drift["accuracy"]) == {"ff", "bp", "hwa", "bp_online", "hwa_online"}
+    assert set(drift["accuracy"]) == {"ff", "bp", "hwa", "bp_online", "hwa_online", "bp_recal", "bp_pat"}
     assert all(len(acc) == len(drift["times_s"]) for acc in drift["accuracy"].values())
     # before any online batch the fine-tuned copies are the trained models
     assert drift["accuracy"]["bp_online"][0] == drift["accuracy"]["bp"][0]

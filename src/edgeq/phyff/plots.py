@@ -36,11 +36,12 @@ def curves_png(results: dict) -> bytes:
         hours = [t / 3600 for t in drift["times_s"]]
         lowest = min(min(acc) for acc in drift["accuracy"].values())
         for method, acc in drift["accuracy"].items():
-            base = method.removesuffix("_online")
-            online = method == "ff" or method.endswith("_online")
-            label = results["methods"][base]["label"] + (" (online)" if online else " (frozen)")
-            axes[2].plot(hours, [100 * a for a in acc], "o-" if online else "s--", color=COLORS[base], label=label,
-                         ms=3)
+            base, _, variant = method.partition("_")
+            online = method == "ff" or bool(variant)
+            label = drift.get("labels", {}).get(method) or (
+                results["methods"][base]["label"] + (" (online)" if online else " (frozen)"))
+            style = {"recal": "^-.", "pat": "v:"}.get(variant, "o-" if online else "s--")
+            axes[2].plot(hours, [100 * a for a in acc], style, color=COLORS[base], label=label, ms=3)
         if drift.get("fault_at_s") is not None:
             axes[2].axvline(drift["fault_at_s"] / 3600, color="gray", ls="--", lw=1)
             axes[2].text(drift["fault_at_s"] / 3600, max(0.0, 100 * lowest - 8) + 1,
