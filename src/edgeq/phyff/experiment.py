@@ -5,9 +5,10 @@ trained on the layers' differentiable twins and deployed on the hardware; FF tra
 the deployment phase the hardware clock runs (drift) and new faults appear; FF keeps training online on a
 stream of labelled samples. For a fair comparison the backprop models also fine-tune on the very same online
 batches, the same number of updates per checkpoint (ONLINE_VARIANTS): on their time-0 twin ("bp_online",
-"hwa_online"), on a twin recalibrated to the drifted chip at each checkpoint ("bp_recal"), and by physics-aware
-training ("bp_pat": forward on the drifted hardware, backward through the recalibrated twin); each then
-reprograms its digital weights, as a deployed backprop system with the same labels would do.
+"hwa_online"), by physics-aware training ("bp_pat": forward on the drifted hardware, backward through the time-0
+twin, Wright et al. 2022), on a twin recalibrated to the drifted chip at each checkpoint ("bp_recal"), and by
+physics-aware training through that recalibrated twin ("bp_pat_recal"); each then reprograms its digital
+weights, as a deployed backprop system with the same labels would do.
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ METHODS = ("ff", "bp", "hwa")
 METHOD_LABELS = {"ff": "FF on hardware", "bp": "BP ideal -> hardware", "hwa": "HWA (noisy twin) -> hardware"}
 # online backprop variant -> (trained model it starts from, BPTrainer mode, twin recalibrated at each checkpoint)
 ONLINE_VARIANTS = {"bp_online": ("bp", "twin", False), "hwa_online": ("hwa", "twin", False),
-                   "bp_recal": ("bp", "twin", True), "bp_pat": ("bp", "pat", True)}
+                   "bp_pat": ("bp", "pat", False), "bp_recal": ("bp", "twin", True),
+                   "bp_pat_recal": ("bp", "pat", True)}
 DEPLOY_LABELS = {"ff": "FF on hardware (online)", "bp": "BP ideal -> hardware (frozen)",
                  "hwa": "HWA (noisy twin) -> hardware (frozen)",
                  "bp_online": "BP fine-tuned on the time-0 twin", "hwa_online": "HWA fine-tuned on the noisy time-0 twin",
-                 "bp_recal": "BP fine-tuned on a recalibrated twin",
-                 "bp_pat": "BP physics-aware (hardware forward, recalibrated-twin backward)"}
+                 "bp_pat": "BP physics-aware (hardware forward, time-0 twin backward)",
+                 "bp_recal": "BP fine-tuned on a twin recalibrated to the drifted chip",
+                 "bp_pat_recal": "BP physics-aware with the recalibrated twin"}
 
 
 @dataclass(frozen=True)

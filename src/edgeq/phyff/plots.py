@@ -40,7 +40,7 @@ def curves_png(results: dict) -> bytes:
             online = method == "ff" or bool(variant)
             label = drift.get("labels", {}).get(method) or (
                 results["methods"][base]["label"] + (" (online)" if online else " (frozen)"))
-            style = {"recal": "^-.", "pat": "v:"}.get(variant, "o-" if online else "s--")
+            style = {"recal": "^-.", "pat": "v:", "pat_recal": "d:"}.get(variant, "o-" if online else "s--")
             axes[2].plot(hours, [100 * a for a in acc], style, color=COLORS[base], label=label, ms=3)
         if drift.get("fault_at_s") is not None:
             axes[2].axvline(drift["fault_at_s"] / 3600, color="gray", ls="--", lw=1)
