@@ -16,6 +16,7 @@ TABLES = [  # (docs file, opening-marker suffix, end marker, script[:render func
     ("docs/phyff.md", "phyff_fair.json -->\n", "<!-- end phyff fair table -->", "phyff_fair.py", "phyff_fair.json"),
     ("docs/phyff.md", "phyff_fair.json (training) -->\n", "<!-- end phyff training table -->",
      "phyff_fair.py:render_training", "phyff_fair.json"),
+    ("docs/phyff.md", "bench_phyff.json -->\n", "<!-- end phyff bench table -->", "bench_phyff.py", "bench_phyff.json"),
 ]
 
 
