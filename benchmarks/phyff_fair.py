@@ -7,6 +7,7 @@ backward), on a twin recalibrated to the drifted chip (bp_recal), or by physics-
 recalibrated twin (bp_pat_recal). Tables are mean +- sample std over the seeds.
 
     .venv/bin/python benchmarks/phyff_fair.py [--configs digits-rram,digits-wave] [--seeds 0,1,2] [--figures]
+    .venv/bin/python benchmarks/phyff_fair.py --figures-only --configs digits-rram,digits-wave
     .venv/bin/python benchmarks/phyff_fair.py --render [training|deployment]   # the markdown tables of docs/phyff.md
 
 Writes (merges its configurations into) benchmarks/results/phyff_fair.json. The last line is JSON: mean end
@@ -156,6 +157,8 @@ def main() -> None:
     parser.add_argument("--configs", default=",".join(CONFIGS), help=f"comma list of {', '.join(CONFIGS)}")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--figures", action="store_true", help="rewrite the docs figures from the first seed")
+    parser.add_argument("--figures-only", action="store_true",
+                        help="only redraw the docs figures (first seed); the results file is left alone")
     parser.add_argument("--render", nargs="?", const="deployment", choices=("training", "deployment"))
     args = parser.parse_args()
     if args.render:
@@ -169,6 +172,12 @@ def main() -> None:
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:
         parser.error(f"unknown configs {unknown}; choose from {', '.join(CONFIGS)}")
+    if args.figures_only:
+        with thread_limit(1):
+            for name in names:
+                if CONFIGS[name][-1]:
+                    run_config(name, [int(args.seeds.split(",")[0])], True)
+        return
     old = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     runs = old.get("runs", {})
     with thread_limit(1):

@@ -34,7 +34,8 @@ ONLINE_VARIANTS = {"bp_online": ("bp", "twin", False), "hwa_online": ("hwa", "tw
                    "bp_pat_recal": ("bp", "pat", True)}
 DEPLOY_LABELS = {"ff": "FF on hardware (online)", "bp": "BP ideal -> hardware (frozen)",
                  "hwa": "HWA (noisy twin) -> hardware (frozen)",
-                 "bp_online": "BP fine-tuned on the time-0 twin", "hwa_online": "HWA fine-tuned on the noisy time-0 twin",
+                 "bp_online": "BP fine-tuned on the time-0 twin",
+                 "hwa_online": "HWA fine-tuned on the noisy time-0 twin",
                  "bp_pat": "BP physics-aware (hardware forward, time-0 twin backward)",
                  "bp_recal": "BP fine-tuned on a twin recalibrated to the drifted chip",
                  "bp_pat_recal": "BP physics-aware with the recalibrated twin"}
