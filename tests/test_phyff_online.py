@@ -6,6 +6,7 @@ from phyff_helpers import one_torch_thread  # noqa: F401  (autouse fixture)
 
 from edgeq.errors import UserError
 from edgeq.phyff.crossbar_layer import CrossbarLayer
+from edgeq.phyff.experiment import DriftConfig, ExperimentConfig, run_experiment
 from edgeq.phyff.model import BPNet, NetConfig
 from edgeq.phyff.physical import CallableLayer, IdentityLayer, WaveLayer
 from edgeq.phyff.train import BPTrainer, TrainConfig
@@ -67,3 +68,20 @@ def test_layers_without_a_recalibration_say_so():
         fn.recalibrated_twin()
     with pytest.raises(UserError, match="mode"):
         BPTrainer(BPNet([IdentityLayer(10)], 10, 2, NetConfig(hidden=4), seed=0), TrainConfig(), 0, False, "magic")
+
+
+def test_backprop_updates_repeat_every_online_batch():
+    """backprop_updates=2: each online backprop variant steps twice per batch (PAT: twice the hardware passes)."""
+    def drift_of(updates):
+        cfg = ExperimentConfig(data="synthetic:160:16:3", physical="wave:0", layers=2, epochs=1, methods=("bp",),
+                               net=NetConfig(hidden=16), drift=DriftConfig(deploy_s=100.0, checkpoints=2,
+                                                                            online_steps=1,
+                                                                            backprop_updates=updates))
+        return run_experiment(cfg)[0]["drift"]
+
+    one, two = drift_of(1), drift_of(2)
+    assert two["online_physical_passes"]["bp_pat"] == 2 * one["online_physical_passes"]["bp_pat"] > 0
+    assert two["accuracy"]["bp"] == one["accuracy"]["bp"]  # noiseless medium: the frozen model scores the same
+    assert two["backprop_updates_per_batch"] == 2 and two["online_batches"] == one["online_batches"] == 2
+    with pytest.raises(UserError, match="backprop_updates"):
+        DriftConfig(backprop_updates=0)

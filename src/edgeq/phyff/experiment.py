@@ -45,8 +45,10 @@ DEPLOY_LABELS = {"ff": "FF on hardware (online)", "bp": "BP ideal -> hardware (f
 class DriftConfig:
     """Deployment after training: the hardware clock runs for `deploy_s` seconds, sampled at `checkpoints`.
 
-    fault_rate: fraction of elements that break at `fault_at` (a fraction of deploy_s). online_steps: FF
-    batches trained on the drifted hardware before each checkpoint (0 turns online training off).
+    fault_rate: fraction of elements that break at `fault_at` (a fraction of deploy_s). online_steps: labelled
+    batches trained before each checkpoint, the same for FF (on the drifted hardware) and the online backprop
+    variants (0 turns online training off). backprop_updates: optimiser steps an online backprop variant takes on
+    each batch (FF's step already makes `inner_steps` updates of each block on one set of physical passes).
     """
 
     deploy_s: float = 3600.0
@@ -54,10 +56,13 @@ class DriftConfig:
     fault_rate: float = 0.05
     fault_at: float = 0.5
     online_steps: int = 10
+    backprop_updates: int = 1
 
     def __post_init__(self) -> None:
-        if self.deploy_s <= 0 or self.checkpoints < 1 or not 0 <= self.fault_rate < 1 or self.online_steps < 0:
-            raise UserError("drift: deploy_s > 0, checkpoints >= 1, 0 <= fault_rate < 1, online_steps >= 0 required")
+        if (self.deploy_s <= 0 or self.checkpoints < 1 or not 0 <= self.fault_rate < 1 or self.online_steps < 0
+                or self.backprop_updates < 1):
+            raise UserError("drift: deploy_s > 0, checkpoints >= 1, 0 <= fault_rate < 1, online_steps >= 0, "
+                            "backprop_updates >= 1 required")
 
 
 @dataclass(frozen=True)
@@ -216,7 +221,8 @@ def run_drift(drift: DriftConfig, cfg: ExperimentConfig, hardware: list, nets: d
                         tuned[m][1].twins = twins
                 for _, trainer in tuned.values():  # the same batches: fine-tune the twin, then reprogram
                     for batch in torch.from_numpy(idx):
-                        trainer.step(data.x_train[batch], data.y_train[batch])
+                        for _ in range(drift.backprop_updates):
+                            trainer.step(data.x_train[batch], data.y_train[batch])
         for m, net in [*nets.items(), *((m, net) for m, (net, _) in tuned.items())]:
             curves[m].append(_eval(net, data))
         tick("drift", 1)
@@ -226,7 +232,8 @@ def run_drift(drift: DriftConfig, cfg: ExperimentConfig, hardware: list, nets: d
             "fault_rate": drift.fault_rate,
             "fault_at_s": drift.fault_at * drift.deploy_s if drift.fault_rate > 0 else None,
             "ff_online_physical_passes": ff_passes, "online_physical_passes": online_passes,
-            "online_updates": drift.checkpoints * drift.online_steps,
+            "online_batches": drift.checkpoints * drift.online_steps,
+            "backprop_updates_per_batch": drift.backprop_updates,
             # probe inputs a real recalibration of every layer would need, times the recalibrations done
             "recalibration_passes": recalibrations * sum(layer.calibration_passes for layer in hardware),
             "ff_online_wall_s": round(online_wall, 4)}
