@@ -23,6 +23,9 @@ TABLES = [  # (docs file, opening-marker suffix, end marker, script, results fil
     ("docs/ramp_adc.md", "`benchmarks/ramp_fix_kws.py --task lm --render` -->\n", "<!-- end ramp fix lm table -->",
      "ramp_fix_kws.py", "ramp_fix_lm.json", ("render_lm",)),
     ("docs/phyff.md", "phyff_fair.json -->\n", "<!-- end phyff fair table -->", "phyff_fair.py", "phyff_fair.json"),
+    ("docs/phyff.md", "phyff_fair.json (training) -->\n", "<!-- end phyff training table -->",
+     "phyff_fair.py", "phyff_fair.json", ("render_training",)),
+    ("docs/phyff.md", "bench_phyff.json -->\n", "<!-- end phyff bench table -->", "bench_phyff.py", "bench_phyff.json"),
 ]
 
 

@@ -113,9 +113,14 @@ def test_drift_phase_has_fair_online_backprop_baselines(tmp_path):
     out = tmp_path / "run"
     assert main(["phyff", "train", *TINY, "--out-dir", str(out), "-q"]) == 0
     drift = json.loads((out / "results.json").read_text())["drift"]
-    assert set(drift["accuracy"]) == {"ff", "bp", "hwa", "bp_online", "hwa_online"}
+    assert set(drift["accuracy"]) == {"ff", "bp", "hwa", "bp_online", "hwa_online", "bp_pat", "bp_recal",
+                                       "bp_pat_recal"}
     assert all(len(acc) == len(drift["times_s"]) for acc in drift["accuracy"].values())
     # before any online batch the fine-tuned copies are the trained models
     assert drift["accuracy"]["bp_online"][0] == drift["accuracy"]["bp"][0]
     assert drift["accuracy"]["hwa_online"][0] == drift["accuracy"]["hwa"][0]
     assert drift["accuracy"]["bp_online"] != drift["accuracy"]["bp"]  # the online steps changed something
+    # equal budgets: every online method gets the same batches; only FF and PAT run them through the hardware
+    passes = drift["online_physical_passes"]
+    assert passes["ff"] == 2 * passes["bp_pat"] == 2 * passes["bp_pat_recal"] > 0 and passes["bp_recal"] == 0
+    assert drift["recalibration_passes"] > 0

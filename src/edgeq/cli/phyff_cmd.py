@@ -52,11 +52,12 @@ def command() -> None:
 @click.option("--methods", default="ff,bp,hwa", show_default=True, help="comma list of ff, bp, hwa")
 @click.option("--train-drift-s", default=0.0, show_default=True, type=float,
               help="hardware seconds that pass per training epoch")
-@click.option("--no-drift", is_flag=True, help="skip the deployment phase (drift, faults, online FF)")
+@click.option("--no-drift", is_flag=True, help="skip the deployment phase (drift, faults, online training)")
 @click.option("--deploy-s", default=3600.0, show_default=True, type=float, help="deployment time on the hardware clock")
 @click.option("--fault-rate", default=0.05, show_default=True, type=float,
               help="new faults half-way through deployment")
-@click.option("--online-steps", default=10, show_default=True, type=int, help="FF batches per deployment checkpoint")
+@click.option("--online-steps", default=10, show_default=True, type=int,
+              help="labelled batches per deployment checkpoint, the same for FF and the online backprop baselines")
 @click.option("--threads", default=1, show_default=True, type=int, help="torch threads")
 def train(**opts) -> None:
     """Train FF on the hardware and the backprop baselines; write results.json, timing.json, curves.png, weights.pt."""

@@ -9,6 +9,8 @@ bit line or ADC channel, the default) or single devices stuck at G_min / G_max (
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 
@@ -74,6 +76,12 @@ class CrossbarLayer(PhysicalLayer):
         rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=noise)))
         noisy = torch.from_numpy(self._sibling.matmul(x.detach().numpy(), t_seconds=0.0, rng=rng))
         return ideal + (noisy - ideal).detach()
+
+    def recalibrated_twin(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Return x -> x @ W_eff(t): the weights the array realises now (drift, drift compensation, stuck devices)
+        times the live columns, without read noise or converters."""
+        w = torch.from_numpy((self._array.effective_weights(self.time_s) * self._alive).astype(np.float32))
+        return lambda x: x @ w
 
     def add_faults(self, rate: float, seed: int) -> None:
         """Break a fraction `rate` of the output columns (they read 0 from now on), or of the devices (half stuck at

@@ -3,9 +3,12 @@
 All three methods use the same data, the same blocks and the very same physical layers. The backprop models are
 trained on the layers' differentiable twins and deployed on the hardware; FF trains on the hardware itself. In
 the deployment phase the hardware clock runs (drift) and new faults appear; FF keeps training online on a
-stream of labelled samples. For a fair comparison the backprop models come twice: frozen, and "bp_online" /
-"hwa_online", which fine-tune their digital model on the twin with the very same online batches and are then
-reprogrammed (their digital weights updated), as a deployed backprop system with the same labels would do.
+stream of labelled samples. For a fair comparison the backprop models also fine-tune on the very same online
+batches, the same number of updates per checkpoint (ONLINE_VARIANTS): on their time-0 twin ("bp_online",
+"hwa_online"), by physics-aware training ("bp_pat": forward on the drifted hardware, backward through the time-0
+twin, Wright et al. 2022), on a twin recalibrated to the drifted chip at each checkpoint ("bp_recal"), and by
+physics-aware training through that recalibrated twin ("bp_pat_recal"); each then reprograms its digital
+weights, as a deployed backprop system with the same labels would do.
 """
 
 from __future__ import annotations
@@ -25,14 +28,27 @@ from .train import BPTrainer, FFTrainer, TrainConfig, accuracy
 
 METHODS = ("ff", "bp", "hwa")
 METHOD_LABELS = {"ff": "FF on hardware", "bp": "BP ideal -> hardware", "hwa": "HWA (noisy twin) -> hardware"}
+# online backprop variant -> (trained model it starts from, BPTrainer mode, twin recalibrated at each checkpoint)
+ONLINE_VARIANTS = {"bp_online": ("bp", "twin", False), "hwa_online": ("hwa", "twin", False),
+                   "bp_pat": ("bp", "pat", False), "bp_recal": ("bp", "twin", True),
+                   "bp_pat_recal": ("bp", "pat", True)}
+DEPLOY_LABELS = {"ff": "FF on hardware (online)", "bp": "BP ideal -> hardware (frozen)",
+                 "hwa": "HWA (noisy twin) -> hardware (frozen)",
+                 "bp_online": "BP fine-tuned on the time-0 twin",
+                 "hwa_online": "HWA fine-tuned on the noisy time-0 twin",
+                 "bp_pat": "BP physics-aware (hardware forward, time-0 twin backward)",
+                 "bp_recal": "BP fine-tuned on a twin recalibrated to the drifted chip",
+                 "bp_pat_recal": "BP physics-aware with the recalibrated twin"}
 
 
 @dataclass(frozen=True)
 class DriftConfig:
     """Deployment after training: the hardware clock runs for `deploy_s` seconds, sampled at `checkpoints`.
 
-    fault_rate: fraction of elements that break at `fault_at` (a fraction of deploy_s). online_steps: FF
-    batches trained on the drifted hardware before each checkpoint (0 turns online training off).
+    fault_rate: fraction of elements that break at `fault_at` (a fraction of deploy_s). online_steps: labelled
+    batches trained before each checkpoint, the same for FF (on the drifted hardware) and the online backprop
+    variants (0 turns online training off). backprop_updates: optimiser steps an online backprop variant takes on
+    each batch (FF's step already makes `inner_steps` updates of each block on one set of physical passes).
     """
 
     deploy_s: float = 3600.0
@@ -40,10 +56,13 @@ class DriftConfig:
     fault_rate: float = 0.05
     fault_at: float = 0.5
     online_steps: int = 10
+    backprop_updates: int = 1
 
     def __post_init__(self) -> None:
-        if self.deploy_s <= 0 or self.checkpoints < 1 or not 0 <= self.fault_rate < 1 or self.online_steps < 0:
-            raise UserError("drift: deploy_s > 0, checkpoints >= 1, 0 <= fault_rate < 1, online_steps >= 0 required")
+        if (self.deploy_s <= 0 or self.checkpoints < 1 or not 0 <= self.fault_rate < 1 or self.online_steps < 0
+                or self.backprop_updates < 1):
+            raise UserError("drift: deploy_s > 0, checkpoints >= 1, 0 <= fault_rate < 1, online_steps >= 0, "
+                            "backprop_updates >= 1 required")
 
 
 @dataclass(frozen=True)
@@ -179,6 +198,8 @@ def run_drift(drift: DriftConfig, cfg: ExperimentConfig, hardware: list, nets: d
     online_wall = 0.0
     tuned = _online_backprop(drift, cfg, hardware, nets, trainers, data)
     curves.update({m: [] for m in tuned})
+    recal = [m for m in tuned if ONLINE_VARIANTS[m][2]]
+    recalibrations = 0
     for i, t in enumerate(times):
         if i > 0:
             for layer in hardware:
@@ -193,31 +214,46 @@ def run_drift(drift: DriftConfig, cfg: ExperimentConfig, hardware: list, nets: d
                 for batch in torch.from_numpy(idx) if "ff" in trainers else ():
                     trainers["ff"].step(data.x_train[batch], data.y_train[batch])
                 online_wall += time.perf_counter() - t0
+                if recal:  # measure the chip as it is now (an oracle: the simulator hands over its transfer)
+                    twins = [layer.recalibrated_twin() for layer in hardware]
+                    recalibrations += 1
+                    for m in recal:
+                        tuned[m][1].twins = twins
                 for _, trainer in tuned.values():  # the same batches: fine-tune the twin, then reprogram
                     for batch in torch.from_numpy(idx):
-                        trainer.step(data.x_train[batch], data.y_train[batch])
+                        for _ in range(drift.backprop_updates):
+                            trainer.step(data.x_train[batch], data.y_train[batch])
         for m, net in [*nets.items(), *((m, net) for m, (net, _) in tuned.items())]:
             curves[m].append(_eval(net, data))
         tick("drift", 1)
     ff_passes = (trainers["ff"].cost.physical_passes - online_passes0) if "ff" in trainers else 0
-    return {"times_s": times, "accuracy": curves, "fault_rate": drift.fault_rate,
+    online_passes = {"ff": ff_passes, **{m: trainer.cost.physical_passes for m, (_, trainer) in tuned.items()}}
+    return {"times_s": times, "accuracy": curves, "labels": {m: DEPLOY_LABELS[m] for m in curves},
+            "fault_rate": drift.fault_rate,
             "fault_at_s": drift.fault_at * drift.deploy_s if drift.fault_rate > 0 else None,
-            "ff_online_physical_passes": ff_passes, "ff_online_wall_s": round(online_wall, 4)}
+            "ff_online_physical_passes": ff_passes, "online_physical_passes": online_passes,
+            "online_batches": drift.checkpoints * drift.online_steps,
+            "backprop_updates_per_batch": drift.backprop_updates,
+            # probe inputs a real recalibration of every layer would need, times the recalibrations done
+            "recalibration_passes": recalibrations * sum(layer.calibration_passes for layer in hardware),
+            "ff_online_wall_s": round(online_wall, 4)}
 
 
 def _online_backprop(drift: DriftConfig, cfg: ExperimentConfig, hardware: list, nets: dict, trainers: dict,
                      data: Dataset) -> dict:
-    """Return {"bp_online"|"hwa_online": (net, trainer)}: copies of the trained backprop models on the same
-    hardware, whose trainers continue (Adam state included) on the online batches."""
+    """Return {variant: (net, trainer)} for the ONLINE_VARIANTS whose trained model exists: copies of the trained
+    backprop models on the same hardware, whose trainers continue (Adam state included) on the online batches.
+    The recalibrated variants are left out when a physical layer cannot be recalibrated."""
     tuned = {}
-    for m in ("bp", "hwa"):
-        if m not in nets or drift.online_steps == 0:
+    can_recalibrate = all(layer.can_recalibrate for layer in hardware)
+    for variant, (m, mode, recal) in ONLINE_VARIANTS.items():
+        if m not in nets or drift.online_steps == 0 or (recal and not can_recalibrate):
             continue
         net = BPNet(hardware, data.n_features, data.n_classes, cfg.net, seed=cfg.seed)
         net.load_state_dict(nets[m].state_dict())
-        trainer = BPTrainer(net, cfg.train, seed=cfg.seed + 1, noisy=m == "hwa")
+        trainer = BPTrainer(net, cfg.train, seed=cfg.seed + 1, noisy=m == "hwa", mode=mode)
         trainer.opt.load_state_dict(trainers[m].opt.state_dict())
-        tuned[f"{m}_online"] = (net, trainer)
+        tuned[variant] = (net, trainer)
     return tuned
 
 

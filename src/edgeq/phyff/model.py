@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -17,6 +18,7 @@ from .goodness import GOODNESS, goodness
 from .physical import PhysicalLayer
 
 EMBEDDINGS = ("auto", "overlay", "append")
+BP_MODES = ("hardware", "twin", "pat")
 
 
 @dataclass(frozen=True)
@@ -117,9 +119,11 @@ class PhysicalBlock(nn.Module):
         """Return the physical layer's response to h / |h| (one physical pass per row, no gradient)."""
         return self.phys.forward(self._unit(h.detach()))
 
-    def twin_features(self, h: torch.Tensor, noise: torch.Generator | None) -> torch.Tensor:
-        """Return the differentiable twin's response to h / |h| (digital simulation of the hardware)."""
-        return self.phys.twin(self._unit(h), noise)
+    def twin_features(self, h: torch.Tensor, noise: torch.Generator | None,
+                      twin: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        """Return the differentiable twin's response to h / |h| (digital simulation of the hardware): the layer's
+        time-0 twin, or `twin` (e.g. one recalibrated to the drifted chip) when given."""
+        return self.phys.twin(self._unit(h), noise) if twin is None else twin(self._unit(h))
 
     def digital(self, p: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """Return ReLU(Linear([p, skip(h)])) given the physical features p."""
@@ -208,11 +212,21 @@ class BPNet(nn.Module):
                                    self.embedding)
         self.head = seeded_linear(cfg.hidden, n_classes, gen)
 
-    def forward(self, x: torch.Tensor, mode: str = "hardware", noise: torch.Generator | None = None) -> torch.Tensor:
-        """Return logits; physical features from the hardware ("hardware") or the twin ("twin", noisy if noise)."""
+    def forward(self, x: torch.Tensor, mode: str = "hardware", noise: torch.Generator | None = None,
+                twins: list | None = None) -> torch.Tensor:
+        """Return logits with physical features from the hardware ("hardware"), the twin ("twin", noisy if noise),
+        or both ("pat", physics-aware training after Wright et al. 2022: the values of the hardware, the gradient
+        of the twin). twins: one differentiable function per block replacing the layers' time-0 twins."""
+        if mode not in BP_MODES:
+            raise UserError(f"unknown BPNet mode {mode!r}; choose one of {', '.join(BP_MODES)}")
         h = embed_labels(x, None, self.n_classes, self.embedding)
-        for block in self.blocks:
-            p = block.hardware_features(h) if mode == "hardware" else block.twin_features(h, noise)
+        for k, block in enumerate(self.blocks):
+            if mode == "hardware":
+                p = block.hardware_features(h)
+            else:
+                p = block.twin_features(h, noise, None if twins is None else twins[k])
+                if mode == "pat":
+                    p = p + (block.hardware_features(h) - p).detach()
             h = block.digital(p, h)
         return self.head(h)
 

@@ -76,6 +76,27 @@ class PhysicalLayer(ABC):
         """Return the digital multiply-accumulates one sample costs in the twin (the in-silico simulation)."""
         return self.in_features * self.out_features
 
+    def recalibrated_twin(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Return a differentiable, noiseless model of the layer as it is now (drift and dead outputs included).
+
+        This is an oracle calibration: the simulation hands over its current transfer, where a lab would measure
+        it with `calibration_passes` probe inputs. The returned function is fixed; call again after `advance`.
+        """
+        raise UserError(
+            f"{self.name} layer cannot be recalibrated to its drifted state; the recalibrated and physics-aware "
+            "backprop baselines need a layer that can (wave, crossbar, identity)"
+        )
+
+    @property
+    def can_recalibrate(self) -> bool:
+        """Return whether `recalibrated_twin` is available."""
+        return type(self).recalibrated_twin is not PhysicalLayer.recalibrated_twin
+
+    @property
+    def calibration_passes(self) -> int:
+        """Return the probe inputs one recalibration needs at least (a linear layer: one per input)."""
+        return self.in_features
+
     def advance(self, seconds: float) -> None:
         """Move the hardware clock forward by `seconds` (drift happens here)."""
         if seconds < 0:
@@ -152,6 +173,17 @@ class WaveLayer(PhysicalLayer):
             y = y * (1 + self.noise * eps) + 0.1 * self.noise * torch.randn(y.shape, generator=noise)
         return y
 
+    def recalibrated_twin(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Return x -> |x W(t)|^2 * alive: the transfer and the live pixels as they are now, without read noise."""
+        w, alive = self._matrix().clone(), self._alive.clone()
+        return lambda x: self._intensity(x, w) * alive
+
+    @property
+    def calibration_passes(self) -> int:
+        """Return in (in + 1) / 2: for real inputs each output is a quadratic form x^T A_j x (A_j symmetric), which
+        intensity measurements identify only with that many probe inputs."""
+        return self.in_features * (self.in_features + 1) // 2
+
     def add_faults(self, rate: float, seed: int) -> None:
         """Kill a fraction `rate` of the detector pixels (their output reads 0 from now on)."""
         dead = torch.from_numpy(np.random.default_rng(seed).random(self.out_features) < rate)
@@ -222,3 +254,12 @@ class IdentityLayer(PhysicalLayer):
     def twin(self, x: torch.Tensor, noise: torch.Generator | None = None) -> torch.Tensor:
         """Return x."""
         return x
+
+    def recalibrated_twin(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """Return the identity (it never drifts)."""
+        return lambda x: x
+
+    @property
+    def calibration_passes(self) -> int:
+        """Return 0: nothing to measure."""
+        return 0

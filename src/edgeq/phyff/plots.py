@@ -13,13 +13,14 @@ import matplotlib.ticker
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLORS = {"ff": "tab:green", "bp": "tab:red", "hwa": "tab:blue"}
+COLORS = {"ff": "tab:green", "bp": "tab:red", "hwa": "tab:blue",
+          "bp_pat": "tab:purple", "bp_recal": "tab:orange", "bp_pat_recal": "tab:brown"}
 
 
 def curves_png(results: dict) -> bytes:
     """Return a PNG with the training curves of every method and, if run, the drift curves."""
     has_drift = "drift" in results
-    fig, axes = plt.subplots(1, 3 if has_drift else 2, figsize=(15 if has_drift else 10, 4), dpi=110)
+    fig, axes = plt.subplots(1, 3 if has_drift else 2, figsize=(18 if has_drift else 10, 4), dpi=110)
     title = f"{results['config']['data']} on {results['config']['physical']}, {results['config']['layers']} layers"
     for method, res in results["methods"].items():
         epochs = [p["epoch"] for p in res["curve"]]
@@ -36,10 +37,12 @@ def curves_png(results: dict) -> bytes:
         hours = [t / 3600 for t in drift["times_s"]]
         lowest = min(min(acc) for acc in drift["accuracy"].values())
         for method, acc in drift["accuracy"].items():
-            base = method.removesuffix("_online")
-            online = method == "ff" or method.endswith("_online")
-            label = results["methods"][base]["label"] + (" (online)" if online else " (frozen)")
-            axes[2].plot(hours, [100 * a for a in acc], "o-" if online else "s--", color=COLORS[base], label=label,
+            base, _, variant = method.partition("_")
+            online = method == "ff" or bool(variant)
+            label = drift.get("labels", {}).get(method) or (
+                results["methods"][base]["label"] + (" (online)" if online else " (frozen)"))
+            style = {"recal": "^-.", "pat": "v:", "pat_recal": "d:"}.get(variant, "o-" if online else "s--")
+            axes[2].plot(hours, [100 * a for a in acc], style, color=COLORS.get(method, COLORS[base]), label=label,
                          ms=3)
         if drift.get("fault_at_s") is not None:
             axes[2].axvline(drift["fault_at_s"] / 3600, color="gray", ls="--", lw=1)
@@ -49,7 +52,10 @@ def curves_png(results: dict) -> bytes:
                     title="drift and faults in deployment", ylim=(max(0.0, 100 * lowest - 8), 100))
     for ax in axes:
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax is axes[-1] and has_drift:  # up to 8 curves: the legend goes beside the panel
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        else:
+            ax.legend(fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})

@@ -114,11 +114,20 @@ class FFTrainer:
 
 
 class BPTrainer:
-    """Backprop of a BPNet through the physical twin: ideal ("in silico") or noisy (hardware-aware)."""
+    """Backprop of a BPNet through the physical twin: ideal ("in silico") or noisy (hardware-aware).
 
-    def __init__(self, net: BPNet, cfg: TrainConfig, seed: int, noisy: bool) -> None:
+    mode "twin" trains wholly in silico; "pat" runs the forward pass on the hardware and the backward pass through
+    the twin (physics-aware training), costing one physical pass per sample per layer. `twins` (settable, one
+    function per block) replaces the layers' time-0 twins, e.g. by ones recalibrated to the drifted chip.
+    """
+
+    def __init__(self, net: BPNet, cfg: TrainConfig, seed: int, noisy: bool, mode: str = "twin") -> None:
+        if mode not in ("twin", "pat"):
+            raise UserError(f"BPTrainer mode must be 'twin' or 'pat', got {mode!r}")
         self.net = net
         self.cfg = cfg
+        self.mode = mode
+        self.twins: list | None = None
         self.rng = np.random.default_rng(seed)
         self.noise = torch.Generator().manual_seed(seed + 7) if noisy else None
         self.opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, fused=True)
@@ -131,12 +140,14 @@ class BPTrainer:
     def step(self, x: torch.Tensor, y: torch.Tensor) -> float:
         """Take one backprop step on a batch and return its cross-entropy."""
         t0 = time.perf_counter()
-        logits = self.net(x, mode="twin", noise=self.noise)
+        passes0 = _physical_passes(self.net.blocks)
+        logits = self.net(x, mode=self.mode, noise=self.noise, twins=self.twins)
         loss = torch.nn.functional.cross_entropy(logits, y)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
         self.cost.digital_macs += x.shape[0] * self._macs_per_sample
+        self.cost.physical_passes += _physical_passes(self.net.blocks) - passes0
         self.cost.wall_s += time.perf_counter() - t0
         self.cost.steps += 1
         return float(loss.detach())
