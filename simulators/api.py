@@ -48,6 +48,8 @@ class SimulationResult:
     """Matrix products that stay digital, each with its reason."""
     calibration: str | None = None
     """Where the periphery calibration inputs came from (None: no calibration)."""
+    task: np.ndarray | None = None
+    """(repeats, times) the caller's task metric of the first output against FP32's, or None."""
 
     def summary(self) -> list[dict]:
         """Return one dict per drift time with mean and std over repeats."""
@@ -58,6 +60,8 @@ class SimulationResult:
             if self.accuracy is not None:
                 row.update(accuracy_mean=float(np.mean(self.accuracy[:, k])),
                            accuracy_std=float(np.std(self.accuracy[:, k])))
+            if self.task is not None:
+                row.update(task_mean=float(np.mean(self.task[:, k])), task_std=_spread(self.task[:, k]))
             rows.append(row)
         return rows
 
@@ -74,6 +78,7 @@ class SimulationResult:
             "analog_nodes": [dataclasses.asdict(n) for n in self.nodes],
             "digital_nodes": [dataclasses.asdict(n) for n in self.digital_nodes],
             "calibration": self.calibration,
+            "task": None if self.task is None else self.task.tolist(),
         }
 
 
@@ -175,13 +180,15 @@ def simulate(
     reference: np.ndarray | None = None,
     rnn_activation: ActivationSpec | None = None,
     calib: dict[str, np.ndarray] | str | Path | None = None,
+    task_metric: Callable[[np.ndarray, np.ndarray], float] | None = None,
 ) -> SimulationResult:
     """Return accuracy (with labels) and SQNR vs FP32 of the model on simulated tiles at each drift time.
 
     `config` is a preset name or a CrossbarConfig; `data` maps input names to arrays (or is an .npz path);
     `reference` is the FP32 first output when already computed; `calib` holds the inputs the periphery is
-    calibrated on when `config.calibration` asks for it (default: the first CALIB_SAMPLES samples of `data`).
-    The same seed gives the same numbers.
+    calibrated on when `config.calibration` asks for it (default: the first CALIB_SAMPLES samples of `data`);
+    `task_metric(fp32_output, simulated_output)` scores each chip's first output for the task (e.g.
+    `edgeq.metrics.mask_iou`). The same seed gives the same numbers.
     """
     from edgeq.metrics import sqnr_db, top1_accuracy
 
@@ -203,6 +210,7 @@ def simulate(
         reference = run_batched(lambda f: fp32_outputs(proto, f), feeds, split)[0]
     sqnr = np.zeros((repeats, len(times)))
     acc = None if labels is None else np.zeros((repeats, len(times)))
+    task = None if task_metric is None else np.zeros((repeats, len(times)))
     step = 0
     for r in range(repeats):
         sim.program(np.random.default_rng([seed, r]))
@@ -215,8 +223,10 @@ def simulate(
             sqnr[r, k] = sqnr_db(reference, out)
             if acc is not None:
                 acc[r, k] = top1_accuracy(out, labels)
+            if task is not None:
+                task[r, k] = task_metric(reference, out)
             step += 1
             if progress is not None:
                 progress(step, repeats * len(times))
     fp32_acc = None if labels is None else top1_accuracy(reference, labels)
-    return SimulationResult(cfg.name, times, sqnr, acc, fp32_acc, sim.nodes, sim.digital_nodes, calib_note)
+    return SimulationResult(cfg.name, times, sqnr, acc, fp32_acc, sim.nodes, sim.digital_nodes, calib_note, task)

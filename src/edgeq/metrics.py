@@ -28,6 +28,54 @@ def top1_agreement(logits_a: np.ndarray, logits_b: np.ndarray) -> float:
     return float(np.mean(np.argmax(logits_a, axis=-1) == np.argmax(logits_b, axis=-1)))
 
 
+# Task metrics of an approximate model against its FP32 reference, for outputs without labels: each compares what
+# the task keeps of the output (the class, the direction of an embedding, the text mask, the confident detections,
+# the decoded string), so a reader sees what an SQNR means for the task.
+
+
+def cosine_similarity(reference: np.ndarray, approx: np.ndarray) -> float:
+    """Return the mean cosine similarity of the rows (first axis) of two embeddings."""
+    a = np.asarray(reference, dtype=np.float64).reshape(len(reference), -1)
+    b = np.asarray(approx, dtype=np.float64).reshape(len(approx), -1)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    return float(np.mean(np.sum(a * b, axis=1) / np.where(norms > 0, norms, 1.0)))
+
+
+def mask_iou(reference: np.ndarray, approx: np.ndarray, threshold: float) -> float:
+    """Return the intersection over union of the two maps' > threshold masks (1 when both are empty)."""
+    a, b = np.asarray(reference) > threshold, np.asarray(approx) > threshold
+    union = int(np.count_nonzero(a | b))
+    return 1.0 if union == 0 else int(np.count_nonzero(a & b)) / union
+
+
+def topk_jaccard(reference: np.ndarray, approx: np.ndarray, k: int) -> float:
+    """Return the mean over rows (first axis) of |top-k(ref) & top-k(approx)| / |top-k(ref) | top-k(approx)| of the
+    flattened scores: do the same candidates (detection anchors) come out on top?"""
+    a = np.asarray(reference).reshape(len(reference), -1)
+    b = np.asarray(approx).reshape(len(approx), -1)
+    k = min(int(k), a.shape[1])
+    scores = []
+    for ra, rb in zip(a, b):
+        top_a, top_b = set(np.argpartition(-ra, k - 1)[:k].tolist()), set(np.argpartition(-rb, k - 1)[:k].tolist())
+        scores.append(len(top_a & top_b) / len(top_a | top_b))
+    return float(np.mean(scores))
+
+
+def ctc_greedy_decode(scores: np.ndarray, blank: int = 0) -> list[tuple[int, ...]]:
+    """Return the greedy CTC decoding of (N, T, C) scores per row: argmax per step, repeats merged, blanks dropped."""
+    best = np.argmax(np.asarray(scores), axis=-1)
+    keep = np.ones(best.shape, dtype=bool)
+    keep[:, 1:] = best[:, 1:] != best[:, :-1]
+    keep &= best != blank
+    return [tuple(row[mask].tolist()) for row, mask in zip(best, keep)]
+
+
+def ctc_exact_match(reference: np.ndarray, approx: np.ndarray, blank: int = 0) -> float:
+    """Return the fraction of rows of (N, T, C) scores whose greedy CTC decodings are the same string."""
+    a, b = ctc_greedy_decode(reference, blank), ctc_greedy_decode(approx, blank)
+    return float(np.mean([x == y for x, y in zip(a, b)]))
+
+
 def ratio_db(signal: float, noise: float) -> float:
     """Return 10 log10(signal / noise) in dB: inf when noise is 0, -inf when the signal is 0 (and noise is not)."""
     if noise == 0.0:
