@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from edgeq.metrics import cosine_similarity, ctc_exact_match, ctc_greedy_decode, mask_iou, topk_jaccard
+from edgeq.metrics import cosine_similarity, ctc_exact_match, ctc_greedy_decode, mask_iou
 
 
 def test_cosine_similarity_is_one_for_a_scaled_copy_and_zero_for_orthogonal_rows():
@@ -16,14 +16,6 @@ def test_mask_iou_counts_pixels_over_the_threshold():
     assert mask_iou(ref, ref, 0.3) == 1.0
     assert mask_iou(ref, np.array([[0.9, 0.1, 0.9, 0.1]]), 0.3) == pytest.approx(1 / 3)
     assert mask_iou(np.zeros((2, 2)), np.zeros((2, 2)), 0.3) == 1.0
-
-
-def test_topk_jaccard_compares_the_sets_of_top_candidates_per_row():
-    ref = np.array([[5.0, 4.0, 3.0, 0.0, 0.0], [0.0, 1.0, 2.0, 3.0, 4.0]])
-    swapped = np.array([[5.0, 0.0, 3.0, 4.0, 0.0], [0.0, 1.0, 2.0, 3.0, 4.0]])
-    assert topk_jaccard(ref, ref, 2) == 1.0
-    # row 0: top-2 {0, 1} vs {0, 3} -> 1/3; row 1 the same -> 1
-    assert topk_jaccard(ref, swapped, 2) == pytest.approx((1 / 3 + 1) / 2)
 
 
 def test_ctc_greedy_decode_merges_repeats_and_drops_blanks():

@@ -48,19 +48,6 @@ def mask_iou(reference: np.ndarray, approx: np.ndarray, threshold: float) -> flo
     return 1.0 if union == 0 else int(np.count_nonzero(a & b)) / union
 
 
-def topk_jaccard(reference: np.ndarray, approx: np.ndarray, k: int) -> float:
-    """Return the mean over rows (first axis) of |top-k(ref) & top-k(approx)| / |top-k(ref) | top-k(approx)| of the
-    flattened scores: do the same candidates (detection anchors) come out on top?"""
-    a = np.asarray(reference).reshape(len(reference), -1)
-    b = np.asarray(approx).reshape(len(approx), -1)
-    k = min(int(k), a.shape[1])
-    scores = []
-    for ra, rb in zip(a, b):
-        top_a, top_b = set(np.argpartition(-ra, k - 1)[:k].tolist()), set(np.argpartition(-rb, k - 1)[:k].tolist())
-        scores.append(len(top_a & top_b) / len(top_a | top_b))
-    return float(np.mean(scores))
-
-
 def ctc_greedy_decode(scores: np.ndarray, blank: int = 0) -> list[tuple[int, ...]]:
     """Return the greedy CTC decoding of (N, T, C) scores per row: argmax per step, repeats merged, blanks dropped."""
     best = np.argmax(np.asarray(scores), axis=-1)
