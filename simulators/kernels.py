@@ -37,9 +37,8 @@ _S30, _S27, _S31, _S32, _S56 = (np.uint64(s) for s in (30, 27, 31, 32, 56))
 _S1, _S2, _S4 = np.uint64(1), np.uint64(2), np.uint64(4)
 _INV_STD = 1.0 / np.sqrt(96 * 0.25 + 1.0 / 12.0)  # Binomial(96, 1/2) variance 24, uniform dither 1/12
 _TWO_M32 = 2.0**-32
-# Reductions run in 8 independent lanes: a serial float sum or max is one dependency chain that LLVM may not
-# reorder (that would change the rounding), so it runs one element per cycle; 8 lanes vectorize and give the same
-# result on every machine (the NumPy twin sums in the same lanes). Max is exact in any order.
+# The abs-max runs in 8 independent lanes: a serial max is one dependency chain that LLVM does not reorder (NaN
+# rules), so it runs one element per cycle; 8 lanes vectorize, and max is exact in any order.
 _LANES = 8
 
 
@@ -101,21 +100,7 @@ def dac_encode_np(x: np.ndarray, k: int, fixed_range: float) -> tuple[np.ndarray
     else:
         xn = np.rint(x * (kf / scale[:, None])) * (one / kf)
     xn = xn.astype(np.float32)
-    return xn, scale, _lane_sumsq_np(xn)
-
-
-def _lane_sumsq_np(xn: np.ndarray) -> np.ndarray:
-    """Return the float64 sum of squares per row, summed in the kernel's 8 lanes (same order, same bits)."""
-    sq = xn.astype(np.float64) ** 2
-    full = sq.shape[1] - sq.shape[1] % _LANES
-    # a reduction over the middle axis adds the (rows, 8) slabs one after another, as the kernel's lanes do
-    lanes = sq[:, :full].reshape(sq.shape[0], -1, _LANES).sum(axis=1)
-    total = np.zeros(sq.shape[0])
-    for q in range(_LANES):
-        total += lanes[:, q]
-    for i in range(full, sq.shape[1]):
-        total += sq[:, i]
-    return total
+    return xn, scale, np.einsum("ij,ij->i", xn.astype(np.float64), xn.astype(np.float64))
 
 
 def _inverse_steps(lsb: np.ndarray) -> np.ndarray:
@@ -254,19 +239,16 @@ def _abs_max_row(x, b, lo, cols):
     return s
 
 
-@numba.njit(cache=True, inline="always")
+# The sum of squares only sets the read-noise sigma of its row, so its last bits do not matter: reassociation lets
+# LLVM vectorize it (4x faster than summing in order), at the cost of bits that may differ from the twin's and
+# between CPUs of different vector width (relative 1e-15; a seed still gives the same numbers on one machine).
+@numba.njit(cache=True, fastmath={"reassoc", "contract"})  # not inlined: the caller's flags would apply
 def _sumsq_row(xn, b, cols):
     row = xn[b, :cols]
-    full = cols - cols % _LANES
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
-    for i in range(0, full, _LANES):
-        v0, v1, v2, v3 = np.float64(row[i]), np.float64(row[i + 1]), np.float64(row[i + 2]), np.float64(row[i + 3])
-        v4, v5, v6, v7 = np.float64(row[i + 4]), np.float64(row[i + 5]), np.float64(row[i + 6]), np.float64(row[i + 7])
-        a0, a1, a2, a3 = a0 + v0 * v0, a1 + v1 * v1, a2 + v2 * v2, a3 + v3 * v3
-        a4, a5, a6, a7 = a4 + v4 * v4, a5 + v5 * v5, a6 + v6 * v6, a7 + v7 * v7
-    total = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7
-    for i in range(full, cols):
-        total += np.float64(row[i]) * np.float64(row[i])
+    total = 0.0
+    for i in range(cols):
+        v = np.float64(row[i])
+        total += v * v
     return total
 
 
