@@ -147,7 +147,7 @@ def aihwkit_model(proto, setting: str, **options):
 def load_models() -> list[dict]:
     """Return the models with their feeds, labels (or None) and FP32 reference output; the corpus one if cached."""
     import onnx
-    from edgeq.simulators.api import model_feeds
+    from edgeq.simulators.api import eval_runs
     from edgeq.simulators.onnx_sim import fp32_outputs
 
     models = []
@@ -164,7 +164,7 @@ def load_models() -> list[dict]:
                            "data": {k: z[k][:CORPUS_SAMPLES] for k in z.files}, "labels": None})
     for m in models:
         m["proto"] = onnx.load(str(m["path"]))
-        m["feeds"] = model_feeds(m["proto"], m["data"])
+        (m["feeds"], _), = eval_runs(m["proto"], m["data"])  # each of these models takes the data in one run
         m["reference"] = fp32_outputs(m["proto"], m["feeds"])[0]
     return models
 

