@@ -6,8 +6,11 @@
 
 Which nodes go on tiles, and how grouped convolutions are packed, is decided in `onnx_map.py`. Nodes run in graph
 order: analog nodes by the simulator (the bias and Gemm's alpha/beta are applied digitally), LSTM/GRU nodes by
-`onnx_rnn.py`, every other node by onnxruntime as a one-node model built from the tensors the run produced (so
-shapes and types come from the run, not from ONNX shape inference, which leaves many real models unresolved).
+`onnx_rnn.py`, every run of consecutive other nodes by onnxruntime as one small model built from the tensors the
+run produced (so shapes and types come from the run, not from ONNX shape inference, which leaves many real models
+unresolved; node by node where the run's types cannot be inferred or the run fails, so an error names its node).
+Convolutions read their input as `patches.Patches`: each tile's rows are gathered from the padded input straight
+into the DAC kernel, so the im2col matrix (kh * kw times the input) is never written.
 """
 
 from __future__ import annotations
@@ -103,7 +106,8 @@ class _FloatSegment:
 
 
 class OnnxCrossbarModel:
-    """An ONNX model split into analog nodes (simulated tiles) and float nodes (onnxruntime, one node each)."""
+    """An ONNX model split into analog nodes (simulated tiles) and float nodes (onnxruntime, a session per run of
+    consecutive float nodes)."""
 
     def __init__(
         self, model: onnx.ModelProto, config: CrossbarConfig, rnn_activation: ActivationSpec | None = None
@@ -125,7 +129,7 @@ class OnnxCrossbarModel:
         tile = config.tile
         for node in model.graph.node:
             name = node.name or node.output[0]
-            if node.op_type in RNN_HANDLERS and all(i in self.inits for i in node.input[1:3]):
+            if self._is_rnn_on_tiles(node):
                 w, r = self.inits[node.input[1]], self.inits[node.input[2]]
                 self.nodes.append(AnalogNode(name, node.op_type, w.shape[2] + r.shape[2], w.shape[1],
                                              2 * w.shape[0], tile_rows=tile.rows, tile_cols=tile.cols))
@@ -139,6 +143,7 @@ class OnnxCrossbarModel:
         self._segments = self._float_segments()
 
     def _is_rnn_on_tiles(self, node: onnx.NodeProto) -> bool:
+        """Return True for an LSTM/GRU with constant weights (it runs on tiles, `onnx_rnn.py`)."""
         return node.op_type in RNN_HANDLERS and all(i in self.inits for i in node.input[1:3])
 
     def _float_segments(self) -> dict[int, _FloatSegment]:
