@@ -11,6 +11,10 @@ ROOT = Path(__file__).resolve().parents[1]
 TABLES = [  # (docs file, opening-marker suffix, end marker, script, results file[, (render function, *args)])
     ("docs/crossbar.md", "crossbar_corpus.json -->\n", "<!-- end corpus table -->", "crossbar_corpus.py",
      "crossbar_corpus.json"),
+    ("docs/crossbar.md", "bench_crossbar_layer.json -->\n", "<!-- end crossbar layer table -->", "bench_crossbar.py",
+     "bench_crossbar_layer.json", ("render_layer",)),
+    ("docs/crossbar.md", "bench_crossbar_model.json -->\n", "<!-- end crossbar model table -->", "bench_crossbar.py",
+     "bench_crossbar_model.json", ("render_model",)),
     *(("docs/crossbar.md", f"--render {part}` from benchmarks/results/bench_aihwkit.json -->\n",
        f"<!-- end aihwkit {label} -->", "bench_aihwkit.py", "bench_aihwkit.json", ("render", part))
       for part, label in (("speed", "speed table"), ("accuracy", "accuracy tables"), ("checks", "checks"))),
