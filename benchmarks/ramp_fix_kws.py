@@ -71,30 +71,29 @@ def run_lm(bits: list[int], presets: list[str], steps: int, seed: int) -> dict:
             "fp_bits_per_char": bits_per_char(model, data["test"]), "rows": rows}
 
 
-def render_lm(results: dict) -> str:
-    """Return the LM markdown table: one row per bits, one column per preset (bits/char)."""
+def _table(results: dict, digits: int, note: str) -> str:
+    """Return the markdown table of results: one row per bits, one column per preset, mean ± std to `digits`."""
     presets = list(dict.fromkeys(r["preset"] for r in results["rows"]))
     by = {(r["preset"], r["bits"]): r for r in results["rows"]}
     lines = ["| noisy NL-ADC | " + " | ".join(f"`{p}`" for p in presets) + " |", "|---" * (len(presets) + 1) + "|"]
     for b in sorted({r["bits"] for r in results["rows"]}):
-        cells = [f"{by[p, b]['mean']:.3f} ± {by[p, b]['std']:.3f}" if (p, b) in by else "-" for p in presets]
+        cells = [f"{by[p, b]['mean']:.{digits}f} ± {by[p, b]['std']:.{digits}f}" if (p, b) in by else "-"
+                 for p in presets]
         lines.append(f"| {b} bits | " + " | ".join(cells) + " |")
-    lines.append(f"\nFP (digital) {results['fp_bits_per_char']:.3f}; LM test bits/char, mean ± std over chips "
-                 f"{results['chips']}.")
+    lines.append(f"\n{note} {results['chips']}.")
     return "\n".join(lines)
+
+
+def render_lm(results: dict) -> str:
+    """Return the LM markdown table: one row per bits, one column per preset (bits/char)."""
+    return _table(results, 3, f"FP (digital) {results['fp_bits_per_char']:.3f}; LM test bits/char, mean ± std over "
+                              "chips")
 
 
 def render(results: dict) -> str:
-    """Return the markdown table: one row per bits, one column per preset."""
-    presets = list(dict.fromkeys(r["preset"] for r in results["rows"]))
-    by = {(r["preset"], r["bits"]): r for r in results["rows"]}
-    lines = ["| noisy NL-ADC | " + " | ".join(f"`{p}`" for p in presets) + " |", "|---" * (len(presets) + 1) + "|"]
-    for b in sorted({r["bits"] for r in results["rows"]}):
-        cells = [f"{by[p, b]['mean']:.1f} ± {by[p, b]['std']:.1f}" if (p, b) in by else "-" for p in presets]
-        lines.append(f"| {b} bits | " + " | ".join(cells) + " |")
-    lines.append(f"\nFP (digital) {results['fp_accuracy']:.1f}%; KWS test accuracy (%), mean ± std over chips "
-                 f"{results['chips']}.")
-    return "\n".join(lines)
+    """Return the KWS markdown table: one row per bits, one column per preset (accuracy %)."""
+    return _table(results, 1, f"FP (digital) {results['fp_accuracy']:.1f}%; KWS test accuracy (%), mean ± std over "
+                              "chips")
 
 
 def main() -> None:
