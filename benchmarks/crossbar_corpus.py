@@ -28,8 +28,9 @@ MODELS = {  # corpus CNNs: name -> samples simulated (the big detectors at a few
 STEPS = ("+dac", "+dac+adc", "+dac+adc+affine")
 """Calibration one step at a time (cumulative), before the full _cal preset adds drift compensation from one-hot
 mean |W| reads: +dac per-layer DAC input ranges, +adc per-column ADC ranges, +affine per-column affine correction."""
-PRESETS = ("ideal_adc8", "ideal_adc8+dac+adc", "rram", *(f"rram{s}" for s in STEPS), "rram_cal", "pcm", *(f"pcm{s}" for s in STEPS),
-           "pcm_cal", "rram+per_group", "pcm+per_group", "rram_cal+per_group", "pcm_cal+per_group")
+PRESETS = ("ideal_adc8", "ideal_adc8+dac+adc", "rram", *(f"rram{s}" for s in STEPS), "rram_cal", "pcm",
+           *(f"pcm{s}" for s in STEPS), "pcm_cal", "rram+per_group", "pcm+per_group", "rram_cal+per_group",
+           "pcm_cal+per_group")
 """ideal_adc8: ideal devices, same converters (the periphery's share; +dac+adc with the converters calibrated);
 +per_group: grouped convs one small tile per group instead of block-diagonal within a tile (only run on models
 with grouped convs)."""

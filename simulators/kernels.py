@@ -186,7 +186,7 @@ def _rint64(v):
 
 @numba.njit(cache=True, inline="always")
 def _dac_encode_row(x, lo, hi, b, k, fixed_range, xn, scale, sumsq, need_sumsq):
-    """Encode x[b, lo:hi] into xn[b, :hi-lo] (x may be xn itself with lo = 0: each element is read before written)."""
+    """Encode x[b, lo:hi] into xn[b, :hi-lo]; x and xn must not be one array (aliasing keeps the loop scalar)."""
     cols = hi - lo
     kf = np.float32(k)
     if fixed_range > 0.0:
@@ -231,8 +231,10 @@ def _abs_max_row(x, b, lo, cols):
     full = cols - cols % _LANES
     m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = np.float32(0.0)
     for i in range(0, full, _LANES):
-        m0, m1, m2, m3 = max(m0, abs(row[i])), max(m1, abs(row[i + 1])), max(m2, abs(row[i + 2])), max(m3, abs(row[i + 3]))
-        m4, m5, m6, m7 = max(m4, abs(row[i + 4])), max(m5, abs(row[i + 5])), max(m6, abs(row[i + 6])), max(m7, abs(row[i + 7]))
+        m0, m1 = max(m0, abs(row[i])), max(m1, abs(row[i + 1]))
+        m2, m3 = max(m2, abs(row[i + 2])), max(m3, abs(row[i + 3]))
+        m4, m5 = max(m4, abs(row[i + 4])), max(m5, abs(row[i + 5]))
+        m6, m7 = max(m6, abs(row[i + 6])), max(m7, abs(row[i + 7]))
     s = max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
     for i in range(full, cols):
         s = max(s, abs(row[i]))
