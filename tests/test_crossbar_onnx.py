@@ -285,3 +285,25 @@ def test_cli_takes_a_folder_of_per_run_feeds_like_quantize(tmp_path, capsys):
         assert code == 0, capsys.readouterr().err
         sqnr = json.loads(out.read_text())["summary"][0]["sqnr_db_mean"]
         assert (sqnr == "inf" or sqnr > 100) if exact else 0 < sqnr < 60
+
+
+def test_a_float_node_that_fails_is_named_even_inside_a_run_of_float_nodes():
+    """Consecutive float nodes run as one onnxruntime session; when that run fails, the nodes run one by one so the
+    error names the node that failed (one line, exit 2 in the CLI) instead of the whole run."""
+    from edgeq.errors import UserError
+    from edgeq.simulators.onnx_sim import OnnxCrossbarModel
+
+    w = numpy_helper.from_array(np.ones((4, 6), np.float32), "w")
+    shape = numpy_helper.from_array(np.array([-1, 5], np.int64), "shape")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+         helper.make_node("Relu", ["h"], ["r"], name="relu"),
+         helper.make_node("Reshape", ["r", "shape"], ["y"], name="reshape_to_5")],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w, shape])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    sim = OnnxCrossbarModel(model, get_preset("ideal"))
+    sim.program(np.random.default_rng(0))
+    assert sim.run({"x": np.ones((5, 4), np.float32)}, 0.0, None)[0].shape == (6, 5)  # 30 values: reshapes
+    with pytest.raises(UserError, match=r"node reshape_to_5 \(Reshape\) failed"):
+        sim.run({"x": np.ones((3, 4), np.float32)}, 0.0, None)  # 18 values cannot be (-1, 5)
