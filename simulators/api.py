@@ -50,6 +50,8 @@ class SimulationResult:
     """Where the periphery calibration inputs came from (None: no calibration)."""
     task: np.ndarray | None = None
     """(repeats, times) the caller's task metric of the first output against FP32's, or None."""
+    notes: list[str] = field(default_factory=list)
+    """Warnings about the configuration on this model (e.g. a read-out known to fail on its tiles)."""
 
     def summary(self) -> list[dict]:
         """Return one dict per drift time with mean and std over repeats."""
@@ -79,6 +81,7 @@ class SimulationResult:
             "digital_nodes": [dataclasses.asdict(n) for n in self.digital_nodes],
             "calibration": self.calibration,
             "task": None if self.task is None else self.task.tolist(),
+            "notes": self.notes,
         }
 
 
@@ -244,4 +247,17 @@ def simulate(
             if progress is not None:
                 progress(step, repeats * len(times))
     fp32_acc = None if truth is None else top1_accuracy(np.concatenate(reference), truth)
-    return SimulationResult(cfg.name, times, sqnr, acc, fp32_acc, sim.nodes, sim.digital_nodes, calib_note, task)
+    return SimulationResult(cfg.name, times, sqnr, acc, fp32_acc, sim.nodes, sim.digital_nodes, calib_note, task,
+                            _notes(cfg, sim.nodes))
+
+
+def _notes(cfg: CrossbarConfig, nodes: list[AnalogNode]) -> list[str]:
+    """Return warnings about the configuration on these tiles."""
+    notes = []
+    one_column = [n.name for n in nodes if n.tile_cols == 1]
+    if cfg.drift_compensation == "all_ones" and one_column:
+        notes.append(f"drift compensation 'all_ones' on one-column tiles ({len(one_column)} node(s), e.g. "
+                     f"{one_column[0]}): the read-out of such a tile is one |column sum|, which can be near zero and "
+                     "then scales the column by a large factor; use mean_abs (the _cal presets) or --group-mapping "
+                     "block")
+    return notes

@@ -104,6 +104,27 @@ def test_off_diagonal_cells_of_block_mapping_add_noise():
     assert sqnr["per_group"] > sqnr["block"] + 1.0, sqnr
 
 
+def test_all_ones_drift_readout_on_one_column_tiles_is_flagged_and_fails_as_flagged():
+    """The pcm preset's all_ones read-out is one |column sum| on a depthwise conv's one-column tiles: the result
+    says so, and a zero-sum filter (an edge detector, common in real models) shows why: its read-out is noise, so
+    its compensation factor is arbitrary, while mean_abs on the same tiles is far cleaner; block tiles get no note."""
+    edge = np.array([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]], np.float32) / 8
+    w = np.stack([edge if g % 2 else _w(3, 3) for g in range(8)])[:, None]
+    model = _model([helper.make_node("Conv", ["x", "w"], ["y"], group=8, pads=[1, 1, 1, 1])],
+                   [_x("x", [None, 8, 9, 9])], "y", [("w", w)])
+    feeds = {"x": RNG.standard_normal((4, 8, 9, 9)).astype(np.float32)}
+    results = {}
+    for mapping, readout in (("per_group", "all_ones"), ("per_group", "mean_abs"), ("block", "all_ones")):
+        cfg = get_preset("pcm")
+        cfg = dataclasses.replace(cfg, drift_compensation=readout,
+                                  tile=dataclasses.replace(cfg.tile, group_mapping=mapping))
+        results[mapping, readout] = simulate(model, cfg, feeds, drift_times=[86400.0], repeats=4)
+    flagged = results["per_group", "all_ones"]
+    assert len(flagged.notes) == 1 and "one-column tiles" in flagged.notes[0] and "mean_abs" in flagged.notes[0]
+    assert not results["per_group", "mean_abs"].notes and not results["block", "all_ones"].notes
+    assert results["per_group", "mean_abs"].sqnr_db.mean() > flagged.sqnr_db.mean() + 3.0
+
+
 def test_attention_matmul_stays_digital_and_says_why():
     model = _model([helper.make_node("MatMul", ["q", "k"], ["s"]), helper.make_node("MatMul", ["s", "w"], ["y"])],
                    [_x("q", [None, 4, 6]), _x("k", [None, 6, 4])], "y", [("w", _w(4, 3))])

@@ -151,6 +151,8 @@ def _show(model: Path, result, repeats: int, seed: int, cost: dict, written) -> 
     if result.digital_nodes:
         console.print("digital (float) matrix products: "
                       + "; ".join(f"{n.name} ({n.op_type}: {n.reason})" for n in result.digital_nodes))
+    for note in result.notes:
+        console.print(f"note: {note}")
     console.print(cost["line"])
     console.print(f"wrote {', '.join(str(p) for p in written)}")
 
