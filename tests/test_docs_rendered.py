@@ -18,6 +18,8 @@ TABLES = [  # (docs file, opening-marker suffix, end marker, script, results fil
     *(("docs/crossbar.md", f"--render {part}` from benchmarks/results/bench_aihwkit.json -->\n",
        f"<!-- end aihwkit {label} -->", "bench_aihwkit.py", "bench_aihwkit.json", ("render", part))
       for part, label in (("speed", "speed table"), ("accuracy", "accuracy tables"), ("checks", "checks"))),
+    ("docs/ramp_adc.md", "`benchmarks/bench_ramp_adc.py --render` from benchmarks/results/bench_ramp_adc.json -->\n",
+     "<!-- end ramp speed table -->", "bench_ramp_adc.py", "bench_ramp_adc.json"),
     ("docs/ramp_adc.md", "`benchmarks/ramp_noise_cause.py --render` -->\n", "<!-- end ramp cause table -->",
      "ramp_noise_cause.py", "ramp_noise_cause.json"),
     ("docs/ramp_adc.md", "`benchmarks/ramp_fix.py --render` -->\n", "<!-- end ramp fix table -->", "ramp_fix.py",
