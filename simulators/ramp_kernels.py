@@ -137,10 +137,15 @@ def ramp_convert_two_step_numba(
             tk = coarse[r, k]
             for j in range(c):
                 group[j] += np.int32(xs[j] >= tk)
-        # fine phase: all groups sweep in parallel; each comparator listens to its own group
-        for k in range(n_fine):
-            for j in range(c):
-                count[j] += np.int32(xs[j] >= fine[r, group[j], k])
+        # fine phase: all groups sweep in parallel; each comparator listens to its own group (looped per column
+        # over its group's contiguous thresholds: a gather per column and step would not vectorize)
+        for j in range(c):
+            thresholds = fine[r, group[j]]
+            xj = xs[j]
+            n_above = np.int32(0)
+            for k in range(n_fine):
+                n_above += np.int32(xj >= thresholds[k])
+            count[j] = n_above
         for j in range(c):
             out[i, j] = table[group[j] * (n_fine + 1) + count[j]]
     return out
