@@ -11,18 +11,16 @@ steps instead of 2^B). Written to results/bench_ramp_adc.json; last line: one JS
 
 from __future__ import annotations
 
-import os
-
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-
 import argparse
+import os
 import json
 import time
 from collections.abc import Callable
 
+import numba
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from pathlib import Path
 
 from edgeq.io import write_json
@@ -54,6 +52,15 @@ def main() -> None:
     if args.render:
         print(render(json.loads(RESULTS.read_text())))
         return
+    # one thread everywhere, set at run time: environment variables would also reach a process that imports this
+    # module (the docs test imports it for `render`), and Numba refuses a new thread count once its pool runs
+    numba.set_num_threads(1)
+    with threadpool_limits(1):
+        measure(args.repeats)
+
+
+def measure(repeats: int) -> None:
+    """Time every variant, print the rows, write the results file and print the JSON line."""
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     n, d = 1024, 512
@@ -73,8 +80,8 @@ def main() -> None:
         with torch.no_grad():
             return torch.matmul(xt, wt).numpy()  # the ideal crossbar MVM on the same BLAS as the baseline
 
-    t_ref = median_time(torch_ref, args.repeats)
-    t_mvm = median_time(mvm, args.repeats)
+    t_ref = median_time(torch_ref, repeats)
+    t_mvm = median_time(mvm, repeats)
     print(f"{'variant':44s} {'ms':>8s} {'x torch':>8s}")
     print(f"{'torch nn.Linear + tanh':44s} {t_ref * 1e3:8.2f} {1.0:8.2f}")
     print(f"{'MVM alone (torch matmul)':44s} {t_mvm * 1e3:8.2f} {t_mvm / t_ref:8.2f}")
@@ -86,13 +93,13 @@ def main() -> None:
         ref_out = torch_ref().numpy()
         out = ideal.convert(y)
         err = float(np.max(np.abs(out - ref_out)))
-        t_ramp = median_time(lambda a=ideal: a.convert(mvm()), args.repeats)
+        t_ramp = median_time(lambda a=ideal: a.convert(mvm()), repeats)
         t_noisy = {}
         for preset in NOISY:
             noisy = RampADC(get_preset(preset, bits=bits)).program(d, np.random.default_rng(1))
-            t_noisy[preset] = median_time(lambda a=noisy: a.convert(mvm(), np.random.default_rng(2)), args.repeats)
-        t_lin = median_time(lambda a=linear: a.convert(mvm()), args.repeats)
-        t_numpy = median_time(lambda a=ideal: a.convert(mvm(), backend="numpy"), max(3, args.repeats // 3))
+            t_noisy[preset] = median_time(lambda a=noisy: a.convert(mvm(), np.random.default_rng(2)), repeats)
+        t_lin = median_time(lambda a=linear: a.convert(mvm()), repeats)
+        t_numpy = median_time(lambda a=ideal: a.convert(mvm(), backend="numpy"), max(3, repeats // 3))
         rows = [(f"{bits}b ramp NL-ADC, ideal (MVM + count)", t_ramp),
                 *((f"{bits}b ramp NL-ADC, {p}", t) for p, t in t_noisy.items()),
                 (f"{bits}b linear ADC + digital LUT", t_lin), (f"{bits}b ramp NL-ADC, NumPy twin", t_numpy)]
