@@ -3,6 +3,7 @@ its markers equals what its benchmark script's `render` makes of the results fil
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,11 @@ def test_docs_table_is_the_render_of_the_committed_results(doc, start, end, scri
         pytest.skip(f"{results} is not committed")
     spec = importlib.util.spec_from_file_location(script[:-3], ROOT / "benchmarks" / script)
     module = importlib.util.module_from_spec(spec)
+    threads = {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")}
     spec.loader.exec_module(module)
+    # importing a benchmark for its renderer must not change this process's thread counts (a script that set
+    # NUMBA_NUM_THREADS at import once made Numba refuse every later compile in the test run)
+    assert {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")} == threads
     text = (ROOT / doc).read_text()
     table = text.split(start, 1)[1].split(end, 1)[0]
     function, *args = render
