@@ -114,9 +114,12 @@ class AihwkitArray:
         self.layer.program_analog_weights()  # one chip: programming noise and drift exponents drawn once
         self._t: float | None = None
 
-    def matmul(self, x: np.ndarray, t_seconds: float, rng=None) -> np.ndarray:
+    def matmul(self, x, t_seconds: float, rng=None) -> np.ndarray:
         import torch
+        from edgeq.simulators.patches import Patches
 
+        if isinstance(x, Patches):  # a convolution's input, which edgeq's own tiles gather without unrolling
+            x = x.dense()
         if t_seconds != self._t:  # drifts from the programmed weights; one draw of accumulated noise per time
             self.layer.drift_analog_weights(t_seconds)
             self._t = t_seconds
