@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 import tracemalloc
 
@@ -56,8 +57,6 @@ def _median_times(funcs: dict, repeats: int, clock=time.perf_counter) -> dict[st
 
 def model_speed(name: str, samples: int, presets: list[str], threads: int, repeats: int) -> dict:
     """Return the median seconds of ORT FP32 and of one simulated run per preset on a corpus model, and ratios."""
-    import os
-
     import onnx
     import onnxruntime as ort
     from edgeq.simulators.onnx_sim import OnnxCrossbarModel
@@ -194,8 +193,6 @@ def layer_speed(batch: int, memory_batch: int, repeats: int) -> dict:
     arrays["b_rram"].matmul(big, 0.0, read_rng)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    import os
-
     base = med["torch_linear"]
     return {"load_avg_1min": round(os.getloadavg()[0], 2), "linear_ms": round(1e3 * base, 3),
             "vs_linear": {k: round(med[k] / base, 3) for k in configs},

@@ -22,6 +22,7 @@ import numpy as np
 import onnx
 
 from edgeq.errors import ConfigError, UserError
+from edgeq.feeds import feed_samples
 from edgeq.graph.load import load_model as read_onnx
 
 from .analog_activation import ActivationSpec
@@ -147,28 +148,23 @@ CALIB_SAMPLES = 32
 """Samples of the evaluation data the periphery is calibrated on when no calibration data is given."""
 
 
-def _calibration_runs(model: onnx.ModelProto, data, calib) -> tuple[Runs, str]:
-    """Return the calibration runs and a note saying where they come from."""
+def _calibration_runs(model: onnx.ModelProto, runs: Runs, calib) -> tuple[Runs, str]:
+    """Return the calibration runs (from `calib`, else the first CALIB_SAMPLES samples of the evaluation runs) and a
+    note saying where they come from."""
     if calib is not None:
-        runs = eval_runs(model, calib, what="calib")
-        return runs, f"calibration data given ({sum(_samples(f) for f, _ in runs)} samples)"
-    runs, seen = [], 0
-    for feed, _ in eval_runs(model, data):
-        n = _samples(feed)
+        chosen = eval_runs(model, calib, what="calib")
+        return chosen, f"calibration data given ({sum(feed_samples(f) for f, _ in chosen)} samples)"
+    chosen, seen = [], 0
+    for feed, _ in runs:
+        n = feed_samples(feed)
         take = min(n, CALIB_SAMPLES - seen)
         if take < n:  # cut the run's sample axis (inputs without it, e.g. a state, stay whole)
             feed = {k: (v[:take] if np.ndim(v) and len(v) == n else v) for k, v in feed.items()}
-        runs.append((feed, None))
+        chosen.append((feed, None))
         seen += take
         if seen >= CALIB_SAMPLES:
             break
-    return runs, f"first {seen} samples of the evaluation data (no calibration data given)"
-
-
-def _samples(feed: dict) -> int:
-    from edgeq.feeds import feed_samples
-
-    return feed_samples(feed)
+    return chosen, f"first {seen} samples of the evaluation data (no calibration data given)"
 
 
 def _config(config: str | CrossbarConfig) -> CrossbarConfig:
@@ -218,11 +214,11 @@ def simulate(
     if int(repeats) < 1:
         raise ConfigError(f"repeats must be >= 1, got {repeats}")
     runs = eval_runs(proto, data, labels)
-    weights = np.array([_samples(feed) for feed, _ in runs], dtype=np.float64)
+    weights = np.array([feed_samples(feed) for feed, _ in runs], dtype=np.float64)
     has_labels = all(y is not None for _, y in runs)
     truth = np.concatenate([y for _, y in runs]) if has_labels else None
     sim = OnnxCrossbarModel(proto, cfg, rnn_activation)
-    calib_runs, calib_note = _calibration_runs(proto, data, calib) if cfg.calibration.active else (None, None)
+    calib_runs, calib_note = _calibration_runs(proto, runs, calib) if cfg.calibration.active else (None, None)
     reference = fp32_reference(proto, runs) if reference is None else reference
     flat_reference = _flat(reference)
     sqnr = np.zeros((repeats, len(times)))

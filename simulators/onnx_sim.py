@@ -32,7 +32,7 @@ from .onnx_rnn import rnn_config
 from .patches import Patches, conv_patches
 from .presets import CrossbarConfig
 
-__all__ = ["OnnxCrossbarModel", "fp32_outputs", "im2col", "col2im"]
+__all__ = ["OnnxCrossbarModel", "fp32_outputs", "col2im"]
 
 
 def _conv_geometry(a: dict, spatial: tuple[int, ...], kernel: tuple[int, ...]) -> tuple[list, list, list]:
@@ -61,24 +61,6 @@ def _as_2d(x: np.ndarray, kernel, pads, strides, dil):
     if len(kernel) == 2:
         return x, tuple(kernel), pads, strides, dil
     return x[:, :, None, :], (1, kernel[0]), [0, pads[0], 0, pads[1]], [1, strides[0]], [1, dil[0]]
-
-
-def im2col(x: np.ndarray, kernel, pads, strides, dil) -> tuple[np.ndarray, int, int]:
-    """Return (N*Ho*Wo, C*kh*kw) patches of x (N, C, H, W) in Conv weight order, and Ho, Wo."""
-    n, c, h, w = x.shape
-    kh, kw = kernel
-    if kh == kw == 1 and not any(pads) and strides[0] == strides[1] == 1:  # pointwise: a transpose, no copies
-        return np.ascontiguousarray(x.transpose(0, 2, 3, 1), dtype=np.float32).reshape(n * h * w, c), h, w
-    xp = x if not any(pads) else np.pad(x, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
-    ho = (h + pads[0] + pads[2] - dil[0] * (kh - 1) - 1) // strides[0] + 1
-    wo = (w + pads[1] + pads[3] - dil[1] * (kw - 1) - 1) // strides[1] + 1
-    cols = np.empty((n, ho, wo, c, kh, kw), dtype=np.float32)
-    for i in range(kh):  # one strided copy per kernel position, never per element
-        for j in range(kw):
-            patch = xp[:, :, i * dil[0] : i * dil[0] + strides[0] * (ho - 1) + 1 : strides[0],
-                       j * dil[1] : j * dil[1] + strides[1] * (wo - 1) + 1 : strides[1]]
-            cols[:, :, :, :, i, j] = patch.transpose(0, 2, 3, 1)
-    return cols.reshape(n * ho * wo, c * kh * kw), ho, wo
 
 
 def col2im(cols: np.ndarray, n: int, h: int, w: int, m: int, kernel, pads, strides, dil, out_pad) -> np.ndarray:

@@ -68,11 +68,29 @@ def test_counter_gaussian_is_unit_normal_and_batch_independent():
     assert not np.allclose(gaussian_np(7, 0, 4, 8), gaussian_np(8, 0, 4, 8))
 
 
+def im2col(x: np.ndarray, kernel, pads, strides, dil) -> tuple[np.ndarray, int, int]:
+    """Return (N*Ho*Wo, C*kh*kw) patches of x (N, C, H, W) in Conv weight order, and Ho, Wo: the unrolled matrix
+    the simulator no longer writes, kept here as the reference its gathered patches are checked against."""
+    n, c, h, w = x.shape
+    kh, kw = kernel
+    if kh == kw == 1 and not any(pads) and strides[0] == strides[1] == 1:  # pointwise: a transpose, no copies
+        return np.ascontiguousarray(x.transpose(0, 2, 3, 1), dtype=np.float32).reshape(n * h * w, c), h, w
+    xp = x if not any(pads) else np.pad(x, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
+    ho = (h + pads[0] + pads[2] - dil[0] * (kh - 1) - 1) // strides[0] + 1
+    wo = (w + pads[1] + pads[3] - dil[1] * (kw - 1) - 1) // strides[1] + 1
+    cols = np.empty((n, ho, wo, c, kh, kw), dtype=np.float32)
+    for i in range(kh):  # one strided copy per kernel position, never per element
+        for j in range(kw):
+            patch = xp[:, :, i * dil[0] : i * dil[0] + strides[0] * (ho - 1) + 1 : strides[0],
+                       j * dil[1] : j * dil[1] + strides[1] * (wo - 1) + 1 : strides[1]]
+            cols[:, :, :, :, i, j] = patch.transpose(0, 2, 3, 1)
+    return cols.reshape(n * ho * wo, c * kh * kw), ho, wo
+
+
 @pytest.mark.parametrize("geometry", [((3, 3), [1, 1, 1, 1], [1, 1], [1, 1]), ((3, 3), [0, 1, 2, 0], [2, 2], [1, 1]),
                                       ((1, 1), [0, 0, 0, 0], [1, 1], [1, 1]), ((3, 2), [2, 1, 2, 1], [1, 2], [2, 1])])
 def test_conv_patches_encode_the_im2col_rows(geometry):
     """Patches gathered from the padded input encode to exactly what im2col + the DAC kernel give, per row tile."""
-    from edgeq.simulators.onnx_sim import im2col
     from edgeq.simulators.patches import conv_patches
 
     kernel, pads, strides, dil = geometry
